@@ -1,0 +1,111 @@
+/**
+ * The CRDT backend interface. A purchase is stored in a small set of CRDT
+ * primitives that both Yjs and Automerge provide natively or nearly so:
+ *
+ * - init: set-once fields written when the document is created;
+ * - registers: multi-value registers. A write supersedes every value the
+ *   writer has seen; concurrent writes all survive until a later write
+ *   supersedes them. LWW fields are registers read by "highest HLC wins";
+ *   guarded fields are the same registers read as "all concurrent values".
+ *   One primitive, two read policies, identical on both backends.
+ * - sets: grow-only maps of id -> record (receipts, payments, transitions...),
+ *   idempotent by id;
+ * - texts: collaborative text (notes, long descriptions);
+ * - clock: the version vector, one monotonic counter per replica, so any
+ *   record can say exactly which events its author had seen.
+ *
+ * The purchase layer reads a plain `DocSnapshot` and never touches Yjs or
+ * Automerge types, which is what lets one test suite run on both.
+ */
+import type { EventId, ReplicaId } from '../ids.js'
+import type { Hlc } from '../time/hlc.js'
+import type { Json } from '../json.js'
+import type { BackendName } from '../log/envelope.js'
+
+export type { BackendName }
+
+/** The grow-only sets a purchase has. */
+export type SetName =
+  | 'lines'
+  | 'receipts'
+  | 'returns'
+  | 'bills'
+  | 'payments'
+  | 'refunds'
+  | 'voids'
+  | 'transitions'
+  | 'resolutions'
+
+export const SET_NAMES: readonly SetName[] = [
+  'lines', 'receipts', 'returns', 'bills', 'payments', 'refunds', 'voids', 'transitions', 'resolutions',
+]
+
+/** One value of a register, with the write that made it. */
+export interface RegisterEntry {
+  readonly value: Json
+  /** The event that wrote it. */
+  readonly ev: EventId
+  readonly hlc: Hlc
+  /** Set when the write was made by a conflict resolution (its conflict id). */
+  readonly res?: string
+}
+
+/** A version vector: for each replica, how many of its events are included. */
+export type VersionVector = ReadonlyMap<ReplicaId, number>
+
+/** Everything a document holds, as plain values. */
+export interface DocSnapshot {
+  readonly init: ReadonlyMap<string, Json>
+  /** Register key -> its concurrent entries, sorted by (hlc, ev). Never empty. */
+  readonly registers: ReadonlyMap<string, readonly RegisterEntry[]>
+  readonly sets: { readonly [S in SetName]: ReadonlyMap<string, Json> }
+  readonly texts: ReadonlyMap<string, string>
+  readonly clock: VersionVector
+}
+
+/** The operations a local change may make. */
+export interface DocWriter {
+  /** Writes a set-once field. Writing it again with another value throws. */
+  init(key: string, value: Json): void
+  /** Writes a register, superseding every entry this replica has seen. */
+  setRegister(key: string, entry: RegisterEntry): void
+  /** Adds a record to a grow-only set; adding an existing id again is a no-op. */
+  addRecord(set: SetName, id: string, record: Json): void
+  /** Creates a text (once, by whoever creates its owner) or edits it. */
+  insertText(key: string, index: number, text: string): void
+  deleteText(key: string, index: number, length: number): void
+  /** Records that `replica` has made its `seq`-th event (monotonic). */
+  tickClock(replica: ReplicaId, seq: number): void
+}
+
+/** One CRDT document, owned by one replica. */
+export interface CrdtDoc {
+  readonly backend: BackendName
+  /**
+   * Applies a local change and returns its update bytes (the event payload).
+   * The change is applied synchronously; nothing here does I/O.
+   */
+  change(fn: (w: DocWriter) => void): Uint8Array
+  /**
+   * Applies remote payloads as one batch (Automerge is ~100x faster batched).
+   * Throws INVALID_UPDATE, leaving the document unchanged, when any payload
+   * does not decode.
+   */
+  applyBatch(payloads: readonly Uint8Array[]): void
+  /** The whole document as plain values. Cached until the next change. */
+  read(): DocSnapshot
+  /** The full state, loadable by `CrdtBackend.load`, tagged with the backend. */
+  save(): Uint8Array
+  /** Compact fingerprint of what the document contains (state vector or heads). */
+  version(): string
+  destroy(): void
+}
+
+export interface CrdtBackend {
+  readonly name: BackendName
+  create(replica: ReplicaId): CrdtDoc
+  /** Throws BACKEND_MISMATCH for the other backend's bytes, CORRUPT_SNAPSHOT for garbage. */
+  load(snapshot: Uint8Array, replica: ReplicaId): CrdtDoc
+  /** Throws INVALID_UPDATE unless the bytes decode as an update of this backend. */
+  validateUpdate(payload: Uint8Array): void
+}

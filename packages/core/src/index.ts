@@ -1,0 +1,27 @@
+// The public surface of @concord/core: named exports only, so that what is
+// internal stays internal and an import cycle cannot hide behind a barrel.
+export { ConcordError, isConcordError, fail, type ErrorCode } from './errors.js'
+export {
+  type PurchaseId, type LineId, type EventId, type ReplicaId, type RecordId, type ConflictId, type RandomSource,
+  parsePurchaseId, parseLineId, parseRecordId, parseReplicaId, parseEventId, parseConflictId,
+  eventIdOf, splitEventId, createUlidFactory, seededRandom,
+} from './ids.js'
+export { type Json, type JsonObject, canonicalJson, isJsonObject } from './json.js'
+export { hashText, sha256Hex } from './hash.js'
+export { type Decimal, type DecimalParts, parseDecimal, decimalParts, decimalFromParts, compareDecimal } from './money/decimal.js'
+export { type RoundingMode, type TaxRounding, type RoundingPolicy, roundDiv } from './money/rounding.js'
+export { type CurrencyCode, type CurrencyExponent, parseCurrencyCode, currencyExponent } from './money/currency.js'
+export { type MinorString, parseMinor, minorToString, majorToMinor, formatMinor, multiplyToMinor } from './money/amount.js'
+export { type Hlc, type HlcParts, HybridLogicalClock, encodeHlc, decodeHlc, parseHlc, compareHlc } from './time/hlc.js'
+export {
+  type IsoDate, type IsoInstant, type TimeZoneId,
+  parseIsoDate, parseIsoInstant, instantFromEpochMs, epochMsOf, parseTimeZone, businessDateOf,
+} from './time/dates.js'
+export {
+  type EventEnvelope, type EventMeta, type BackendName, type Priority,
+  BACKEND_NAMES, PRIORITIES, validateEnvelope,
+} from './log/envelope.js'
+export {
+  type CrdtBackend, type CrdtDoc, type DocSnapshot, type DocWriter, type RegisterEntry, type SetName, type VersionVector,
+  SET_NAMES,
+} from './backends/backend.js'

@@ -1,0 +1,65 @@
+// Runs every compiled test file under build/test (uvu suites), each in its own
+// process so that one crash cannot hide the others, two at a time (this
+// machine has two cores). Arguments filter test files by substring.
+// SEED is passed through; every random test prints SEED=n when it fails.
+import { spawn } from 'node:child_process'
+import { readdirSync, statSync, existsSync } from 'node:fs'
+import { join, relative, resolve, dirname } from 'node:path'
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..')
+const testRoot = join(root, 'build/test')
+const filters = process.argv.slice(2)
+const parallel = Number(process.env.TEST_PARALLEL ?? 2)
+
+function walk(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name)
+    if (statSync(p).isDirectory()) walk(p, out)
+    else if (name.endsWith('.test.js')) out.push(p)
+  }
+  return out
+}
+
+if (!existsSync(testRoot)) {
+  console.error('build/test does not exist: run `pnpm build` first')
+  process.exit(1)
+}
+const files = walk(testRoot)
+  .filter((f) => filters.length === 0 || filters.some((s) => relative(testRoot, f).includes(s)))
+  .sort()
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(' ')}`)
+  process.exit(1)
+}
+
+const started = Date.now()
+const failures = []
+let next = 0
+async function worker() {
+  while (next < files.length) {
+    const file = files[next++]
+    const name = relative(testRoot, file)
+    const t0 = Date.now()
+    const { code, output } = await new Promise((done) => {
+      const child = spawn(process.execPath, [file], { cwd: root, env: process.env })
+      let output = ''
+      child.stdout.on('data', (d) => (output += d))
+      child.stderr.on('data', (d) => (output += d))
+      child.on('close', (code) => done({ code, output }))
+    })
+    const secs = ((Date.now() - t0) / 1000).toFixed(1)
+    if (code === 0) {
+      const summary = /Total:\s+(\d+)/.exec(output.replace(/\x1b\[[0-9;]*m/g, ''))
+      console.log(`ok   ${name} (${summary ? summary[1] + ' tests, ' : ''}${secs}s)`)
+    } else {
+      failures.push(name)
+      console.log(`FAIL ${name} (${secs}s, exit ${code})\n${output}`)
+    }
+  }
+}
+await Promise.all(Array.from({ length: Math.min(parallel, files.length) }, worker))
+console.log(`\n${files.length - failures.length}/${files.length} test files passed in ${((Date.now() - started) / 1000).toFixed(1)}s`)
+if (failures.length > 0) {
+  console.log(`failed: ${failures.join(', ')}`)
+  process.exit(1)
+}
