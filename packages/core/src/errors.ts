@@ -35,6 +35,10 @@ export type ErrorCode =
   // conflicts
   | 'UNKNOWN_CONFLICT'
   | 'INVALID_RESOLUTION'
+  // relay storage
+  | 'STORE_CORRUPT'
+  | 'STORE_SCHEMA_TOO_NEW'
+  | 'STORE_CLOSED'
 
 export class ConcordError extends Error {
   readonly [BRAND] = true
