@@ -1,0 +1,266 @@
+/**
+ * The binary form of one EventEnvelope, on the hot path of every push,
+ * broadcast and catch-up, so it spends bytes only on what cannot be derived:
+ *
+ *   flags      u8       bit 0 backend (0 yjs, 1 automerge)
+ *                       bits 1-2 meta.priority (0 none, 1 high, 2 normal, 3 low)
+ *                       bit 3 meta.user, bit 4 meta.device present
+ *                       bit 5 meta.at as epoch milliseconds (else as text)
+ *                       bit 6 other meta keys follow as JSON; bit 7 reserved, 0
+ *   actor      string   replica table entry 0
+ *   seq        varuint  (id is `<actor>.<seq>`, so it is not sent)
+ *   hlc        varuint wall, varuint counter, replica ref
+ *   deps       varuint count, then per dep: replica ref, varuint seq
+ *   kind       string
+ *   payload    bytes
+ *   meta.at    varuint ms or string, then user, device, extra JSON if flagged
+ *
+ * A replica ref is a varuint index into the event's table of replica ids,
+ * which starts as [actor]; the index equal to the table's length means "a new
+ * id follows as a string" and appends it. The HLC's replica is nearly always
+ * the actor and deps mostly name a handful of replicas, so each costs one byte.
+ *
+ * The document id is not in the body: a frame names it once for all its
+ * events, and `encodeEvent` puts it in front of a standalone event.
+ *
+ * Every encoding is canonical (one byte string per envelope): the decoder
+ * refuses a new table entry that repeats an existing one, a textual `at` that
+ * the millisecond form could carry, and a non-canonical extra-meta JSON, so
+ * `encode(decode(bytes))` gives back `bytes`.
+ */
+import { ConcordError, type ErrorCode, fail, isConcordError } from '../errors.js'
+import { type PurchaseId, type ReplicaId, parsePurchaseId } from '../ids.js'
+import { type EventEnvelope, type EventMeta, type Priority, validateEnvelope } from '../log/envelope.js'
+import { encodeHlc, decodeHlc } from '../time/hlc.js'
+import { type CodecOptions, FrameReader, FrameWriter, parseField } from './wire.js'
+
+const FLAG_AUTOMERGE = 0x01
+const PRIORITY_SHIFT = 1
+const PRIORITY_MASK = 0x06
+const FLAG_USER = 0x08
+const FLAG_DEVICE = 0x10
+const FLAG_AT_MS = 0x20
+const FLAG_EXTRA = 0x40
+const FLAG_RESERVED = 0x80
+
+const PRIORITY_CODES: readonly (Priority | undefined)[] = [undefined, 'high', 'normal', 'low']
+
+/** The form `instantFromEpochMs` produces; only it travels as milliseconds. */
+const CANONICAL_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+/** 9999-12-31T23:59:59.999Z: past it `toISOString` switches to six-digit years. */
+const MAX_AT_MS = 253_402_300_799_999
+
+const KNOWN_META = new Set(['at', 'user', 'device', 'priority'])
+const SEQ_TEXT = /^[1-9][0-9]{0,15}$/
+
+/** The epoch milliseconds of a canonical `at`, or -1 when it must travel as text. */
+function atAsMs(at: string): number {
+  if (!CANONICAL_AT.test(at)) return -1
+  const ms = Date.parse(at)
+  // Date.parse rolls 02-30 over to 03-02; the round trip catches that.
+  return Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_AT_MS && new Date(ms).toISOString() === at ? ms : -1
+}
+
+function extraMeta(meta: EventMeta): Record<string, unknown> | undefined {
+  let extra: Record<string, unknown> | undefined
+  for (const [k, v] of Object.entries(meta)) {
+    if (KNOWN_META.has(k) || v === undefined) continue
+    ;(extra ??= {})[k] = v
+  }
+  return extra
+}
+
+/** Writes a replica id as a ref into `table`, appending it when new. */
+export function writeReplica(w: FrameWriter, table: string[], field: string, replica: string, code: ErrorCode = 'INVALID_EVENT'): void {
+  const i = table.indexOf(replica)
+  if (i >= 0) {
+    w.uint(field, i)
+  } else {
+    w.uint(field, table.length)
+    w.string(field, replica, code)
+    table.push(replica)
+  }
+}
+
+export function readReplica(r: FrameReader, table: string[], field: string): string {
+  const at = r.offset
+  const i = r.uint(field)
+  if (i < table.length) return table[i] as string
+  if (i > table.length) r.malformed(field, `refers to replica ${i} of ${table.length}`, at)
+  const replica = r.string(field)
+  // Checked against the table so that one envelope has one encoding.
+  if (table.includes(replica)) r.malformed(field, 'repeats a replica already in the table', at)
+  table.push(replica)
+  return replica
+}
+
+function readExtraMeta(r: FrameReader, field: string): Record<string, unknown> {
+  const at = r.offset
+  const json = r.string(field)
+  let extra: unknown
+  try {
+    extra = JSON.parse(json)
+  } catch {
+    return r.malformed(field, 'has extra keys that are not JSON', at)
+  }
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra) || JSON.stringify(extra) !== json) {
+    return r.malformed(field, 'has extra keys that are not a canonical JSON object', at)
+  }
+  const keys = Object.keys(extra)
+  if (keys.length === 0 || keys.some((k) => KNOWN_META.has(k))) r.malformed(field, 'has extra keys that are empty or repeat a known key', at)
+  return extra as Record<string, unknown>
+}
+
+function badEvent(field: string, why: string): never {
+  return fail('INVALID_EVENT', `cannot encode event ${field}: ${why}`, { field })
+}
+
+/**
+ * Writes an event body. Checks only what the bytes need (types, integer
+ * ranges, the id and dep shapes that are sent in parts); the receiving
+ * decoder runs the full validateEnvelope, so the sender is not taxed twice.
+ */
+export function writeEventBody(w: FrameWriter, e: EventEnvelope): void {
+  if (typeof e !== 'object' || e === null) badEvent('', 'is not an object')
+  const meta = e.meta
+  if (typeof meta !== 'object' || meta === null) badEvent('meta', 'must be an object')
+  if (typeof e.actor !== 'string') badEvent('actor', 'must be a string')
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 1) badEvent('seq', 'must be a positive integer')
+  // The id is rebuilt from actor and seq on the other side, so it must be exactly that.
+  if (e.id !== `${e.actor}.${e.seq}`) badEvent('id', `must be ${e.actor}.${e.seq}`)
+  let hlc: { wall: number; counter: number; replica: string }
+  try {
+    hlc = decodeHlc(e.hlc)
+  } catch {
+    return badEvent('hlc', 'is not a hybrid logical clock stamp')
+  }
+  if (!Array.isArray(e.deps)) badEvent('deps', 'must be an array')
+  if (e.backend !== 'yjs' && e.backend !== 'automerge') badEvent('backend', 'must be yjs or automerge')
+  const priority = PRIORITY_CODES.indexOf(meta.priority)
+  if (priority < 0) badEvent('meta.priority', 'must be high, normal or low')
+  if (typeof meta.at !== 'string') badEvent('meta.at', 'must be a string')
+  const atMs = atAsMs(meta.at)
+  const extra = extraMeta(meta)
+  let extraJson = ''
+  if (extra !== undefined) {
+    try {
+      extraJson = JSON.stringify(extra)
+    } catch (err) {
+      badEvent('meta', `cannot be written as JSON: ${(err as Error).message}`)
+    }
+  }
+
+  w.u8(
+    (e.backend === 'automerge' ? FLAG_AUTOMERGE : 0) |
+      (priority << PRIORITY_SHIFT) |
+      (meta.user !== undefined ? FLAG_USER : 0) |
+      (meta.device !== undefined ? FLAG_DEVICE : 0) |
+      (atMs >= 0 ? FLAG_AT_MS : 0) |
+      (extra !== undefined ? FLAG_EXTRA : 0),
+  )
+  const table: string[] = [e.actor]
+  w.string('actor', e.actor, 'INVALID_EVENT')
+  w.uint('seq', e.seq, 'INVALID_EVENT')
+  w.uint('hlc', hlc.wall, 'INVALID_EVENT')
+  w.uint('hlc', hlc.counter, 'INVALID_EVENT')
+  writeReplica(w, table, 'hlc', hlc.replica)
+  w.uint('deps', e.deps.length, 'INVALID_EVENT')
+  for (const dep of e.deps) {
+    const dot = typeof dep === 'string' ? dep.lastIndexOf('.') : -1
+    const seqText = dot > 0 ? dep.slice(dot + 1) : ''
+    const seq = Number(seqText)
+    if (!SEQ_TEXT.test(seqText) || !Number.isSafeInteger(seq)) badEvent('deps', `entry ${JSON.stringify(dep)} is not <replica>.<seq>`)
+    writeReplica(w, table, 'deps', dep.slice(0, dot))
+    w.uint('deps', seq, 'INVALID_EVENT')
+  }
+  w.string('kind', e.kind, 'INVALID_EVENT')
+  w.bytes('payload', e.payload, 'INVALID_EVENT')
+  if (atMs >= 0) w.uint('meta.at', atMs)
+  else w.string('meta.at', meta.at, 'INVALID_EVENT')
+  if (meta.user !== undefined) w.string('meta.user', meta.user, 'INVALID_EVENT')
+  if (meta.device !== undefined) w.string('meta.device', meta.device, 'INVALID_EVENT')
+  if (extra !== undefined) w.string('meta', extraJson, 'INVALID_EVENT')
+}
+
+/**
+ * Reads an event body for document `docId` and validates it with
+ * validateEnvelope. `field` names the event in errors (`events[3]`).
+ */
+export function readEventBody(r: FrameReader, docId: PurchaseId, field: string): EventEnvelope {
+  const flagsAt = r.offset
+  const flags = r.u8(`${field}.flags`)
+  if ((flags & FLAG_RESERVED) !== 0) r.malformed(`${field}.flags`, 'has the reserved bit set', flagsAt)
+  const actor = r.string(`${field}.actor`)
+  const table = [actor]
+  const seq = r.uint(`${field}.seq`)
+  const wall = r.uint(`${field}.hlc`)
+  const counter = r.uint(`${field}.hlc`)
+  const hlcReplica = readReplica(r, table, `${field}.hlc`)
+  // Each dep takes at least two bytes: a replica ref and a seq.
+  const depCount = r.count(`${field}.deps`, 2)
+  const deps: string[] = []
+  for (let i = 0; i < depCount; i++) {
+    const replica = readReplica(r, table, `${field}.deps`)
+    deps.push(`${replica}.${r.uint(`${field}.deps`)}`)
+  }
+  const kind = r.string(`${field}.kind`)
+  const payload = r.bytes(`${field}.payload`)
+  let at: string
+  const atAt = r.offset
+  if ((flags & FLAG_AT_MS) !== 0) {
+    const ms = r.uint(`${field}.meta.at`)
+    if (ms > MAX_AT_MS) r.malformed(`${field}.meta.at`, 'is past year 9999', atAt)
+    at = new Date(ms).toISOString()
+  } else {
+    at = r.string(`${field}.meta.at`)
+    if (atAsMs(at) >= 0) r.malformed(`${field}.meta.at`, 'is text although it has the millisecond form', atAt)
+  }
+  const user = (flags & FLAG_USER) !== 0 ? r.string(`${field}.meta.user`) : undefined
+  const device = (flags & FLAG_DEVICE) !== 0 ? r.string(`${field}.meta.device`) : undefined
+  // Extra keys go in first, so that they can never overwrite a known key.
+  const meta: Record<string, unknown> = (flags & FLAG_EXTRA) !== 0 ? readExtraMeta(r, `${field}.meta`) : {}
+  meta.at = at
+  if (user !== undefined) meta.user = user
+  if (device !== undefined) meta.device = device
+  const priority = PRIORITY_CODES[(flags & PRIORITY_MASK) >> PRIORITY_SHIFT]
+  if (priority !== undefined) meta.priority = priority
+  const envelope = {
+    id: `${actor}.${seq}`,
+    docId,
+    actor,
+    seq,
+    hlc: encodeHlc({ wall, counter, replica: hlcReplica as ReplicaId }),
+    deps,
+    kind,
+    backend: (flags & FLAG_AUTOMERGE) !== 0 ? 'automerge' : 'yjs',
+    payload,
+    meta,
+  }
+  try {
+    return validateEnvelope(envelope)
+  } catch (err) {
+    if (!isConcordError(err, 'INVALID_EVENT')) throw err
+    throw new ConcordError('INVALID_EVENT', `${field}: ${err.message}`, { ...err.details, event: field, offset: flagsAt })
+  }
+}
+
+/**
+ * One envelope as bytes, document id included: for stores and caches. The
+ * same canonical body as in frames, so a decoded event re-encodes identically.
+ */
+export function encodeEvent(event: EventEnvelope, options?: CodecOptions): Uint8Array {
+  const w = new FrameWriter('INVALID_EVENT')
+  w.string('docId', event?.docId)
+  writeEventBody(w, event)
+  return w.finish(options)
+}
+
+/** Reads what `encodeEvent` wrote; MALFORMED_FRAME for bad bytes, INVALID_EVENT for a bad envelope. */
+export function decodeEvent(bytes: Uint8Array, options?: CodecOptions): EventEnvelope {
+  const r = new FrameReader(bytes, options)
+  const at = r.offset
+  const docId = parseField(r, 'docId', at, parsePurchaseId, r.string('docId'))
+  const event = readEventBody(r, docId, 'event')
+  r.end()
+  return event
+}
