@@ -1,0 +1,430 @@
+/**
+ * The cluster-mode event store: Postgres (pg), shared by several relay
+ * processes. Every table lives in one schema named in the options, so one
+ * database can hold several stores (and tests use a throwaway schema).
+ *
+ * Concurrency. Per-document sequence numbers are assigned under a row lock on
+ * the document row (SELECT ... FOR UPDATE), so two relays appending to the
+ * same document serialise on that row and never hand out the same number or
+ * leave a gap; the duplicate check runs under the same lock. A batch locks its
+ * documents in id order, so two batches touching the same documents cannot
+ * deadlock. Opening takes an advisory lock on the schema while it migrates.
+ *
+ * Durability is Postgres's: a COMMIT that returned is on disk (with the
+ * server's default synchronous_commit = on).
+ */
+import pg from 'pg'
+import type { ClientBase, Pool, PoolClient } from 'pg'
+import {
+  type BackendName, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId,
+  ConcordError, fail, instantFromEpochMs, isConcordError,
+} from '@concord/core'
+import {
+  type ExistingEvent, type NewRow, type PreparedRequest,
+  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, depsKeyOf,
+  formatNumber, hasValidEvents, pagesOf, planDocAppend, plainBytes, prepareRequest, schemaTooNew, storeClosed,
+} from './common.js'
+import { type PostgresMigration, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
+import type {
+  AppendRequest, AppendResult, DocInfo, EventStore, EventSummary, ListDocsOptions, PutSnapshotResult, SnapshotInfo, SnapshotInput,
+  StoreTestHooks, StoredEvent, StoredSnapshot,
+} from './types.js'
+import { DEFAULT_PAGE } from './types.js'
+
+export interface PostgresEventStoreOptions {
+  /** Where to connect (postgres://...). Ignored when `pool` is given. */
+  readonly connectionString?: string
+  /** A pool to use instead of making one; the store does not end it on close. */
+  readonly pool?: Pool
+  /** Connections in the store's own pool. Default 10. */
+  readonly poolSize?: number
+  /** The schema holding the store's tables (created if missing). Default "concord". */
+  readonly schema?: string
+  /** Milliseconds since the epoch, for createdAt / storedAt. Default Date.now. */
+  readonly now?: () => number
+  /** Makes the relay id when the store is created. Default: "relay-" and random hex. */
+  readonly newRelayId?: () => string
+  /** The schema migrations; only tests pass their own (to prove a future migration). */
+  readonly migrations?: readonly PostgresMigration[]
+  readonly testHooks?: StoreTestHooks
+}
+
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/
+/** Rows per INSERT statement (12 parameters each; Postgres allows 65535). */
+const INSERT_CHUNK = 1000
+
+interface EventRow {
+  seq: string
+  event_id: string
+  actor: string
+  actor_seq: string
+  hlc: string
+  kind: string
+  backend: string
+  deps: string[]
+  meta: EventMeta
+  stored_at: string
+}
+
+interface DocRow {
+  doc_id: string
+  backend: string
+  last_seq: string
+  created_at: string
+  number: string | null
+}
+
+/** Thrown inside a transaction to roll it back without it being an error. */
+class Rollback<T> {
+  constructor(readonly value: T) {}
+}
+
+export class PostgresEventStore implements EventStore {
+  private closed = false
+  private readonly now: () => number
+  private readonly hooks: StoreTestHooks
+  private readonly t: { docs: string; events: string; snapshots: string; numbers: string; counters: string }
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly ownsPool: boolean,
+    readonly schema: string,
+    private readonly id: ReplicaId,
+    options: PostgresEventStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now
+    this.hooks = options.testHooks ?? {}
+    const q = `"${schema}"`
+    this.t = { docs: `${q}.docs`, events: `${q}.events`, snapshots: `${q}.snapshots`, numbers: `${q}.numbers`, counters: `${q}.number_counters` }
+  }
+
+  /**
+   * Connects, creates the schema if needed and migrates it in place under an
+   * advisory lock (relays starting together migrate once). Refuses a newer
+   * schema (STORE_SCHEMA_TOO_NEW) and a schema holding tables that are not a
+   * Concord store (STORE_CORRUPT).
+   */
+  static async open(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    const schema = options.schema ?? 'concord'
+    if (!SCHEMA_RE.test(schema)) fail('INVALID_ARGUMENT', `schema must be a lower-case SQL identifier, got ${JSON.stringify(schema)}`, { schema })
+    const migrations = options.migrations ?? POSTGRES_MIGRATIONS
+    const latest = checkMigrations(migrations)
+    const ownsPool = options.pool === undefined
+    const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000 })
+    // An idle client losing its connection is reported here; without a
+    // listener it would crash the process. The next query reconnects.
+    if (ownsPool) pool.on('error', () => {})
+    try {
+      await inTransaction(pool, async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`concord-store:${schema}`])
+        await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+        const version = await readSchemaVersion(c, schema)
+        if (version > latest) schemaTooNew(version, latest)
+        if (version === 0) {
+          await c.query(`CREATE TABLE "${schema}".meta (key text PRIMARY KEY, value text NOT NULL)`)
+          await c.query(`INSERT INTO "${schema}".meta (key, value) VALUES ('schema_version', '0')`)
+        }
+        for (const m of migrations.slice(version)) {
+          try {
+            await m.up(c, `"${schema}"`)
+          } catch (e) {
+            if (isConcordError(e)) throw e
+            throw new ConcordError('STORE_CORRUPT', `migration ${m.version} (${m.description}) failed: ${(e as Error).message}`, { version: m.version }, { cause: e })
+          }
+          await c.query(`UPDATE "${schema}".meta SET value = $1 WHERE key = 'schema_version'`, [String(m.version)])
+        }
+        await c.query(`INSERT INTO "${schema}".meta (key, value) VALUES ('relay_id', $1) ON CONFLICT (key) DO NOTHING`, [
+          checkRelayId((options.newRelayId ?? defaultRelayId)()),
+        ])
+      })
+      const row = await pool.query<{ value: string }>(`SELECT value FROM "${schema}".meta WHERE key = 'relay_id'`)
+      return new PostgresEventStore(pool, ownsPool, schema, checkRelayId(row.rows[0]?.value), options)
+    } catch (e) {
+      if (ownsPool) await pool.end()
+      throw e
+    }
+  }
+
+  private open(): Pool {
+    if (this.closed) storeClosed()
+    return this.pool
+  }
+
+  private stamp(): IsoInstant {
+    return instantFromEpochMs(this.now())
+  }
+
+  async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
+    const pool = this.open()
+    const requests = checkBatch(batch).map(prepareRequest)
+    const storedAt = this.stamp()
+    // Lock documents in id order (stable, so one document's requests keep
+    // their batch order): two relays' batches then cannot deadlock.
+    const order = requests.map((_, i) => i).sort((a, b) => {
+      const x = String(requests[a]!.docId)
+      const y = String(requests[b]!.docId)
+      return x < y ? -1 : x > y ? 1 : a - b
+    })
+    return inTransaction(pool, async (c) => {
+      const results: AppendResult[] = new Array<AppendResult>(requests.length)
+      for (const i of order) results[i] = await this.appendOne(c, requests[i]!, storedAt)
+      return results
+    })
+  }
+
+  private async lockDoc(c: ClientBase, docId: PurchaseId): Promise<{ backend: BackendName; lastSeq: number } | undefined> {
+    const r = await c.query<{ backend: string; last_seq: string }>(`SELECT backend, last_seq FROM ${this.t.docs} WHERE doc_id = $1 FOR UPDATE`, [docId])
+    const row = r.rows[0]
+    return row === undefined ? undefined : { backend: row.backend as BackendName, lastSeq: Number(row.last_seq) }
+  }
+
+  private async appendOne(c: ClientBase, req: PreparedRequest, storedAt: IsoInstant): Promise<AppendResult> {
+    if (req.error !== undefined) return { docId: req.docId, events: planDocAppend(req, undefined, () => undefined).outcomes, lastSeq: 0 }
+    let doc = await this.lockDoc(c, req.docId)
+    if (doc === undefined && hasValidEvents(req)) {
+      // Another relay may create it at the same moment: whoever loses waits on
+      // the unique key, inserts nothing, and locks the winner's row.
+      await c.query(`INSERT INTO ${this.t.docs} (doc_id, backend, last_seq, created_at) VALUES ($1, $2, 0, $3) ON CONFLICT (doc_id) DO NOTHING`, [
+        req.docId, req.backend, storedAt,
+      ])
+      doc = await this.lockDoc(c, req.docId)
+    }
+    const existing = new Map<string, ExistingEvent>()
+    const ids = req.items.flatMap((it) => (it.ok ? [it.prepared.id] : []))
+    if (doc !== undefined && doc.lastSeq > 0 && ids.length > 0) {
+      const r = await c.query<{ seq: string; event_id: string; hlc: string; kind: string; deps: string[]; payload: Buffer }>(
+        `SELECT seq, event_id, hlc, kind, deps, payload FROM ${this.t.events} WHERE doc_id = $1 AND event_id = ANY($2::text[])`,
+        [req.docId, ids],
+      )
+      for (const row of r.rows) {
+        existing.set(row.event_id, { seq: Number(row.seq), hlc: row.hlc, kind: row.kind, depsKey: depsKeyOf(row.deps), payload: row.payload })
+      }
+    }
+    const plan = planDocAppend(req, doc, (id) => existing.get(id))
+    if (plan.rows.length > 0) {
+      for (let i = 0; i < plan.rows.length; i += INSERT_CHUNK) await this.insertEvents(c, req.docId, plan.rows.slice(i, i + INSERT_CHUNK), storedAt)
+      await c.query(`UPDATE ${this.t.docs} SET last_seq = $1 WHERE doc_id = $2`, [plan.lastSeq, req.docId])
+    }
+    return { docId: req.docId, events: plan.outcomes, lastSeq: plan.lastSeq }
+  }
+
+  private async insertEvents(c: ClientBase, docId: PurchaseId, rows: readonly NewRow[], storedAt: IsoInstant): Promise<void> {
+    const values: unknown[] = []
+    const tuples = rows.map(({ seq, prepared: p }) => {
+      const e = p.event
+      const b = values.length
+      values.push(docId, seq, e.id, e.actor, e.seq, e.hlc, e.kind, e.backend, p.depsJson, p.metaJson, e.payload, storedAt)
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}::jsonb, $${b + 10}::jsonb, $${b + 11}, $${b + 12})`
+    })
+    await c.query(
+      `INSERT INTO ${this.t.events} (doc_id, seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload, stored_at) VALUES ${tuples.join(', ')}`,
+      values,
+    )
+  }
+
+  async readFrom(docId: PurchaseId, afterSeq: number, limit?: number): Promise<StoredEvent[]> {
+    const pool = this.open()
+    const r = await pool.query<EventRow & { payload: Buffer }>(
+      `SELECT seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload, stored_at
+       FROM ${this.t.events} WHERE doc_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [checkDocId(docId), checkSeq(afterSeq, 'afterSeq'), checkLimit(limit)],
+    )
+    return r.rows.map((row) => ({
+      seq: Number(row.seq),
+      event: {
+        id: row.event_id as EventId, docId, actor: row.actor as ReplicaId, seq: Number(row.actor_seq), hlc: row.hlc as Hlc,
+        deps: row.deps as EventId[], kind: row.kind, backend: row.backend as BackendName, payload: plainBytes(row.payload), meta: row.meta,
+      },
+      storedAt: row.stored_at as IsoInstant,
+    }))
+  }
+
+  readPages(docId: PurchaseId, afterSeq: number, pageSize: number = DEFAULT_PAGE): AsyncIterable<StoredEvent[]> {
+    checkDocId(docId)
+    checkSeq(afterSeq, 'afterSeq')
+    const size = checkLimit(pageSize)
+    return pagesOf((after, limit) => this.readFrom(docId, after, limit), afterSeq, size)
+  }
+
+  async readSummaries(docId: PurchaseId, afterSeq: number, limit?: number): Promise<EventSummary[]> {
+    const pool = this.open()
+    const r = await pool.query<EventRow & { payload_size: number }>(
+      `SELECT seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, octet_length(payload) AS payload_size, stored_at
+       FROM ${this.t.events} WHERE doc_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [checkDocId(docId), checkSeq(afterSeq, 'afterSeq'), checkLimit(limit)],
+    )
+    return r.rows.map((row) => ({
+      seq: Number(row.seq), id: row.event_id as EventId, actor: row.actor as ReplicaId, actorSeq: Number(row.actor_seq), hlc: row.hlc as Hlc,
+      kind: row.kind, deps: row.deps as EventId[], meta: row.meta, payloadSize: row.payload_size, storedAt: row.stored_at as IsoInstant,
+    }))
+  }
+
+  private docSelect(where: string): string {
+    return `SELECT d.doc_id, d.backend, d.last_seq, d.created_at, n.number
+            FROM ${this.t.docs} d LEFT JOIN ${this.t.numbers} n ON n.doc_id = d.doc_id ${where}`
+  }
+
+  async getDoc(docId: PurchaseId): Promise<DocInfo | undefined> {
+    const pool = this.open()
+    const r = await pool.query<DocRow>(this.docSelect('WHERE d.doc_id = $1'), [checkDocId(docId)])
+    const row = r.rows[0]
+    return row === undefined ? undefined : toDocInfo(row)
+  }
+
+  async listDocs(options: ListDocsOptions): Promise<DocInfo[]> {
+    const pool = this.open()
+    const after = options.after === undefined ? '' : checkDocId(options.after)
+    const r = await pool.query<DocRow>(this.docSelect('WHERE d.doc_id > $1 ORDER BY d.doc_id LIMIT $2'), [after, checkLimit(options.limit)])
+    return r.rows.map(toDocInfo)
+  }
+
+  async putSnapshot(docId: PurchaseId, snapshot: SnapshotInput): Promise<PutSnapshotResult> {
+    const pool = this.open()
+    const id = checkDocId(docId)
+    const snap = checkSnapshot(snapshot)
+    // Step 1: the new snapshot, committed on its own.
+    const written = await inTransaction(pool, async (c): Promise<number | undefined> => {
+      const doc = await c.query<{ last_seq: string }>(`SELECT last_seq FROM ${this.t.docs} WHERE doc_id = $1`, [id])
+      const row = doc.rows[0]
+      if (row === undefined) fail('NOT_FOUND', `no document ${id}`, { docId: id })
+      const lastSeq = Number(row.last_seq)
+      if (snap.upToSeq > lastSeq) fail('INVALID_ARGUMENT', `snapshot upToSeq ${snap.upToSeq} is past the document's last event ${lastSeq}`)
+      const max = await c.query<{ max: string | null }>(`SELECT max(up_to_seq) AS max FROM ${this.t.snapshots} WHERE doc_id = $1`, [id])
+      const maxSeq = max.rows[0]?.max
+      if (maxSeq !== null && maxSeq !== undefined && Number(maxSeq) > snap.upToSeq) return undefined
+      const ins = await c.query<{ id: string }>(
+        `INSERT INTO ${this.t.snapshots} (doc_id, up_to_seq, heads, bytes, created_at) VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING id`,
+        [id, snap.upToSeq, JSON.stringify(snap.heads), snap.bytes, this.stamp()],
+      )
+      return Number(ins.rows[0]!.id)
+    })
+    if (written === undefined) return { written: false }
+    await this.hooks.afterSnapshotWrite?.()
+    // Step 2: only now the older ones go. A crash before this leaves two
+    // snapshots; the next putSnapshot removes the older one.
+    await this.open().query(`DELETE FROM ${this.t.snapshots} WHERE doc_id = $1 AND (up_to_seq < $2 OR (up_to_seq = $2 AND id < $3))`, [
+      id, snap.upToSeq, written,
+    ])
+    return { written: true }
+  }
+
+  async latestSnapshot(docId: PurchaseId): Promise<StoredSnapshot | undefined> {
+    const pool = this.open()
+    const id = checkDocId(docId)
+    const r = await pool.query<{ up_to_seq: string; heads: EventId[]; bytes: Buffer; created_at: string }>(
+      `SELECT up_to_seq, heads, bytes, created_at FROM ${this.t.snapshots} WHERE doc_id = $1 ORDER BY up_to_seq DESC, id DESC LIMIT 1`,
+      [id],
+    )
+    const row = r.rows[0]
+    return row === undefined
+      ? undefined
+      : { docId: id, upToSeq: Number(row.up_to_seq), heads: row.heads, bytes: plainBytes(row.bytes), createdAt: row.created_at as IsoInstant }
+  }
+
+  async listSnapshots(docId: PurchaseId): Promise<SnapshotInfo[]> {
+    const pool = this.open()
+    const r = await pool.query<{ up_to_seq: string; size: number; created_at: string }>(
+      `SELECT up_to_seq, octet_length(bytes) AS size, created_at FROM ${this.t.snapshots} WHERE doc_id = $1 ORDER BY up_to_seq, id`,
+      [checkDocId(docId)],
+    )
+    return r.rows.map((row) => ({ upToSeq: Number(row.up_to_seq), size: row.size, createdAt: row.created_at as IsoInstant }))
+  }
+
+  async allocateNumber(docId: PurchaseId, year: number): Promise<string> {
+    const pool = this.open()
+    const id = checkDocId(docId)
+    const y = checkYear(year)
+    const getExisting = async (): Promise<string | undefined> =>
+      (await pool.query<{ number: string }>(`SELECT number FROM ${this.t.numbers} WHERE doc_id = $1`, [id])).rows[0]?.number
+    const known = await getExisting()
+    if (known !== undefined) return known
+    try {
+      return await inTransaction(pool, async (c) => {
+        // The counter row lock serialises allocations within a year.
+        const n = await c.query<{ last: number }>(
+          `INSERT INTO ${this.t.counters} (year, last) VALUES ($1, 1) ON CONFLICT (year) DO UPDATE SET last = ${this.t.counters}.last + 1 RETURNING last`,
+          [y],
+        )
+        const last = n.rows[0]!.last
+        const number = formatNumber(y, last)
+        const ins = await c.query(`INSERT INTO ${this.t.numbers} (doc_id, year, n, number) VALUES ($1, $2, $3, $4) ON CONFLICT (doc_id) DO NOTHING`, [
+          id, y, last, number,
+        ])
+        // Another relay numbered this document meanwhile: undo our counter
+        // bump (no gap) and return theirs.
+        if (ins.rowCount === 0) throw new Rollback(undefined)
+        return number
+      })
+    } catch (e) {
+      if (!(e instanceof Rollback)) throw e
+      const theirs = await getExisting()
+      if (theirs === undefined) fail('STORE_CORRUPT', `number for ${id} vanished`)
+      return theirs
+    }
+  }
+
+  async relayId(): Promise<ReplicaId> {
+    this.open()
+    return this.id
+  }
+
+  async ping(): Promise<void> {
+    await this.open().query('SELECT 1')
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.ownsPool) await this.pool.end()
+  }
+}
+
+async function readSchemaVersion(c: ClientBase, schema: string): Promise<number> {
+  const tables = await c.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema])
+  if (tables.rows.length === 0) return 0
+  if (!tables.rows.some((r) => r.table_name === 'meta')) {
+    fail('STORE_CORRUPT', `schema ${schema} holds tables but is not a Concord event store (no meta table); refusing to touch it`, { schema })
+  }
+  const r = await c.query<{ value: string }>(`SELECT value FROM "${schema}".meta WHERE key = 'schema_version'`)
+  const version = Number(r.rows[0]?.value)
+  if (!Number.isSafeInteger(version) || version < 0) fail('STORE_CORRUPT', `schema ${schema} has no valid schema_version`, { schema })
+  return version
+}
+
+/** BEGIN, run, COMMIT; ROLLBACK on any throw (and drop the connection if even that fails). */
+async function inTransaction<T>(pool: Pool, body: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect()
+  let broken = false
+  try {
+    try {
+      await c.query('BEGIN')
+    } catch (e) {
+      broken = true
+      throw e
+    }
+    try {
+      const value = await body(c)
+      await c.query('COMMIT')
+      return value
+    } catch (e) {
+      try {
+        await c.query('ROLLBACK')
+      } catch {
+        broken = true
+      }
+      throw e
+    }
+  } finally {
+    c.release(broken)
+  }
+}
+
+function toDocInfo(r: DocRow): DocInfo {
+  return {
+    docId: r.doc_id as PurchaseId,
+    backend: r.backend as BackendName,
+    lastSeq: Number(r.last_seq),
+    createdAt: r.created_at as IsoInstant,
+    ...(r.number === null ? {} : { number: r.number }),
+  }
+}
