@@ -25,3 +25,24 @@ export {
   type CrdtBackend, type CrdtDoc, type DocSnapshot, type DocWriter, type RegisterEntry, type SetName, type VersionVector,
   SET_NAMES,
 } from './backends/backend.js'
+export { yjsBackend, YjsDoc, validateYjsUpdate } from './backends/yjs.js'
+export { wrapSnapshot, unwrapSnapshot } from './backends/snapshot-header.js'
+export { EventLog, type AppendResult, type LogSnapshot, type EventLogOptions, replay, eventsUpTo } from './log/event-log.js'
+export {
+  type PurchaseSettings, type PurchaseState, type PurchaseLine, type PurchaseHeader, type Guarded, type Stamp,
+  type LifecycleState, type TransitionAction, type TaxMode, type LineKind, type TaxSnapshot, type UnitPrice,
+  type ReceiptRecord, type ReturnRecord, type BillRecord, type PaymentRecord, type VoidRecord, type TransitionRecord,
+  type ResolutionRecord, type LineRecord, type VoidableSet, type HeaderField, type GuardedField, type StoredClock,
+  HEADER_FIELDS, GUARDED_FIELDS,
+} from './purchase/model.js'
+export { readPurchase, hasPurchase } from './purchase/read.js'
+export { derivePurchase, lineAmount, type PurchaseDerived, type PurchaseTotals, type LineTotals, type FlowStatus } from './purchase/derive.js'
+export { foldLifecycle, allowedActions, nextState, type Lifecycle } from './purchase/lifecycle.js'
+export { keyBetween } from './purchase/sort-key.js'
+export {
+  PurchaseReplica, priorityOf,
+  type ReplicaOptions, type CreatePurchaseInput, type LineInput, type LinePatch, type ChangeListener, type ChangeOrigin,
+} from './purchase/replica.js'
+export { type Conflict, type ConflictKind, type ConflictBranch, type ResolutionOption, type Severity, CONFLICT_KINDS } from './conflicts/types.js'
+export { detectConflicts, detectViolations, conflictIdOf, SEVERITY } from './conflicts/detect.js'
+export { auditTrail, type AuditEntry, type FieldChange } from './purchase/audit.js'

@@ -46,6 +46,9 @@ export interface RegisterEntry {
   /** The event that wrote it. */
   readonly ev: EventId
   readonly hlc: Hlc
+  /** Who wrote it and from which device, for conflict branches and audit. */
+  readonly by?: string
+  readonly dev?: string
   /** Set when the write was made by a conflict resolution (its conflict id). */
   readonly res?: string
 }

@@ -74,3 +74,40 @@ export function compareDecimal(a: Decimal, b: Decimal): number {
 }
 
 export const ZERO = '0' as Decimal
+
+function aligned(a: Decimal, b: Decimal): [bigint, bigint, number] {
+  const pa = decimalParts(a)
+  const pb = decimalParts(b)
+  const scale = Math.max(pa.scale, pb.scale)
+  return [pa.units * 10n ** BigInt(scale - pa.scale), pb.units * 10n ** BigInt(scale - pb.scale), scale]
+}
+
+export function addDecimal(a: Decimal, b: Decimal): Decimal {
+  const [x, y, scale] = aligned(a, b)
+  return decimalFromParts({ units: x + y, scale })
+}
+
+export function subDecimal(a: Decimal, b: Decimal): Decimal {
+  const [x, y, scale] = aligned(a, b)
+  return decimalFromParts({ units: x - y, scale })
+}
+
+export function sumDecimals(values: Iterable<Decimal>): Decimal {
+  let total = ZERO
+  for (const v of values) total = addDecimal(total, v)
+  return total
+}
+
+export function mulDecimal(a: Decimal, b: Decimal): Decimal {
+  const pa = decimalParts(a)
+  const pb = decimalParts(b)
+  return decimalFromParts({ units: pa.units * pb.units, scale: pa.scale + pb.scale })
+}
+
+export function isZeroDecimal(a: Decimal): boolean {
+  return decimalParts(a).units === 0n
+}
+
+export function minDecimal(a: Decimal, b: Decimal): Decimal {
+  return compareDecimal(a, b) <= 0 ? a : b
+}

@@ -61,13 +61,11 @@ function atAsMs(at: string): number {
   return Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_AT_MS && new Date(ms).toISOString() === at ? ms : -1
 }
 
+/** Meta keys this format has no slot for, kept as JSON rather than dropped. */
 function extraMeta(meta: EventMeta): Record<string, unknown> | undefined {
-  let extra: Record<string, unknown> | undefined
-  for (const [k, v] of Object.entries(meta)) {
-    if (KNOWN_META.has(k) || v === undefined) continue
-    ;(extra ??= {})[k] = v
-  }
-  return extra
+  const entries = Object.entries(meta).filter(([k, v]) => !KNOWN_META.has(k) && v !== undefined)
+  // fromEntries defines own properties, so even a `__proto__` key stays data.
+  return entries.length === 0 ? undefined : Object.fromEntries(entries)
 }
 
 /** Writes a replica id as a ref into `table`, appending it when new. */

@@ -1,0 +1,56 @@
+/**
+ * Applies a change to a plain copy of a DocSnapshot instead of a CRDT
+ * document: "what would the document look like after this command". Commands
+ * use it to run the invariant registry on the state they are about to
+ * produce, and refuse a change that would raise a conflict, which is how a
+ * single replica can never produce an invalid order on its own.
+ *
+ * Copies are shallow per map: only the maps a change touches are cloned.
+ */
+import type { DocSnapshot, DocWriter, RegisterEntry, SetName } from './backend.js'
+import type { Json } from '../json.js'
+import type { ReplicaId } from '../ids.js'
+
+export function overlaySnapshot(base: DocSnapshot, fn: (w: DocWriter) => void): DocSnapshot {
+  let init: Map<string, Json> | undefined
+  let registers: Map<string, readonly RegisterEntry[]> | undefined
+  let texts: Map<string, string> | undefined
+  let clock: Map<ReplicaId, number> | undefined
+  const sets: Partial<Record<SetName, Map<string, Json>>> = {}
+  const writer: DocWriter = {
+    init: (key, value) => {
+      init ??= new Map(base.init)
+      if (!init.has(key)) init.set(key, value)
+    },
+    setRegister: (key, entry) => {
+      registers ??= new Map(base.registers)
+      registers.set(key, [entry])
+    },
+    addRecord: (set, id, record) => {
+      const map = (sets[set] ??= new Map(base.sets[set]))
+      if (!map.has(id)) map.set(id, record)
+    },
+    insertText: (key, index, text) => {
+      texts ??= new Map(base.texts)
+      const s = texts.get(key) ?? ''
+      texts.set(key, s.slice(0, index) + text + s.slice(index))
+    },
+    deleteText: (key, index, length) => {
+      texts ??= new Map(base.texts)
+      const s = texts.get(key) ?? ''
+      texts.set(key, s.slice(0, index) + s.slice(index + length))
+    },
+    tickClock: (replica, seq) => {
+      clock ??= new Map(base.clock)
+      if ((clock.get(replica) ?? 0) < seq) clock.set(replica, seq)
+    },
+  }
+  fn(writer)
+  return {
+    init: init ?? base.init,
+    registers: registers ?? base.registers,
+    sets: { ...base.sets, ...sets },
+    texts: texts ?? base.texts,
+    clock: clock ?? base.clock,
+  }
+}

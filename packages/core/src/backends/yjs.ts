@@ -1,0 +1,193 @@
+/**
+ * The Yjs backend. Registers live in one flat Y.Map whose keys are
+ * `<register key>\u0000<writing event id>`: a write deletes the keys it has
+ * seen and adds its own, so concurrent writes (different event ids) all
+ * survive, which is a multi-value register built from Y.Map deletes and
+ * sets. Flat keys avoid nested Y.Maps, which two replicas could create
+ * concurrently under one key and lose one of. Texts are root-level Y.Texts,
+ * which any replica may create without that risk.
+ */
+import * as Y from 'yjs'
+import { digest } from 'lib0/hash/sha256'
+import { ConcordError, fail } from '../errors.js'
+import type { ReplicaId } from '../ids.js'
+import type { Json } from '../json.js'
+import { compareHlc } from '../time/hlc.js'
+import type { CrdtBackend, CrdtDoc, DocSnapshot, DocWriter, RegisterEntry, SetName, VersionVector } from './backend.js'
+import { SET_NAMES } from './backend.js'
+import { unwrapSnapshot, wrapSnapshot } from './snapshot-header.js'
+
+const SEP = '\u0000'
+const TEXT_PREFIX = 't:'
+const LOCAL = Symbol('concord.local')
+const REMOTE = Symbol('concord.remote')
+
+/** A replica's Yjs client id, derived from its id so replays are deterministic. */
+export function yjsClientIdOf(replica: ReplicaId): number {
+  const h = digest(new TextEncoder().encode(replica))
+  // 31 bits keeps it a positive small integer in every Yjs encoding path.
+  return (((h[0] ?? 0) << 23) | ((h[1] ?? 0) << 15) | ((h[2] ?? 0) << 7) | ((h[3] ?? 0) >>> 1)) >>> 0
+}
+
+function compareEntries(a: RegisterEntry, b: RegisterEntry): number {
+  return compareHlc(a.hlc, b.hlc) || (a.ev < b.ev ? -1 : a.ev > b.ev ? 1 : 0)
+}
+
+/** Yjs stores JSON: drop undefined optional fields rather than store them. */
+function stripUndefined(entry: RegisterEntry): RegisterEntry {
+  return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as unknown as RegisterEntry
+}
+
+export class YjsDoc implements CrdtDoc {
+  readonly backend = 'yjs' as const
+  readonly ydoc: Y.Doc
+  private readonly initMap: Y.Map<Json>
+  private readonly regs: Y.Map<RegisterEntry>
+  private readonly sets: Record<SetName, Y.Map<Json>>
+  private readonly clock: Y.Map<number>
+  /** Register key -> the full Y.Map keys holding its entries. */
+  private readonly index = new Map<string, Set<string>>()
+  private cached: DocSnapshot | undefined
+
+  constructor(replica: ReplicaId, ydoc?: Y.Doc) {
+    this.ydoc = ydoc ?? new Y.Doc({ gc: true })
+    this.ydoc.clientID = yjsClientIdOf(replica)
+    this.initMap = this.ydoc.getMap('init')
+    this.regs = this.ydoc.getMap('regs')
+    this.clock = this.ydoc.getMap('clock')
+    this.sets = Object.fromEntries(SET_NAMES.map((s) => [s, this.ydoc.getMap(`set:${s}`)])) as Record<SetName, Y.Map<Json>>
+    for (const key of this.regs.keys()) this.indexAdd(key)
+    this.regs.observe((event) => {
+      for (const [key, change] of event.changes.keys) {
+        if (change.action === 'delete') this.indexRemove(key)
+        else if (change.action === 'add') this.indexAdd(key)
+      }
+    })
+    this.ydoc.on('afterTransaction', () => {
+      this.cached = undefined
+    })
+  }
+
+  private indexAdd(full: string): void {
+    const reg = full.slice(0, full.indexOf(SEP))
+    let keys = this.index.get(reg)
+    if (keys === undefined) this.index.set(reg, (keys = new Set()))
+    keys.add(full)
+  }
+
+  private indexRemove(full: string): void {
+    const reg = full.slice(0, full.indexOf(SEP))
+    const keys = this.index.get(reg)
+    keys?.delete(full)
+    if (keys?.size === 0) this.index.delete(reg)
+  }
+
+  change(fn: (w: DocWriter) => void): Uint8Array {
+    const updates: Uint8Array[] = []
+    const collect = (update: Uint8Array, origin: unknown): void => {
+      if (origin === LOCAL) updates.push(update)
+    }
+    this.ydoc.on('update', collect)
+    try {
+      this.ydoc.transact(() => fn(this.writer()), LOCAL)
+    } finally {
+      this.ydoc.off('update', collect)
+    }
+    return updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates)
+  }
+
+  private writer(): DocWriter {
+    return {
+      init: (key, value) => {
+        const prev = this.initMap.get(key)
+        if (prev !== undefined && JSON.stringify(prev) !== JSON.stringify(value)) {
+          fail('INVALID_ARGUMENT', `${key} is set once and already holds another value`)
+        }
+        if (prev === undefined) this.initMap.set(key, value)
+      },
+      setRegister: (key, entry) => {
+        if (key.includes(SEP)) fail('INVALID_ARGUMENT', 'register keys may not contain NUL')
+        for (const full of this.index.get(key) ?? []) this.regs.delete(full)
+        this.regs.set(`${key}${SEP}${entry.ev}`, stripUndefined(entry))
+      },
+      addRecord: (set, id, record) => {
+        const map = this.sets[set]
+        if (!map.has(id)) map.set(id, record)
+      },
+      insertText: (key, index, text) => this.ydoc.getText(TEXT_PREFIX + key).insert(index, text),
+      deleteText: (key, index, length) => this.ydoc.getText(TEXT_PREFIX + key).delete(index, length),
+      tickClock: (replica, seq) => {
+        if ((this.clock.get(replica) ?? 0) < seq) this.clock.set(replica, seq)
+      },
+    }
+  }
+
+  applyBatch(payloads: readonly Uint8Array[]): void {
+    if (payloads.length === 0) return
+    for (const p of payloads) validateYjsUpdate(p)
+    const merged = payloads.length === 1 ? (payloads[0] as Uint8Array) : Y.mergeUpdates(payloads as Uint8Array[])
+    Y.applyUpdate(this.ydoc, merged, REMOTE)
+  }
+
+  read(): DocSnapshot {
+    if (this.cached !== undefined) return this.cached
+    const registers = new Map<string, RegisterEntry[]>()
+    for (const [reg, keys] of this.index) {
+      const entries: RegisterEntry[] = []
+      for (const k of keys) {
+        const e = this.regs.get(k)
+        if (e !== undefined) entries.push(e)
+      }
+      if (entries.length > 0) registers.set(reg, entries.sort(compareEntries))
+    }
+    const texts = new Map<string, string>()
+    for (const name of this.ydoc.share.keys()) {
+      if (name.startsWith(TEXT_PREFIX)) texts.set(name.slice(TEXT_PREFIX.length), this.ydoc.getText(name).toString())
+    }
+    const sets = Object.fromEntries(SET_NAMES.map((s) => [s, new Map(this.sets[s].entries())])) as unknown as DocSnapshot['sets']
+    const clock: VersionVector = new Map(this.clock.entries()) as unknown as VersionVector
+    this.cached = { init: new Map(this.initMap.entries()), registers, sets, texts, clock }
+    return this.cached
+  }
+
+  save(): Uint8Array {
+    return wrapSnapshot('yjs', Y.encodeStateAsUpdate(this.ydoc))
+  }
+
+  version(): string {
+    const sv = Y.decodeStateVector(Y.encodeStateVector(this.ydoc))
+    return [...sv.entries()].sort((a, b) => a[0] - b[0]).map(([c, k]) => `${c}:${k}`).join(',')
+  }
+
+  destroy(): void {
+    this.ydoc.destroy()
+  }
+}
+
+/** Throws INVALID_UPDATE unless the bytes decode completely as a Yjs v1 update. */
+export function validateYjsUpdate(payload: Uint8Array): void {
+  if (!(payload instanceof Uint8Array) || payload.length < 2) fail('INVALID_UPDATE', 'a Yjs update has at least two bytes')
+  try {
+    Y.decodeUpdate(payload)
+  } catch (e) {
+    throw new ConcordError('INVALID_UPDATE', `not a Yjs update: ${(e as Error).message}`, {}, { cause: e })
+  }
+}
+
+export const yjsBackend: CrdtBackend = {
+  name: 'yjs',
+  create: (replica) => new YjsDoc(replica),
+  load: (snapshot, replica) => {
+    const body = unwrapSnapshot('yjs', snapshot)
+    const ydoc = new Y.Doc({ gc: true })
+    try {
+      validateYjsUpdate(body)
+      Y.applyUpdate(ydoc, body)
+    } catch (e) {
+      ydoc.destroy()
+      throw new ConcordError('CORRUPT_SNAPSHOT', `the saved Yjs document does not load: ${(e as Error).message}`, {}, { cause: e })
+    }
+    return new YjsDoc(replica, ydoc)
+  },
+  validateUpdate: validateYjsUpdate,
+}

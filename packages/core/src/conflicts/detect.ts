@@ -1,0 +1,557 @@
+/**
+ * The invariant registry: one detector per conflict kind of DOMAIN.md. Each
+ * detector is a pure function of merged state. A conflict's id hashes its
+ * kind, order, subject, causing events and the facts that define it, so two
+ * devices that see the same violation produce one entry, and a violation that
+ * changes (a new receipt, a new total) is a new entry.
+ *
+ * A conflict closes when its invariant holds again, or when a resolution
+ * recorded for exactly this id chose something other than "defer".
+ */
+import type { RegisterEntry } from '../backends/backend.js'
+import { hashText } from '../hash.js'
+import type { ConflictId, EventId, LineId } from '../ids.js'
+import { canonicalJson } from '../json.js'
+import { type Decimal, addDecimal, compareDecimal, isZeroDecimal, mulDecimal, subDecimal } from '../money/decimal.js'
+import { formatMinor, parseMinor } from '../money/amount.js'
+import { decodeHlc } from '../time/hlc.js'
+import { instantFromEpochMs } from '../time/dates.js'
+import type { PurchaseDerived } from '../purchase/derive.js'
+import type { PurchaseLine, PurchaseState, ResolutionRecord, Stamp, TransitionRecord } from '../purchase/model.js'
+import { GUARDED_FIELDS } from '../purchase/model.js'
+import { concurrent, covers } from './causality.js'
+import type { Conflict, ConflictBranch, ConflictKind, ResolutionOption, Severity } from './types.js'
+
+export const SEVERITY: Readonly<Record<ConflictKind, Severity>> = {
+  TOTAL_MISMATCH: 'REVIEW',
+  OVER_RECEIPT: 'BLOCKING',
+  DUPLICATE_RECEIPT: 'BLOCKING',
+  ACTIVITY_ON_REMOVED_LINE: 'BLOCKING',
+  PRODUCT_CHANGED_AFTER_ACTIVITY: 'BLOCKING',
+  OVER_BILLED: 'BLOCKING',
+  OVERPAYMENT: 'BLOCKING',
+  CANCELLED_WITH_ACTIVITY: 'BLOCKING',
+  CONTRADICTORY_TRANSITIONS: 'BLOCKING',
+  EDIT_AFTER_LOCK: 'REVIEW',
+  SUPPLIER_CHANGED_AFTER_SEND: 'BLOCKING',
+  CURRENCY_CHANGED_WITH_LINES: 'BLOCKING',
+  APPROVAL_BYPASSED: 'BLOCKING',
+  CONCURRENT_GUARDED_WRITE: 'BLOCKING',
+  POSSIBLE_DUPLICATE_LINE: 'INFO',
+  CONCURRENT_RESOLUTIONS: 'BLOCKING',
+}
+
+interface RawConflict {
+  readonly kind: ConflictKind
+  readonly subject: string
+  readonly causes: readonly EventId[]
+  readonly branches: readonly ConflictBranch[]
+  readonly facts: { readonly [k: string]: string }
+  /** Facts that define the violation beyond its causes (a computed total), hashed into the id. */
+  readonly idFacts?: readonly string[]
+  readonly options: readonly ResolutionOption[]
+}
+
+export interface DetectInput {
+  readonly state: PurchaseState
+  readonly derived: PurchaseDerived
+}
+
+const opt = (id: string, label: string, params: ResolutionOption['params'] = []): ResolutionOption => ({ id, label, params })
+const DEFER = opt('defer', 'Defer: keep it open for later')
+const ACCEPT = (label: string) => opt('accept', label, [{ name: 'note', label: 'Note' }])
+
+function entryBranch(e: RegisterEntry, summary: string): ConflictBranch {
+  return { ev: e.ev, by: e.by ?? '', device: e.dev ?? '', at: instantFromEpochMs(decodeHlc(e.hlc).wall), summary }
+}
+
+function recordBranch(r: Stamp, summary: string): ConflictBranch {
+  return { ev: r.ev, by: r.by, device: r.dev, at: r.at, summary }
+}
+
+function uniqSorted(evs: Iterable<EventId>): EventId[] {
+  return [...new Set(evs)].sort()
+}
+
+export function conflictIdOf(kind: ConflictKind, docId: string, subject: string, causes: readonly EventId[], idFacts: readonly string[] = []): ConflictId {
+  return `c_${hashText([kind, docId, subject, ...causes, '|', ...idFacts].join('\n'))}` as ConflictId
+}
+
+/** Decimal percent check: received > ordered x (100 + tolerance) / 100. */
+function exceeds(done: Decimal, ordered: Decimal, tolerancePct: Decimal): boolean {
+  return compareDecimal(mulDecimal(done, '100' as Decimal), mulDecimal(ordered, addDecimal('100' as Decimal, tolerancePct))) > 0
+}
+
+// ---------------------------------------------------------------- detectors
+
+type Detector = (input: DetectInput) => RawConflict[]
+
+const totalMismatch: Detector = ({ state, derived }) => {
+  const entries = state.statedTotal.entries
+  if (entries.length === 0) return []
+  const total = derived.totals.total
+  const values = [...new Set(state.statedTotal.values)]
+  if (values.length === 1 && parseMinor(values[0]) === total) return []
+  const exp = state.settings.currencyExponent
+  return [{
+    kind: 'TOTAL_MISMATCH',
+    subject: 'order',
+    causes: uniqSorted(entries.map((e) => e.ev)),
+    branches: entries.map((e) => entryBranch(e, `stated total ${formatMinor(parseMinor(e.value as string), exp)}`)),
+    facts: { computed: formatMinor(total, exp), stated: values.map((v) => formatMinor(parseMinor(v), exp)).join(', ') },
+    idFacts: [total.toString()],
+    options: [
+      opt('accept-computed', 'Accept the computed total'),
+      opt('adjustment-line', 'Add an adjustment line to reach a stated total', [{ name: 'stated', label: 'Stated total', choices: values }]),
+      opt('keep', 'Keep one stated total (the commitment stands)', [{ name: 'value', label: 'Stated total', choices: values }]),
+      opt('custom', 'State another total', [{ name: 'value', label: 'Total in minor units' }]),
+      DEFER,
+    ],
+  }]
+}
+
+function lineActivity(state: PurchaseState, derived: PurchaseDerived, line: LineId) {
+  const v = derived.voided
+  return {
+    receipts: state.receipts.filter((r) => r.line === line && !v.has(r.id)),
+    returns: state.returns.filter((r) => r.line === line && !v.has(r.id)),
+    bills: state.bills.filter((b) => b.line === line && !v.has(b.id)),
+  }
+}
+
+const reg = (state: PurchaseState, key: string): readonly RegisterEntry[] => state.registers.get(key) ?? []
+
+const overReceipt: Detector = ({ state, derived }) => {
+  const out: RawConflict[] = []
+  for (const line of state.lines) {
+    if (line.removed || line.kind !== 'goods') continue
+    const t = derived.lines.get(line.id)!
+    if (!exceeds(t.received, line.qty, state.settings.receiptTolerance)) continue
+    const act = lineActivity(state, derived, line.id)
+    const qtyEntries = reg(state, `l.${line.id}.qty`)
+    const excess = subDecimal(t.received, line.qty)
+    out.push({
+      kind: 'OVER_RECEIPT',
+      subject: `line:${line.id}`,
+      causes: uniqSorted([...act.receipts, ...act.returns].map((r) => r.ev).concat(qtyEntries.map((e) => e.ev))),
+      branches: [
+        ...qtyEntries.map((e) => entryBranch(e, `ordered ${String(e.value)}`)),
+        ...act.receipts.map((r) => recordBranch(r, `received ${r.qty} (${r.deliveryNote})`)),
+      ],
+      facts: { line: line.product, ordered: line.qty, received: t.received, excess, tolerance: `${state.settings.receiptTolerance}%` },
+      options: [
+        ACCEPT('Accept the excess with a note'),
+        opt('raise-qty', `Raise the ordered quantity to ${t.received}`),
+        opt('return-excess', `Return the excess (${excess})`),
+        opt('void-receipt', 'Void a duplicate receipt', [{ name: 'receipt', label: 'Receipt', choices: act.receipts.map((r) => r.id) }]),
+        DEFER,
+      ],
+    })
+  }
+  return out
+}
+
+const duplicateReceipt: Detector = ({ state, derived }) => {
+  const groups = new Map<string, typeof state.receipts[number][]>()
+  for (const r of state.receipts) {
+    if (derived.voided.has(r.id)) continue
+    const k = `${r.line}:${r.deliveryNote}`
+    groups.set(k, [...(groups.get(k) ?? []), r])
+  }
+  const out: RawConflict[] = []
+  for (const [k, rs] of groups) {
+    if (rs.length < 2) continue
+    const later = rs[rs.length - 1]!
+    out.push({
+      kind: 'DUPLICATE_RECEIPT',
+      subject: `receipt-note:${k}`,
+      causes: uniqSorted(rs.map((r) => r.ev)),
+      branches: rs.map((r) => recordBranch(r, `received ${r.qty} on note ${r.deliveryNote}`)),
+      facts: { deliveryNote: rs[0]!.deliveryNote, receipts: String(rs.length), quantities: rs.map((r) => r.qty).join(' + ') },
+      options: [
+        opt('void-receipt', 'Void one receipt', [{ name: 'receipt', label: 'Receipt', choices: [later.id, ...rs.slice(0, -1).map((r) => r.id)] }]),
+        ACCEPT('Keep both: they are different deliveries'),
+        DEFER,
+      ],
+    })
+  }
+  return out
+}
+
+const activityOnRemovedLine: Detector = ({ state, derived }) => {
+  const out: RawConflict[] = []
+  for (const line of state.lines) {
+    if (!line.removed) continue
+    const act = lineActivity(state, derived, line.id)
+    const t = derived.lines.get(line.id)!
+    if (isZeroDecimal(t.received) && isZeroDecimal(t.billed)) continue
+    const removed = reg(state, `l.${line.id}.removed`)
+    out.push({
+      kind: 'ACTIVITY_ON_REMOVED_LINE',
+      subject: `line:${line.id}`,
+      causes: uniqSorted([...removed.map((e) => e.ev), ...[...act.receipts, ...act.returns, ...act.bills].map((r) => r.ev)]),
+      branches: [
+        ...removed.map((e) => entryBranch(e, 'removed the line')),
+        ...act.receipts.map((r) => recordBranch(r, `received ${r.qty}`)),
+        ...act.bills.map((b) => recordBranch(b, `billed ${b.qty}`)),
+      ],
+      facts: { line: line.product, received: t.received, billed: t.billed },
+      options: [opt('restore-line', 'Restore the line'), opt('void-activity', 'Void the receipts and bills on it'), DEFER],
+    })
+  }
+  return out
+}
+
+const productChangedAfterActivity: Detector = ({ state, derived }) => {
+  const out: RawConflict[] = []
+  for (const line of state.lines) {
+    if (line.removed) continue
+    const stale = lineActivity(state, derived, line.id).receipts.filter((r) => r.product !== line.product)
+    if (stale.length === 0) continue
+    const product = reg(state, `l.${line.id}.product`)
+    out.push({
+      kind: 'PRODUCT_CHANGED_AFTER_ACTIVITY',
+      subject: `line:${line.id}`,
+      causes: uniqSorted([...product.map((e) => e.ev), ...stale.map((r) => r.ev)]),
+      branches: [
+        ...product.map((e) => entryBranch(e, `changed the product to ${String(e.value)}`)),
+        ...stale.map((r) => recordBranch(r, `received ${r.qty} of ${r.product}`)),
+      ],
+      facts: { product: line.product, received: [...new Set(stale.map((r) => r.product))].join(', '), receivedQty: derived.lines.get(line.id)!.received },
+      options: [opt('split-line', 'Split the line: what was received keeps the old product'), opt('revert-change', 'Revert the product change'), DEFER],
+    })
+  }
+  return out
+}
+
+const overBilled: Detector = ({ state, derived }) => {
+  const out: RawConflict[] = []
+  for (const line of state.lines) {
+    if (line.removed) continue
+    const t = derived.lines.get(line.id)!
+    const limit = line.kind === 'goods' ? t.received : line.qty
+    if (compareDecimal(t.billed, limit) <= 0) continue
+    const act = lineActivity(state, derived, line.id)
+    out.push({
+      kind: 'OVER_BILLED',
+      subject: `line:${line.id}`,
+      causes: uniqSorted([...act.bills, ...act.receipts, ...act.returns].map((r) => r.ev)),
+      branches: [
+        ...act.bills.map((b) => recordBranch(b, `billed ${b.qty}`)),
+        ...act.returns.map((r) => recordBranch(r, `returned ${r.qty}`)),
+      ],
+      facts: { line: line.product, billed: t.billed, [line.kind === 'goods' ? 'received' : 'ordered']: limit },
+      options: [
+        ACCEPT('Accept: a credit note will follow'),
+        opt('void-bill', 'Void a bill', [{ name: 'bill', label: 'Bill', choices: act.bills.map((b) => b.id) }]),
+        DEFER,
+      ],
+    })
+  }
+  return out
+}
+
+const overpayment: Detector = ({ state, derived }) => {
+  const { paid, total } = derived.totals
+  if (paid <= total) return []
+  const live = [...state.payments, ...state.refunds].filter((p) => !derived.voided.has(p.id))
+  const exp = state.settings.currencyExponent
+  return [{
+    kind: 'OVERPAYMENT',
+    subject: 'order',
+    causes: uniqSorted(live.map((p) => p.ev)),
+    branches: state.payments.filter((p) => !derived.voided.has(p.id)).map((p) => recordBranch(p, `paid ${formatMinor(parseMinor(p.amount), exp)}`)),
+    facts: { total: formatMinor(total, exp), paid: formatMinor(paid, exp), excess: formatMinor(paid - total, exp) },
+    idFacts: [total.toString()],
+    options: [
+      ACCEPT('Record a supplier credit'),
+      opt('void-payment', 'Void the duplicate payment', [{ name: 'payment', label: 'Payment', choices: state.payments.filter((p) => !derived.voided.has(p.id)).map((p) => p.id) }]),
+      opt('request-refund', `Request a refund of ${formatMinor(paid - total, exp)}`),
+      DEFER,
+    ],
+  }]
+}
+
+const cancelledWithActivity: Detector = ({ state, derived }) => {
+  const lc = derived.lifecycle
+  if (lc.state !== 'cancelled') return []
+  const v = derived.voided
+  const received = [...derived.lines.values()].some((t) => compareDecimal(t.received, '0' as Decimal) > 0)
+  const billed = [...derived.lines.values()].some((t) => !isZeroDecimal(t.billed))
+  if (!received && !billed && derived.totals.paid <= 0n) return []
+  const cancel = [...lc.applied].reverse().find((t) => t.action === 'cancel' || t.action === 'force')!
+  const activity = [...state.receipts, ...state.bills, ...state.payments].filter((r) => !v.has(r.id))
+  return [{
+    kind: 'CANCELLED_WITH_ACTIVITY',
+    subject: 'order',
+    causes: uniqSorted([cancel.ev, ...activity.map((r) => r.ev)]),
+    branches: [recordBranch(cancel, 'cancelled the order'), ...activity.map((r) => recordBranch(r, 'recorded activity'))],
+    facts: { received: String(received), billed: String(billed), paid: formatMinor(derived.totals.paid, state.settings.currencyExponent) },
+    options: [
+      opt('uncancel', 'Un-cancel the order'),
+      opt('return-refund', 'Keep it cancelled: return the goods and refund the payments'),
+      opt('short-close', 'Short-close: keep what was received, close the order'),
+      DEFER,
+    ],
+  }]
+}
+
+const CONTRADICTIONS: readonly (readonly [string, string])[] = [
+  ['confirm', 'cancel'], ['approve', 'cancel'], ['approve', 'reject'],
+]
+
+const contradictoryTransitions: Detector = ({ state, derived }) => {
+  const out: RawConflict[] = []
+  const ts = state.transitions
+  const settled = (a: TransitionRecord, b: TransitionRecord) =>
+    ts.some((t) => t !== a && t !== b && covers(t.vv, a.ev) && covers(t.vv, b.ev))
+  for (let i = 0; i < ts.length; i++) {
+    for (let j = i + 1; j < ts.length; j++) {
+      const a = ts[i]!
+      const b = ts[j]!
+      const pair = CONTRADICTIONS.some(([x, y]) => (a.action === x && b.action === y) || (a.action === y && b.action === x))
+      if (!pair || !concurrent(a, b) || settled(a, b)) continue
+      out.push({
+        kind: 'CONTRADICTORY_TRANSITIONS',
+        subject: 'lifecycle',
+        causes: uniqSorted([a.ev, b.ev]),
+        branches: [recordBranch(a, a.action), recordBranch(b, b.action)],
+        facts: { first: a.action, second: b.action, now: derived.lifecycle.state },
+        options: [
+          opt('keep', 'Keep one intent', [{ name: 'transition', label: 'Transition', choices: [a.ev, b.ev] }]),
+          DEFER,
+        ],
+      })
+    }
+  }
+  return out
+}
+
+/** Register keys a lock forbids editing: lines, taxes and header fields. */
+function isEditableKey(key: string): boolean {
+  return key.startsWith('l.') || key.startsWith('x.') || (key.startsWith('h.') && key !== 'h.number' && key !== 'h.hold')
+}
+
+const editAfterLock: Detector = ({ state, derived }) => {
+  const lock = derived.lifecycle.lockedBy
+  if (lock === undefined) return []
+  const byEvent = new Map<EventId, { entry: RegisterEntry; keys: string[] }>()
+  for (const [key, entries] of state.registers) {
+    if (!isEditableKey(key)) continue
+    for (const e of entries) {
+      if (e.res !== undefined || covers(lock.vv, e.ev) || e.ev === lock.ev) continue
+      const g = byEvent.get(e.ev) ?? { entry: e, keys: [] }
+      g.keys.push(key)
+      byEvent.set(e.ev, g)
+    }
+  }
+  return [...byEvent.values()].map(({ entry, keys }) => ({
+    kind: 'EDIT_AFTER_LOCK' as const,
+    subject: `edit:${entry.ev}`,
+    causes: uniqSorted([lock.ev, entry.ev]),
+    branches: [recordBranch(lock, 'locked the order'), entryBranch(entry, `edited ${keys.sort().join(', ')}`)],
+    facts: { fields: keys.sort().join(', ') },
+    options: [opt('amend', 'Keep the edit (amend the locked order)'), opt('discard', 'Discard the edit'), DEFER],
+  }))
+}
+
+const supplierChangedAfterSend: Detector = ({ state, derived }) => {
+  const sent = derived.lifecycle.sentBy
+  if (sent === undefined || derived.lifecycle.state === 'cancelled') return []
+  return state.supplier.entries
+    .filter((e) => e.res === undefined && !covers(sent.vv, e.ev))
+    .map((e) => ({
+      kind: 'SUPPLIER_CHANGED_AFTER_SEND' as const,
+      subject: 'field:h.supplier',
+      causes: uniqSorted([sent.ev, e.ev]),
+      branches: [recordBranch(sent, 'sent the order'), entryBranch(e, `switched supplier to ${String(e.value)}`)],
+      facts: { supplier: String(e.value) },
+      options: [opt('revert', 'Revert to the supplier the order was sent to'), opt('resend', 'Cancel and re-send to the new supplier'), DEFER],
+    }))
+}
+
+const currencyChangedWithLines: Detector = ({ state }) => {
+  if (state.currency.values.length !== 1) return []
+  const currency = state.currency.values[0]!
+  const stale = state.lines.filter((l) => !l.removed && l.price.currency !== '' && l.price.currency !== currency)
+  if (stale.length === 0) return []
+  const cur = state.currency.entries
+  const priceEntries = stale.flatMap((l) => reg(state, `l.${l.id}.price`))
+  return [{
+    kind: 'CURRENCY_CHANGED_WITH_LINES',
+    subject: 'field:h.currency',
+    causes: uniqSorted([...cur.map((e) => e.ev), ...priceEntries.map((e) => e.ev)]),
+    branches: [...cur.map((e) => entryBranch(e, `switched currency to ${String(e.value)}`)), ...priceEntries.map((e) => entryBranch(e, 'priced a line'))],
+    facts: { currency, linesPricedIn: [...new Set(stale.map((l) => l.price.currency))].join(', '), lines: String(stale.length) },
+    options: [
+      opt('reprice-lines', `Keep ${currency}: re-enter those prices in ${currency}`),
+      opt('revert-currency', 'Revert the currency', [{ name: 'currency', label: 'Currency', choices: [...new Set(stale.map((l) => l.price.currency))] }]),
+      DEFER,
+    ],
+  }]
+}
+
+const approvalBypassed: Detector = ({ state, derived }) => {
+  const threshold = state.settings.approvalThreshold
+  const c = derived.lifecycle.confirmedBy
+  if (threshold === null || c === undefined || c.action !== 'confirm') return []
+  if (!['confirmed', 'locked', 'closed'].includes(derived.lifecycle.state)) return []
+  const total = derived.totals.total
+  if (total <= parseMinor(threshold)) return []
+  const late = state.lines.filter((l) => !l.removed && !covers(c.vv, l.created.ev))
+  const lateEdits = state.lines.flatMap((l) => [...reg(state, `l.${l.id}.qty`), ...reg(state, `l.${l.id}.price`)]).filter((e) => !covers(c.vv, e.ev) && e.ev !== c.ev)
+  const exp = state.settings.currencyExponent
+  return [{
+    kind: 'APPROVAL_BYPASSED',
+    subject: 'order',
+    causes: uniqSorted([c.ev, ...late.map((l) => l.created.ev), ...lateEdits.map((e) => e.ev)]),
+    branches: [recordBranch(c, 'confirmed'), ...late.map((l) => recordBranch(l.created, `added ${l.product}`))],
+    facts: { total: formatMinor(total, exp), threshold: formatMinor(parseMinor(threshold), exp) },
+    idFacts: [total.toString()],
+    options: [
+      opt('send-to-approval', 'Send back to approval'),
+      opt('approve-now', 'Approve now (approvers only)'),
+      opt('revert-late-lines', 'Remove the lines added after confirmation'),
+      DEFER,
+    ],
+  }]
+}
+
+const concurrentGuardedWrite: Detector = ({ state }) => {
+  const out: RawConflict[] = []
+  for (const field of GUARDED_FIELDS) {
+    if (field === 'statedTotal') continue // TOTAL_MISMATCH owns the stated total
+    const entries = state[field].entries
+    const values = [...new Set(entries.map((e) => canonicalJson(e.value)))]
+    if (values.length < 2) continue
+    // Two concurrent resolutions of one conflict: CONCURRENT_RESOLUTIONS reports it once.
+    if (entries.every((e) => e.res !== undefined && e.res === entries[0]!.res)) continue
+    out.push({
+      kind: 'CONCURRENT_GUARDED_WRITE',
+      subject: `field:h.${field}`,
+      causes: uniqSorted(entries.map((e) => e.ev)),
+      branches: entries.map((e) => entryBranch(e, `set ${field} to ${String(e.value)}`)),
+      facts: { field, values: entries.map((e) => String(e.value)).join(' | ') },
+      options: [
+        opt('keep', 'Keep one value', [{ name: 'value', label: field, choices: [...entries].reverse().map((e) => String(e.value)) }]),
+        opt('custom', 'Enter another value', [{ name: 'value', label: field }]),
+        DEFER,
+      ],
+    })
+  }
+  return out
+}
+
+const possibleDuplicateLine: Detector = ({ state }) => {
+  const out: RawConflict[] = []
+  const live = state.lines.filter((l) => !l.removed && l.product !== '')
+  const groups = new Map<string, PurchaseLine[]>()
+  for (const l of live) {
+    const k = `${l.product}\u0000${l.qty}\u0000${l.price.amount}`
+    groups.set(k, [...(groups.get(k) ?? []), l])
+  }
+  for (const ls of groups.values()) {
+    for (let i = 0; i < ls.length; i++) {
+      for (let j = i + 1; j < ls.length; j++) {
+        const [a, b] = [ls[i]!, ls[j]!].sort((x, y) => (x.created.hlc < y.created.hlc ? -1 : 1)) as [PurchaseLine, PurchaseLine]
+        if (!concurrent(a.created, b.created)) continue
+        out.push({
+          kind: 'POSSIBLE_DUPLICATE_LINE',
+          subject: `lines:${a.id}:${b.id}`,
+          causes: uniqSorted([a.created.ev, b.created.ev]),
+          branches: [recordBranch(a.created, `added ${a.qty} x ${a.product}`), recordBranch(b.created, `added ${b.qty} x ${b.product}`)],
+          facts: { product: a.product, qty: a.qty, price: a.price.amount },
+          options: [
+            opt('remove-line', 'Remove one of them', [{ name: 'line', label: 'Line', choices: [b.id, a.id] }]),
+            opt('keep-both', 'Keep both'),
+            DEFER,
+          ],
+        })
+      }
+    }
+  }
+  return out
+}
+
+/** Resolutions of one conflict that no other resolution of it had seen. */
+export function maximalResolutions(resolutions: readonly ResolutionRecord[]): ResolutionRecord[] {
+  return resolutions.filter((r) => !resolutions.some((o) => o !== r && covers(o.vv, r.ev)))
+}
+
+export function decisionOf(r: ResolutionRecord): string {
+  return canonicalJson({ option: r.option, params: r.params })
+}
+
+const concurrentResolutions: Detector = ({ state }) => {
+  const byConflict = new Map<string, ResolutionRecord[]>()
+  for (const r of state.resolutions) byConflict.set(r.conflict, [...(byConflict.get(r.conflict) ?? []), r])
+  const out: RawConflict[] = []
+  for (const [conflict, rs] of byConflict) {
+    const max = maximalResolutions(rs)
+    const decisions = new Set(max.map(decisionOf))
+    if (decisions.size < 2) continue // identical concurrent resolutions collapse
+    out.push({
+      kind: 'CONCURRENT_RESOLUTIONS',
+      subject: `conflict:${conflict}`,
+      causes: uniqSorted(max.map((r) => r.ev)),
+      branches: max.map((r) => recordBranch(r, `resolved ${r.kind} with ${r.option}${Object.keys(r.params).length ? ` ${canonicalJson(r.params)}` : ''}`)),
+      facts: { conflict, kind: max[0]!.kind },
+      options: [opt('pick', 'Keep one resolution', [{ name: 'resolution', label: 'Resolution', choices: max.map((r) => r.id) }]), DEFER],
+    })
+  }
+  return out
+}
+
+export const DETECTORS: Readonly<Record<ConflictKind, Detector>> = {
+  TOTAL_MISMATCH: totalMismatch,
+  OVER_RECEIPT: overReceipt,
+  DUPLICATE_RECEIPT: duplicateReceipt,
+  ACTIVITY_ON_REMOVED_LINE: activityOnRemovedLine,
+  PRODUCT_CHANGED_AFTER_ACTIVITY: productChangedAfterActivity,
+  OVER_BILLED: overBilled,
+  OVERPAYMENT: overpayment,
+  CANCELLED_WITH_ACTIVITY: cancelledWithActivity,
+  CONTRADICTORY_TRANSITIONS: contradictoryTransitions,
+  EDIT_AFTER_LOCK: editAfterLock,
+  SUPPLIER_CHANGED_AFTER_SEND: supplierChangedAfterSend,
+  CURRENCY_CHANGED_WITH_LINES: currencyChangedWithLines,
+  APPROVAL_BYPASSED: approvalBypassed,
+  CONCURRENT_GUARDED_WRITE: concurrentGuardedWrite,
+  POSSIBLE_DUPLICATE_LINE: possibleDuplicateLine,
+  CONCURRENT_RESOLUTIONS: concurrentResolutions,
+}
+
+/** Every violation, open or resolved, with its id. */
+export function detectViolations(input: DetectInput): Conflict[] {
+  const docId = input.state.settings.id
+  const out: Conflict[] = []
+  for (const [kind, detect] of Object.entries(DETECTORS) as [ConflictKind, Detector][]) {
+    for (const raw of detect(input)) {
+      out.push({
+        id: conflictIdOf(kind, docId, raw.subject, raw.causes, raw.idFacts),
+        kind,
+        severity: SEVERITY[kind],
+        subject: raw.subject,
+        causes: raw.causes,
+        branches: raw.branches,
+        facts: raw.facts,
+        options: raw.options,
+        deferred: false,
+      })
+    }
+  }
+  return out
+}
+
+/** The open conflict queue: violations not closed by a resolution, sorted by id. */
+export function detectConflicts(input: DetectInput): Conflict[] {
+  const byConflict = new Map<string, ResolutionRecord[]>()
+  for (const r of input.state.resolutions) byConflict.set(r.conflict, [...(byConflict.get(r.conflict) ?? []), r])
+  const open: Conflict[] = []
+  for (const c of detectViolations(input)) {
+    const max = maximalResolutions(byConflict.get(c.id) ?? [])
+    if (max.some((r) => r.option !== 'defer')) continue
+    open.push(max.length > 0 ? { ...c, deferred: true } : c)
+  }
+  return open.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+}

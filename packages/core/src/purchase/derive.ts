@@ -1,0 +1,235 @@
+/**
+ * Derived values: totals, quantities, statuses. Computed from merged state on
+ * every replica, never replicated, so they cannot go stale the way a stored
+ * total does (A stores 144, B stores 110, the truth is 132). Every amount is
+ * rounded from an exact product, in an order that does not depend on line
+ * order or merge order.
+ */
+import { type Decimal, ZERO, addDecimal, compareDecimal, decimalFromParts, decimalParts, isZeroDecimal, minDecimal, subDecimal, sumDecimals } from '../money/decimal.js'
+import { type MinorString, multiplyToMinor, parseMinor } from '../money/amount.js'
+import { roundDiv } from '../money/rounding.js'
+import { type IsoInstant, instantFromEpochMs } from '../time/dates.js'
+import { decodeHlc } from '../time/hlc.js'
+import type { LineId, RecordId } from '../ids.js'
+import { type Lifecycle, foldLifecycle } from './lifecycle.js'
+import type { PurchaseLine, PurchaseState, TaxSnapshot, VoidableSet } from './model.js'
+
+export type FlowStatus = 'NONE' | 'PARTIAL' | 'FULL' | 'OVER'
+
+export interface LineTotals {
+  readonly id: LineId
+  /** Amount of the line after discount, before tax (exclusive) or including it (inclusive). */
+  readonly amount: bigint
+  readonly untaxed: bigint
+  /** Tax of this line rounded on its own (what the line shows). */
+  readonly tax: bigint
+  readonly total: bigint
+  readonly received: Decimal
+  readonly returned: Decimal
+  readonly billed: Decimal
+}
+
+export interface PurchaseTotals {
+  readonly untaxed: bigint
+  readonly tax: bigint
+  readonly total: bigint
+  /** Order tax minus the sum of line taxes: non-zero only with GLOBAL tax rounding. */
+  readonly roundingAdjustment: bigint
+  readonly taxByCode: ReadonlyMap<string, bigint>
+  readonly paid: bigint
+  readonly refunded: bigint
+  readonly due: bigint
+}
+
+export interface PurchaseDerived {
+  readonly lifecycle: Lifecycle
+  readonly lines: ReadonlyMap<LineId, LineTotals>
+  readonly totals: PurchaseTotals
+  readonly receiptStatus: FlowStatus
+  readonly billingStatus: FlowStatus
+  readonly paymentStatus: FlowStatus
+  /** Percent of ordered quantity received / billed, one decimal, capped at 100 per line. */
+  readonly percentReceived: Decimal
+  readonly percentBilled: Decimal
+  readonly voided: ReadonlySet<RecordId>
+  readonly updatedAt: IsoInstant | null
+}
+
+const HUNDRED = '100' as Decimal
+
+export function voidedIds(state: PurchaseState): Set<RecordId> {
+  return new Set(state.voids.map((v) => v.target))
+}
+
+/** Quantities per line from receipts, returns and bills that are not voided. */
+export function lineQuantities(state: PurchaseState, voided: ReadonlySet<RecordId> = voidedIds(state)) {
+  const received = new Map<LineId, Decimal>()
+  const returned = new Map<LineId, Decimal>()
+  const billed = new Map<LineId, Decimal>()
+  const add = (m: Map<LineId, Decimal>, line: LineId, qty: Decimal) => m.set(line, addDecimal(m.get(line) ?? ZERO, qty))
+  for (const r of state.receipts) if (!voided.has(r.id)) add(received, r.line, r.qty)
+  for (const r of state.returns) if (!voided.has(r.id)) add(returned, r.line, r.qty)
+  for (const b of state.bills) if (!voided.has(b.id)) add(billed, b.line, b.qty)
+  return { received, returned, billed }
+}
+
+function taxRateSum(taxes: readonly TaxSnapshot[]): Decimal {
+  return sumDecimals(taxes.map((t) => t.rate))
+}
+
+/** Line amount after discount, rounded once: qty x price x (100 - discount) / 100. */
+export function lineAmount(line: PurchaseLine, state: PurchaseState): bigint {
+  const { currencyExponent, rounding } = state.settings
+  return multiplyToMinor([line.qty, line.price.amount, subDecimal(HUNDRED, line.discount)], currencyExponent, rounding.mode, 100n)
+}
+
+/** Splits an amount that includes taxes at `rateSum` percent: untaxed = amount x 100 / (100 + rateSum). */
+function untaxedOfInclusive(amount: bigint, rateSum: Decimal, state: PurchaseState): bigint {
+  const { units, scale } = decimalParts(addDecimal(HUNDRED, rateSum))
+  return roundDiv(amount * 100n * 10n ** BigInt(scale), units, state.settings.rounding.mode)
+}
+
+function taxOf(base: bigint, rate: Decimal, state: PurchaseState): bigint {
+  const { units, scale } = decimalParts(rate)
+  return roundDiv(base * units, 100n * 10n ** BigInt(scale), state.settings.rounding.mode)
+}
+
+/**
+ * Taxes of one base amount, one per tax; in inclusive mode the last tax takes
+ * the remainder so that untaxed + taxes equals the amount exactly.
+ */
+function splitTaxes(amount: bigint, taxes: readonly TaxSnapshot[], state: PurchaseState): { untaxed: bigint; perTax: bigint[] } {
+  if (taxes.length === 0) return { untaxed: amount, perTax: [] }
+  if (state.settings.taxMode === 'EXCLUSIVE') return { untaxed: amount, perTax: taxes.map((t) => taxOf(amount, t.rate, state)) }
+  const untaxed = untaxedOfInclusive(amount, taxRateSum(taxes), state)
+  const perTax = taxes.map((t) => taxOf(untaxed, t.rate, state))
+  const allocated = perTax.slice(0, -1).reduce((a, b) => a + b, 0n)
+  perTax[perTax.length - 1] = amount - untaxed - allocated
+  return { untaxed, perTax }
+}
+
+const taxSignature = (taxes: readonly TaxSnapshot[]) => taxes.map((t) => `${t.code}@${t.rate}`).join('|')
+
+export function derivePurchase(state: PurchaseState): PurchaseDerived {
+  const lifecycle = foldLifecycle(state.transitions)
+  const voided = voidedIds(state)
+  const q = lineQuantities(state, voided)
+  const live = state.lines.filter((l) => !l.removed)
+
+  const lines = new Map<LineId, LineTotals>()
+  let untaxed = 0n
+  let lineTaxSum = 0n
+  const perLineTaxByCode = new Map<string, bigint>()
+  // GLOBAL rounding groups lines with the same taxes and rounds each group's tax once.
+  const groups = new Map<string, { taxes: readonly TaxSnapshot[]; amount: bigint }>()
+  for (const line of state.lines) {
+    const amount = line.removed ? 0n : lineAmount(line, state)
+    const split = splitTaxes(amount, line.taxes, state)
+    const tax = split.perTax.reduce((a, b) => a + b, 0n)
+    lines.set(line.id, {
+      id: line.id,
+      amount,
+      untaxed: split.untaxed,
+      tax,
+      total: split.untaxed + tax,
+      received: subDecimal(q.received.get(line.id) ?? ZERO, q.returned.get(line.id) ?? ZERO),
+      returned: q.returned.get(line.id) ?? ZERO,
+      billed: q.billed.get(line.id) ?? ZERO,
+    })
+    if (line.removed) continue
+    lineTaxSum += tax
+    line.taxes.forEach((t, i) => perLineTaxByCode.set(t.code, (perLineTaxByCode.get(t.code) ?? 0n) + (split.perTax[i] ?? 0n)))
+    if (state.settings.rounding.tax === 'PER_LINE') untaxed += split.untaxed
+    else {
+      const sig = taxSignature(line.taxes)
+      const g = groups.get(sig) ?? { taxes: line.taxes, amount: 0n }
+      g.amount += amount
+      groups.set(sig, g)
+    }
+  }
+
+  let tax = lineTaxSum
+  let taxByCode: Map<string, bigint> = perLineTaxByCode
+  if (state.settings.rounding.tax === 'GLOBAL') {
+    tax = 0n
+    taxByCode = new Map()
+    // Sorted so the sum never depends on the order lines were met in.
+    for (const sig of [...groups.keys()].sort()) {
+      const g = groups.get(sig)!
+      const split = splitTaxes(g.amount, g.taxes, state)
+      untaxed += split.untaxed
+      g.taxes.forEach((t, i) => {
+        const v = split.perTax[i] ?? 0n
+        taxByCode.set(t.code, (taxByCode.get(t.code) ?? 0n) + v)
+        tax += v
+      })
+    }
+  }
+  const total = untaxed + tax
+
+  const sumMinor = (records: readonly { id: RecordId; amount: MinorString }[]) =>
+    records.reduce((acc, r) => (voided.has(r.id) ? acc : acc + parseMinor(r.amount)), 0n)
+  const paid = sumMinor(state.payments)
+  const refunded = sumMinor(state.refunds)
+  const netPaid = paid - refunded
+
+  const goods = live.filter((l) => l.kind === 'goods')
+  const flow = (done: (l: PurchaseLine) => Decimal, among: readonly PurchaseLine[]): FlowStatus => {
+    let any = false
+    let over = false
+    let full = among.length > 0
+    for (const l of among) {
+      const d = done(l)
+      if (!isZeroDecimal(d)) any = true
+      const c = compareDecimal(d, l.qty)
+      if (c > 0) over = true
+      if (c < 0) full = false
+    }
+    return over ? 'OVER' : !any ? 'NONE' : full ? 'FULL' : 'PARTIAL'
+  }
+  const lt = (l: PurchaseLine) => lines.get(l.id)!
+  const percent = (done: (l: PurchaseLine) => Decimal, among: readonly PurchaseLine[]): Decimal => {
+    const ordered = sumDecimals(among.map((l) => l.qty))
+    if (isZeroDecimal(ordered)) return ZERO
+    const got = sumDecimals(among.map((l) => minDecimal(done(l), l.qty)))
+    const a = decimalParts(got)
+    const b = decimalParts(ordered)
+    const scale = Math.max(a.scale, b.scale)
+    const num = a.units * 10n ** BigInt(scale - a.scale) * 1000n
+    const den = b.units * 10n ** BigInt(scale - b.scale)
+    return decimalFromParts({ units: roundDiv(num, den, 'HALF_UP'), scale: 1 })
+  }
+
+  let maxWall = -1
+  const seeHlc = (h: string) => {
+    const w = decodeHlc(h).wall
+    if (w > maxWall) maxWall = w
+  }
+  for (const entries of state.registers.values()) for (const e of entries) seeHlc(e.hlc)
+  for (const list of [state.receipts, state.returns, state.bills, state.payments, state.refunds, state.voids, state.transitions, state.resolutions, state.lines.map((l) => l.created)]) {
+    for (const r of list) seeHlc(r.hlc)
+  }
+
+  return {
+    lifecycle,
+    lines,
+    totals: {
+      untaxed,
+      tax,
+      total,
+      roundingAdjustment: tax - lineTaxSum,
+      taxByCode,
+      paid: netPaid,
+      refunded,
+      due: total - netPaid,
+    },
+    receiptStatus: flow((l) => lt(l).received, goods),
+    billingStatus: flow((l) => lt(l).billed, live),
+    paymentStatus: netPaid === 0n ? 'NONE' : netPaid < total ? 'PARTIAL' : netPaid === total ? 'FULL' : 'OVER',
+    percentReceived: percent((l) => lt(l).received, goods),
+    percentBilled: percent((l) => lt(l).billed, live),
+    voided,
+    updatedAt: maxWall < 0 ? null : instantFromEpochMs(maxWall),
+  }
+}
+

@@ -1,0 +1,706 @@
+/**
+ * One device's copy of one purchase: the CRDT document, its event log, a
+ * hybrid logical clock, and the intent-level commands. Every command reads
+ * the merged state, validates its input, checks that the state it would
+ * produce raises no new conflict, and only then writes one event. So a
+ * single replica never produces an invalid order; only merges can, and
+ * those land in the conflict queue.
+ *
+ * Nondeterminism comes in through options: the wall clock, the id factory
+ * (ULIDs for lines and records). Nothing here does I/O or keeps timers.
+ */
+import type { CrdtBackend, DocSnapshot, DocWriter } from '../backends/backend.js'
+import { overlaySnapshot } from '../backends/overlay.js'
+import { yjsBackend } from '../backends/yjs.js'
+import { fail } from '../errors.js'
+import {
+  type ConflictId, type EventId, type LineId, type PurchaseId, type RecordId, type ReplicaId,
+  eventIdOf, parseLineId, parseRecordId,
+} from '../ids.js'
+import type { Json } from '../json.js'
+import { type MinorString, majorToMinor, minorToString, parseMinor } from '../money/amount.js'
+import { type CurrencyCode, currencyExponent, parseCurrencyCode } from '../money/currency.js'
+import { type Decimal, compareDecimal, subDecimal } from '../money/decimal.js'
+import type { RoundingPolicy } from '../money/rounding.js'
+import { HybridLogicalClock } from '../time/hlc.js'
+import { type IsoDate, businessDateOf, instantFromEpochMs, parseIsoDate, parseTimeZone } from '../time/dates.js'
+import { type AppendResult, EventLog, type LogSnapshot } from '../log/event-log.js'
+import type { EventEnvelope, Priority } from '../log/envelope.js'
+import { clockToRecord, covers } from '../conflicts/causality.js'
+import { detectConflicts, detectViolations } from '../conflicts/detect.js'
+import { RESOLVERS } from '../conflicts/resolve.js'
+import type { Conflict } from '../conflicts/types.js'
+import { type PurchaseDerived, derivePurchase } from './derive.js'
+import * as input from './inputs.js'
+import { allowedActions, nextState } from './lifecycle.js'
+import {
+  type GuardedField, type HeaderField, type LineKind, type PurchaseSettings, type PurchaseState, type Stamp,
+  type TaxMode, type TaxSnapshot, type TransitionAction, type VoidableSet, HEADER_FIELDS, keys,
+} from './model.js'
+import { hasPurchase, lwwValue, readPurchase } from './read.js'
+import { keyBetween } from './sort-key.js'
+
+export interface ReplicaOptions {
+  readonly docId: PurchaseId
+  /** This device's replica id: unique per device and store. */
+  readonly replica: ReplicaId
+  /** CRDT backend; Yjs by default. */
+  readonly backend?: CrdtBackend
+  /** Wall clock in epoch milliseconds (default `Date.now`); only stamps and HLC physical time use it. */
+  readonly now?: () => number
+  /** Makes ULIDs for lines and records. */
+  readonly newId: () => string
+  /** The acting user, as the token names them. */
+  readonly user?: string
+  /** The device, as it names itself. */
+  readonly device?: string
+}
+
+export interface CreatePurchaseInput {
+  readonly currency: string
+  /** Needed only for a currency not in the ISO table. */
+  readonly currencyExponent?: number
+  readonly rounding?: RoundingPolicy
+  readonly taxMode?: TaxMode
+  readonly timeZone?: string
+  /** In major units ("1000.00"); orders above it need approval. */
+  readonly approvalThreshold?: string | null
+  /** Percent of extra quantity a receipt may bring without a conflict. */
+  readonly receiptTolerance?: string
+  readonly supplier?: string
+}
+
+export interface LineInput {
+  readonly kind?: LineKind
+  readonly product: string
+  readonly description?: string
+  readonly qty: string
+  readonly price: string
+  readonly discount?: string
+  readonly uom?: string
+  readonly taxes?: readonly { readonly code: string; readonly name?: string; readonly rate: string }[]
+  /** Insert after this line (default: at the end). */
+  readonly after?: LineId
+}
+
+export type LinePatch = Partial<Pick<LineInput, 'product' | 'description' | 'qty' | 'price' | 'discount' | 'uom'>>
+
+/** Where a change came from: nothing is echoed back or stored twice. */
+export type ChangeOrigin = 'local' | 'remote'
+export type ChangeListener = (change: { readonly origin: ChangeOrigin; readonly events: readonly EventEnvelope[] }) => void
+
+/** The priority an event deserves on its way to the relay. */
+export function priorityOf(kind: string): Priority {
+  if (/^(lifecycle\.(approve|confirm|cancel|reject|submit)|payment\.|refund\.|conflict\.)/.test(kind)) return 'high'
+  if (/^(notes\.|header\.)/.test(kind)) return 'low'
+  return 'normal'
+}
+
+const EDITABLE: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
+const RECEIVABLE: ReadonlySet<string> = new Set(['confirmed', 'locked'])
+const BILLABLE: ReadonlySet<string> = new Set(['confirmed', 'locked', 'closed'])
+
+function refuse(message: string, details: Record<string, unknown> = {}): never {
+  fail('COMMAND_REFUSED', message, details)
+}
+
+export class PurchaseReplica {
+  readonly log: EventLog
+  readonly docId: PurchaseId
+  readonly replica: ReplicaId
+  private readonly hlc: HybridLogicalClock
+  private readonly now: () => number
+  private readonly newId: () => string
+  private readonly user: string
+  private readonly device: string
+  private readonly listeners = new Set<ChangeListener>()
+  private cache: { snapshot: DocSnapshot; state: PurchaseState; derived: PurchaseDerived; conflicts?: Conflict[] } | undefined
+
+  private constructor(options: ReplicaOptions, log: EventLog) {
+    this.log = log
+    this.docId = options.docId
+    this.replica = options.replica
+    this.now = options.now ?? (() => Date.now())
+    this.newId = options.newId
+    this.user = options.user ?? ''
+    this.device = options.device ?? ''
+    this.hlc = new HybridLogicalClock(options.replica, this.now)
+    for (const e of log.events()) this.hlc.receive(e.hlc)
+  }
+
+  private static logOptions(o: ReplicaOptions) {
+    return { backend: o.backend ?? yjsBackend, docId: o.docId, replica: o.replica }
+  }
+
+  /** An empty replica, to receive a purchase someone else created. */
+  static empty(options: ReplicaOptions): PurchaseReplica {
+    return new PurchaseReplica(options, EventLog.create(PurchaseReplica.logOptions(options)))
+  }
+
+  /** Creates a new purchase: its first event sets what is frozen for the order's life. */
+  static create(options: ReplicaOptions, init: CreatePurchaseInput): PurchaseReplica {
+    const r = PurchaseReplica.empty(options)
+    r.createPurchase(init)
+    return r
+  }
+
+  /** Rebuilds a replica from stored events (any order; the log sorts out causality). */
+  static fromEvents(options: ReplicaOptions, events: readonly EventEnvelope[]): PurchaseReplica {
+    const r = PurchaseReplica.empty(options)
+    if (events.length > 0) r.receive(events)
+    return r
+  }
+
+  /** Rebuilds a replica from a snapshot plus the events after it. */
+  static fromSnapshot(options: ReplicaOptions, snapshot: LogSnapshot, tail: readonly EventEnvelope[] = []): PurchaseReplica {
+    const log = EventLog.restore(PurchaseReplica.logOptions(options), snapshot)
+    const r = new PurchaseReplica(options, log)
+    if (tail.length > 0) r.receive(tail)
+    return r
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  /** False until the creating event has arrived. */
+  get exists(): boolean {
+    return hasPurchase(this.log.doc.read())
+  }
+
+  private view() {
+    const snapshot = this.log.doc.read()
+    if (this.cache?.snapshot !== snapshot) {
+      const state = readPurchase(snapshot)
+      this.cache = { snapshot, state, derived: derivePurchase(state) }
+    }
+    return this.cache
+  }
+
+  state(): PurchaseState {
+    return this.view().state
+  }
+
+  derived(): PurchaseDerived {
+    return this.view().derived
+  }
+
+  /** The open conflict queue, sorted by id: the same on every replica that has the same events. */
+  conflicts(): Conflict[] {
+    const v = this.view()
+    v.conflicts ??= detectConflicts(v)
+    return v.conflicts
+  }
+
+  /** Lifecycle actions that may be taken now (for menus). */
+  allowedActions(): TransitionAction[] {
+    return allowedActions(this.derived().lifecycle.state)
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  /** Applies remote or stored events; what becomes ready applies as one batch. */
+  receive(events: readonly EventEnvelope[]): AppendResult {
+    const result = this.log.append(events)
+    for (const e of result.applied) this.hlc.receive(e.hlc)
+    if (result.applied.length > 0) for (const l of this.listeners) l({ origin: 'remote', events: result.applied })
+    return result
+  }
+
+  // ----------------------------------------------------------------- writing
+
+  private stamp(id: EventId): Stamp {
+    return { ev: id, hlc: this.hlc.tick(), by: this.user, dev: this.device, at: instantFromEpochMs(this.now()) }
+  }
+
+  /**
+   * Writes one event. `check` runs the invariant registry on the state the
+   * change would produce and refuses it if it raises a conflict that was not
+   * already open on that subject.
+   */
+  private commit(kind: string, write: (w: DocWriter, s: Stamp) => void, { check = true, causal = true } = {}): EventEnvelope {
+    const seq = this.log.seqOf(this.replica) + 1
+    const id = eventIdOf(this.replica, seq)
+    const stamp = this.stamp(id)
+    // Text-only events skip the document clock: nothing asks whether a text edit was seen.
+    const full = (w: DocWriter) => {
+      write(w, stamp)
+      if (causal) w.tickClock(this.replica, seq)
+    }
+    if (check) this.checkInvariants(full)
+    const deps = this.log.heads()
+    const payload = this.log.doc.change(full)
+    const e: EventEnvelope = {
+      id, docId: this.docId, actor: this.replica, seq, hlc: stamp.hlc, deps, kind,
+      backend: this.log.backend.name, payload,
+      meta: { at: stamp.at, ...(this.user ? { user: this.user } : {}), ...(this.device ? { device: this.device } : {}), priority: priorityOf(kind) },
+    }
+    this.log.recordLocal(e)
+    for (const l of this.listeners) l({ origin: 'local', events: [e] })
+    return e
+  }
+
+  private checkInvariants(write: (w: DocWriter) => void): void {
+    const before = this.view()
+    const openBefore = new Set(this.conflicts().map((c) => `${c.kind}|${c.subject}`))
+    const after = readPurchase(overlaySnapshot(before.snapshot, write))
+    const raised = detectConflicts({ state: after, derived: derivePurchase(after) }).filter((c) => !openBefore.has(`${c.kind}|${c.subject}`))
+    if (raised.length > 0) {
+      const c = raised[0]!
+      refuse(`this change would break an invariant (${c.kind} on ${c.subject}: ${Object.entries(c.facts).map(([k, v]) => `${k} ${v}`).join(', ')})`, {
+        conflict: c.kind,
+        subject: c.subject,
+      })
+    }
+  }
+
+  private entry(value: Json, s: Stamp) {
+    return { value, ev: s.ev, hlc: s.hlc, ...(s.by ? { by: s.by } : {}), ...(s.dev ? { dev: s.dev } : {}) }
+  }
+
+  private clockRecord() {
+    return clockToRecord(this.log.doc.read().clock)
+  }
+
+  private requireState(allowed: ReadonlySet<string>, what: string): void {
+    const state = this.derived().lifecycle.state
+    if (!allowed.has(state)) refuse(`cannot ${what} while the order is ${state}`, { state })
+  }
+
+  private requireNotBlocked(subjects: readonly string[], what: string): void {
+    const blocking = this.conflicts().find((c) => c.severity === 'BLOCKING' && !c.deferred && subjects.includes(c.subject))
+    if (blocking !== undefined) {
+      fail('BLOCKED_BY_CONFLICT', `cannot ${what}: conflict ${blocking.kind} on ${blocking.subject} must be resolved first`, { conflict: blocking.id })
+    }
+  }
+
+  private line(id: LineId, { live = true } = {}) {
+    const l = this.state().lines.find((x) => x.id === id)
+    if (l === undefined) fail('NOT_FOUND', `no line ${id}`)
+    if (live && l.removed) refuse(`line ${id} was removed`)
+    return l
+  }
+
+  private currency(): CurrencyCode {
+    const c = this.state().currency.values
+    if (c.length !== 1) refuse('the currency has concurrent values: resolve that conflict first')
+    return c[0]!
+  }
+
+  /** Restates the stated total when this change alters the total, so one device never contradicts itself. */
+  private restate(w: DocWriter, s: Stamp, change: (w: DocWriter) => void): void {
+    const st = this.state().statedTotal
+    if (st.values.length === 0) return
+    const after = readPurchase(overlaySnapshot(this.view().snapshot, change))
+    const total = derivePurchase(after).totals.total
+    if (st.values.length === 1 && parseMinor(st.values[0]) === total) return
+    w.setRegister(keys.guarded('statedTotal'), this.entry(minorToString(total), s))
+  }
+
+  private createPurchase(init: CreatePurchaseInput): EventEnvelope {
+    if (this.exists) refuse('this purchase already exists')
+    const code = input.field('currency', () => parseCurrencyCode(init.currency))
+    const exponent = input.field('currencyExponent', () => currencyExponent(code, init.currencyExponent))
+    const rounding = init.rounding ?? { mode: 'HALF_UP', tax: 'PER_LINE' }
+    if (!['HALF_UP', 'HALF_EVEN'].includes(rounding.mode) || !['PER_LINE', 'GLOBAL'].includes(rounding.tax)) {
+      fail('INVALID_ARGUMENT', 'rounding must be { mode: HALF_UP | HALF_EVEN, tax: PER_LINE | GLOBAL }', { field: 'rounding' })
+    }
+    const taxMode = init.taxMode ?? 'EXCLUSIVE'
+    if (taxMode !== 'EXCLUSIVE' && taxMode !== 'INCLUSIVE') fail('INVALID_ARGUMENT', 'taxMode must be EXCLUSIVE or INCLUSIVE', { field: 'taxMode' })
+    const threshold = init.approvalThreshold == null ? null : input.field('approvalThreshold', () => minorToString(majorToMinor(init.approvalThreshold!, exponent)))
+    const settings: PurchaseSettings = {
+      id: this.docId,
+      backend: this.log.backend.name,
+      currencyExponent: exponent,
+      rounding: { mode: rounding.mode, tax: rounding.tax },
+      taxMode,
+      timeZone: input.field('timeZone', () => parseTimeZone(init.timeZone ?? 'UTC')),
+      approvalThreshold: threshold,
+      receiptTolerance: input.percent('receiptTolerance', init.receiptTolerance ?? '0'),
+      createdAt: instantFromEpochMs(this.now()),
+      createdBy: this.user,
+    }
+    const supplier = init.supplier === undefined ? undefined : input.text('supplier', init.supplier, { required: true })
+    return this.commit('purchase.create', (w, s) => {
+      w.init('settings', settings as unknown as Json)
+      w.setRegister(keys.guarded('currency'), this.entry(code, s))
+      if (supplier !== undefined) w.setRegister(keys.guarded('supplier'), this.entry(supplier, s))
+      w.setRegister(keys.header('orderDate'), this.entry(businessDateOf(s.at, settings.timeZone), s))
+      w.insertText(keys.notes, 0, '')
+    }, { check: false })
+  }
+
+  // ------------------------------------------------------------------ header
+
+  setGuarded(field: Exclude<GuardedField, 'statedTotal' | 'currency'>, value: string): EventEnvelope {
+    const v = field === 'supplier' ? input.text('supplier', value, { required: true }) : input.rate('fxRate', value)
+    this.requireState(EDITABLE, `change the ${field}`)
+    return this.commit(`header.${field}`, (w, s) => w.setRegister(keys.guarded(field), this.entry(v, s)))
+  }
+
+  setSupplier(name: string): EventEnvelope {
+    return this.setGuarded('supplier', name)
+  }
+
+  setFxRate(rate: string): EventEnvelope {
+    return this.setGuarded('fxRate', rate)
+  }
+
+  /** Switches the currency; only with no live lines, and only to one with the same exponent. */
+  setCurrency(code: string): EventEnvelope {
+    const c = input.field('currency', () => parseCurrencyCode(code))
+    const exp = this.state().settings.currencyExponent
+    input.field('currency', () => currencyExponent(c, exp))
+    this.requireState(new Set(['draft']), 'change the currency')
+    if (this.state().lines.some((l) => !l.removed)) refuse('remove the lines before changing the currency: their prices are in the old one')
+    return this.commit('header.currency', (w, s) => w.setRegister(keys.guarded('currency'), this.entry(c, s)))
+  }
+
+  /**
+   * Records the total the order commits to (the amount on the order sent, a
+   * supplier's acknowledgement). It must equal the computed total; later
+   * line changes on this device restate it. `null` withdraws it.
+   */
+  setStatedTotal(amount: string | null): EventEnvelope {
+    const exp = this.state().settings.currencyExponent
+    const minor = amount === null ? null : input.field('statedTotal', () => majorToMinor(amount, exp))
+    if (minor !== null && minor !== this.derived().totals.total) {
+      refuse(`the stated total must equal the computed total (${minorToString(this.derived().totals.total)} minor units)`, { field: 'statedTotal' })
+    }
+    return this.commit('header.statedTotal', (w, s) => w.setRegister(keys.guarded('statedTotal'), this.entry(minor === null ? null : minorToString(minor), s)))
+  }
+
+  setHeader(field: HeaderField, value: string | null): EventEnvelope {
+    if (!HEADER_FIELDS.includes(field)) fail('INVALID_ARGUMENT', `unknown header field ${String(field)}`, { field })
+    const v = field === 'orderDate' || field === 'requiredBy'
+      ? value === null ? null : input.field(field, () => parseIsoDate(value))
+      : input.text(field, value ?? '')
+    this.requireState(EDITABLE, `change ${field}`)
+    return this.commit(`header.${field}`, (w, s) => w.setRegister(keys.header(field), this.entry(v, s)))
+  }
+
+  setHold(on: boolean, reason = ''): EventEnvelope {
+    const r = input.text('reason', reason)
+    return this.commit('lifecycle.hold', (w, s) => w.setRegister(keys.hold, this.entry({ on, reason: r }, s)), { check: false })
+  }
+
+  /** Edits the notes (collaborative text): delete `remove` characters at `index`, then insert `insert`. */
+  editNotes(index: number, remove: number, insert = ''): EventEnvelope {
+    const len = this.state().notes.length
+    if (!Number.isInteger(index) || index < 0 || index > len) fail('INVALID_ARGUMENT', `notes index ${index} is outside 0..${len}`, { field: 'index' })
+    if (!Number.isInteger(remove) || remove < 0 || index + remove > len) fail('INVALID_ARGUMENT', `cannot delete ${remove} characters at ${index}`, { field: 'remove' })
+    if (typeof insert !== 'string' || insert.length > 100_000) fail('INVALID_ARGUMENT', 'notes insert must be a string under 100k characters', { field: 'insert' })
+    return this.commit('notes.edit', (w) => {
+      if (remove > 0) w.deleteText(keys.notes, index, remove)
+      if (insert !== '') w.insertText(keys.notes, index, insert)
+    }, { check: false, causal: false })
+  }
+
+  /** Assigns the human order number (the relay does this on first sync). */
+  assignNumber(number: string): EventEnvelope {
+    if (!/^PO-\d{4}-\d{5,}$/.test(number)) fail('INVALID_ARGUMENT', `order number must look like PO-2026-00042, got ${number}`, { field: 'number' })
+    if (this.state().number !== null) refuse(`the order already has number ${this.state().number}`)
+    return this.commit('purchase.number', (w, s) => w.setRegister(keys.number, this.entry(number, s)), { check: false })
+  }
+
+  // ------------------------------------------------------------------- lines
+
+  addLine(line: LineInput): { event: EventEnvelope; lineId: LineId } {
+    const kind = line.kind ?? 'goods'
+    if (kind !== 'goods' && kind !== 'service') fail('INVALID_ARGUMENT', 'line kind must be goods or service', { field: 'kind' })
+    const product = input.text('product', line.product, { required: true })
+    const description = input.text('description', line.description ?? '', { max: 2000 })
+    const qty = input.quantity('qty', line.qty)
+    const price = input.unitPrice('price', line.price)
+    const discount = input.percent('discount', line.discount ?? '0')
+    const uom = input.text('uom', line.uom ?? 'unit', { max: 20 })
+    const taxes = (line.taxes ?? []).map((t, i) => this.taxInput(t, i))
+    this.requireState(EDITABLE, 'add a line')
+    const currency = this.currency()
+    const live = this.state().lines
+    let sortKey: string
+    if (line.after !== undefined) {
+      const i = live.findIndex((l) => l.id === line.after)
+      if (i < 0) fail('NOT_FOUND', `no line ${line.after}`)
+      sortKey = keyBetween(live[i]!.sortKey, live[i + 1]?.sortKey ?? null)
+    } else sortKey = keyBetween(live[live.length - 1]?.sortKey ?? null, null)
+    const id = parseLineId(this.newId())
+    const vv = this.clockRecord()
+    const write = (w: DocWriter, s: Stamp) => {
+      w.addRecord('lines', id, { id, kind, vv, ...s } as unknown as Json)
+      const set = (f: Parameters<typeof keys.line>[1], v: Json) => w.setRegister(keys.line(id, f), this.entry(v, s))
+      set('product', product)
+      if (description !== '') set('description', description)
+      set('qty', qty)
+      set('price', { amount: price, currency })
+      if (discount !== '0') set('discount', discount)
+      if (uom !== 'unit') set('uom', uom)
+      set('sortKey', sortKey)
+      for (const t of taxes) w.setRegister(keys.tax(id, t.code), this.entry({ on: true, ...t }, s))
+    }
+    const event = this.commit('line.add', (w, s) => {
+      this.restate(w, s, (ow) => write(ow, s))
+      write(w, s)
+    })
+    return { event, lineId: id }
+  }
+
+  private taxInput(t: { code: string; name?: string; rate: string }, i: number): TaxSnapshot {
+    const code = input.text(`taxes[${i}].code`, t.code, { required: true, max: 20 })
+    if (!/^[A-Za-z0-9_-]+$/.test(code)) fail('INVALID_ARGUMENT', `taxes[${i}].code must be letters, digits, - or _`, { field: 'code' })
+    return { code, name: input.text(`taxes[${i}].name`, t.name ?? code), rate: input.percent(`taxes[${i}].rate`, t.rate) }
+  }
+
+  updateLine(id: LineId, patch: LinePatch): EventEnvelope {
+    const l = this.line(id)
+    this.requireState(EDITABLE, 'edit a line')
+    const values: [Parameters<typeof keys.line>[1], Json][] = []
+    if (patch.product !== undefined) values.push(['product', input.text('product', patch.product, { required: true })])
+    if (patch.description !== undefined) values.push(['description', input.text('description', patch.description, { max: 2000 })])
+    if (patch.qty !== undefined) values.push(['qty', input.quantity('qty', patch.qty)])
+    if (patch.price !== undefined) values.push(['price', { amount: input.unitPrice('price', patch.price), currency: this.currency() }])
+    if (patch.discount !== undefined) values.push(['discount', input.percent('discount', patch.discount)])
+    if (patch.uom !== undefined) values.push(['uom', input.text('uom', patch.uom, { max: 20 })])
+    if (values.length === 0) fail('INVALID_ARGUMENT', 'nothing to change')
+    const write = (w: DocWriter, s: Stamp) => {
+      for (const [f, v] of values) w.setRegister(keys.line(l.id, f), this.entry(v, s))
+    }
+    return this.commit('line.update', (w, s) => {
+      this.restate(w, s, (ow) => write(ow, s))
+      write(w, s)
+    })
+  }
+
+  setLineTax(id: LineId, tax: { code: string; name?: string; rate: string }, on: boolean): EventEnvelope {
+    this.line(id)
+    const t = this.taxInput(tax, 0)
+    this.requireState(EDITABLE, 'change taxes')
+    const write = (w: DocWriter, s: Stamp) => w.setRegister(keys.tax(id, t.code), this.entry({ on, ...t }, s))
+    return this.commit('line.tax', (w, s) => {
+      this.restate(w, s, (ow) => write(ow, s))
+      write(w, s)
+    })
+  }
+
+  /** Moves a line between two others (fractional index): one register write. */
+  moveLine(id: LineId, after: LineId | null): EventEnvelope {
+    this.line(id)
+    this.requireState(EDITABLE, 'reorder lines')
+    const others = this.state().lines.filter((l) => l.id !== id)
+    const i = after === null ? -1 : others.findIndex((l) => l.id === after)
+    if (after !== null && i < 0) fail('NOT_FOUND', `no line ${after}`)
+    const lower = i < 0 ? null : others[i]!.sortKey
+    let upper = others[i + 1]?.sortKey ?? null
+    // Equal keys (two devices picked the same) leave no room between: go just above lower.
+    if (upper !== null && lower !== null && upper <= lower) upper = null
+    const sortKey = keyBetween(lower, upper)
+    return this.commit('line.move', (w, s) => w.setRegister(keys.line(id, 'sortKey'), this.entry(sortKey, s)))
+  }
+
+  removeLine(id: LineId): EventEnvelope {
+    this.line(id)
+    this.requireState(EDITABLE, 'remove a line')
+    const t = this.derived().lines.get(id)!
+    if (compareDecimal(t.received, '0' as Decimal) !== 0 || compareDecimal(t.billed, '0' as Decimal) !== 0) {
+      refuse('a line with receipts or bills cannot be removed: return or void them first')
+    }
+    const write = (w: DocWriter, s: Stamp) => w.setRegister(keys.line(id, 'removed'), this.entry(true, s))
+    return this.commit('line.remove', (w, s) => {
+      this.restate(w, s, (ow) => write(ow, s))
+      write(w, s)
+    })
+  }
+
+  restoreLine(id: LineId): EventEnvelope {
+    const l = this.line(id, { live: false })
+    if (!l.removed) refuse(`line ${id} is not removed`)
+    this.requireState(EDITABLE, 'restore a line')
+    const write = (w: DocWriter, s: Stamp) => w.setRegister(keys.line(id, 'removed'), this.entry(false, s))
+    return this.commit('line.restore', (w, s) => {
+      this.restate(w, s, (ow) => write(ow, s))
+      write(w, s)
+    })
+  }
+
+  // ------------------------------------------------------- goods and money
+
+  private today(): IsoDate {
+    return businessDateOf(instantFromEpochMs(this.now()), this.state().settings.timeZone)
+  }
+
+  private record(set: 'receipts' | 'returns' | 'bills' | 'payments' | 'refunds', kind: string, fields: Record<string, Json>): { event: EventEnvelope; id: RecordId } {
+    const id = parseRecordId(this.newId())
+    const event = this.commit(kind, (w, s) => w.addRecord(set, id, { id, ...fields, ...s } as unknown as Json))
+    return { event, id }
+  }
+
+  recordReceipt(r: { line: LineId; qty: string; deliveryNote: string; date?: string }) {
+    const l = this.line(r.line)
+    if (l.kind !== 'goods') refuse('services are not received; bill them')
+    const qty = input.quantity('qty', r.qty)
+    const deliveryNote = input.text('deliveryNote', r.deliveryNote, { required: true, max: 100 })
+    const date = r.date === undefined ? this.today() : input.field('date', () => parseIsoDate(r.date))
+    this.requireState(RECEIVABLE, 'receive goods')
+    this.requireNotBlocked(['order', `line:${l.id}`], 'receive goods')
+    const voided = this.derived().voided
+    if (this.state().receipts.some((x) => x.line === l.id && x.deliveryNote === deliveryNote && !voided.has(x.id))) {
+      refuse(`delivery note ${deliveryNote} is already recorded on this line`, { field: 'deliveryNote' })
+    }
+    return this.record('receipts', 'receipt.record', { line: l.id, qty, product: l.product, deliveryNote, date })
+  }
+
+  recordReturn(r: { line: LineId; qty: string; reason?: string; date?: string }) {
+    const l = this.line(r.line)
+    const qty = input.quantity('qty', r.qty)
+    const received = this.derived().lines.get(l.id)!.received
+    if (compareDecimal(qty, received) > 0) refuse(`cannot return ${qty}: only ${received} received`, { field: 'qty' })
+    const date = r.date === undefined ? this.today() : input.field('date', () => parseIsoDate(r.date))
+    return this.record('returns', 'return.record', { line: l.id, qty, reason: input.text('reason', r.reason ?? ''), date })
+  }
+
+  recordBill(b: { line: LineId; qty: string; ref: string; date?: string }) {
+    const l = this.line(b.line)
+    const qty = input.quantity('qty', b.qty)
+    this.requireState(BILLABLE, 'record a bill')
+    this.requireNotBlocked(['order', `line:${l.id}`], 'record a bill')
+    const t = this.derived().lines.get(l.id)!
+    const limit = l.kind === 'goods' ? t.received : l.qty
+    const after = subDecimal(limit, t.billed)
+    if (compareDecimal(qty, after) > 0) refuse(`cannot bill ${qty}: ${after} left to bill (${l.kind === 'goods' ? 'received' : 'ordered'} ${limit})`, { field: 'qty' })
+    const date = b.date === undefined ? this.today() : input.field('date', () => parseIsoDate(b.date))
+    return this.record('bills', 'bill.record', { line: l.id, qty, ref: input.text('ref', b.ref, { required: true }), date })
+  }
+
+  recordPayment(p: { amount: string; ref: string; date?: string }) {
+    const amount = input.field('amount', () => majorToMinor(p.amount, this.state().settings.currencyExponent))
+    if (amount <= 0n) fail('INVALID_MONEY', 'amount must be positive', { field: 'amount' })
+    this.requireState(BILLABLE, 'record a payment')
+    if (this.state().hold.on) refuse(`the order is on hold: ${this.state().hold.reason}`)
+    this.requireNotBlocked(['order'], 'record a payment')
+    const due = this.derived().totals.due
+    if (amount > due) refuse(`cannot pay ${minorToString(amount)}: ${minorToString(due)} is due (minor units)`, { field: 'amount' })
+    const date = p.date === undefined ? this.today() : input.field('date', () => parseIsoDate(p.date))
+    return this.record('payments', 'payment.record', { amount: minorToString(amount) as MinorString, ref: input.text('ref', p.ref, { required: true }), date })
+  }
+
+  recordRefund(p: { amount: string; ref: string; date?: string }) {
+    const amount = input.field('amount', () => majorToMinor(p.amount, this.state().settings.currencyExponent))
+    if (amount <= 0n) fail('INVALID_MONEY', 'amount must be positive', { field: 'amount' })
+    if (amount > this.derived().totals.paid) refuse('cannot refund more than was paid', { field: 'amount' })
+    const date = p.date === undefined ? this.today() : input.field('date', () => parseIsoDate(p.date))
+    return this.record('refunds', 'refund.record', { amount: minorToString(amount) as MinorString, ref: input.text('ref', p.ref, { required: true }), date })
+  }
+
+  /** Corrections are events too: a void cancels one receipt, return, bill, payment or refund. */
+  voidRecord(set: VoidableSet, target: RecordId, reason: string) {
+    const list = this.state()[set] as readonly { id: RecordId }[]
+    if (!list.some((r) => r.id === target)) fail('NOT_FOUND', `no ${set} record ${target}`)
+    if (this.derived().voided.has(target)) refuse(`${target} is already void`)
+    const id = parseRecordId(this.newId())
+    const why = input.text('reason', reason, { required: true })
+    const event = this.commit(`${set.replace(/s$/, '')}.void`, (w, s) => w.addRecord('voids', id, { id, set, target, reason: why, ...s } as unknown as Json))
+    return { event, id }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  transition(action: Exclude<TransitionAction, 'force'>): EventEnvelope {
+    const lc = this.derived().lifecycle
+    if (nextState(lc.state, action) === undefined) {
+      refuse(`cannot ${action} an order that is ${lc.state}; allowed: ${allowedActions(lc.state).join(', ') || 'none'}`, { state: lc.state, action })
+    }
+    if (['send', 'submit', 'confirm', 'approve'].includes(action) && this.state().hold.on) refuse(`the order is on hold: ${this.state().hold.reason}`)
+    if (['confirm', 'approve'].includes(action)) this.requireNotBlocked(['order', 'lifecycle'], action)
+    if (action === 'confirm') {
+      const threshold = this.state().settings.approvalThreshold
+      if (threshold !== null && this.derived().totals.total > parseMinor(threshold)) refuse('the total is above the approval threshold: submit it for approval')
+    }
+    if (action === 'cancel') {
+      const d = this.derived()
+      if ([...d.lines.values()].some((t) => compareDecimal(t.received, '0' as Decimal) > 0 || compareDecimal(t.billed, '0' as Decimal) > 0) || d.totals.paid > 0n) {
+        refuse('an order with receipts, bills or payments cannot be cancelled: return and refund first, or close it')
+      }
+    }
+    const id = parseRecordId(this.newId())
+    const vv = this.clockRecord()
+    return this.commit(`lifecycle.${action}`, (w, s) => w.addRecord('transitions', id, { id, action, vv, ...s } as unknown as Json))
+  }
+
+  // -------------------------------------------------------------- resolutions
+
+  /**
+   * Resolves a conflict with one of its options. The resolution is an
+   * ordinary event: its writes and a record of the decision, made after
+   * seeing both branches, so it replicates and converges like any edit.
+   */
+  resolve(conflictId: ConflictId, option: string, params: Record<string, string> = {}, note = ''): EventEnvelope {
+    const conflict = this.conflicts().find((c) => c.id === conflictId)
+    if (conflict === undefined) fail('UNKNOWN_CONFLICT', `no open conflict ${conflictId}`)
+    const spec = conflict.options.find((o) => o.id === option)
+    if (spec === undefined) fail('INVALID_RESOLUTION', `${conflict.kind} has no option ${option}; options: ${conflict.options.map((o) => o.id).join(', ')}`)
+    for (const p of spec.params) {
+      const v = params[p.name]
+      if (p.name === 'note') continue
+      if (v === undefined) fail('INVALID_RESOLUTION', `option ${option} needs ${p.name}`)
+      if (p.choices !== undefined && !p.choices.includes(v)) fail('INVALID_RESOLUTION', `${p.name} must be one of ${p.choices.join(', ')}`)
+    }
+    const why = input.text('note', note, { max: 1000 })
+    const clean: Record<string, string> = Object.fromEntries(spec.params.filter((p) => params[p.name] !== undefined).map((p) => [p.name, params[p.name]!]))
+    const vv = this.clockRecord()
+    const state = this.state()
+    const derived = this.derived()
+    return this.commit('conflict.resolve', (w, s) => {
+      const ctx = {
+        state, derived, w, stamp: s, vv,
+        newRecordId: () => parseRecordId(this.newId()),
+        valueAsOf: (key: string, at: Record<string, number>) => this.valueAsOf(key, at),
+      }
+      if (conflict.kind === 'CONCURRENT_RESOLUTIONS' && option === 'pick') {
+        this.repeatResolution(ctx, clean.resolution as RecordId)
+      } else {
+        RESOLVERS[conflict.kind][option]?.({ ...ctx, conflict, params: clean })
+      }
+      const id = parseRecordId(this.newId())
+      w.addRecord('resolutions', id, { id, conflict: conflict.id, kind: conflict.kind, option, params: clean, note: why, vv, ...s } as unknown as Json)
+    }, { check: false })
+  }
+
+  /** Settles two concurrent resolutions by repeating the chosen one after both. */
+  private repeatResolution(ctx: Omit<Parameters<(typeof RESOLVERS)['OVER_RECEIPT']['accept']>[0], 'conflict' | 'params'>, chosenId: RecordId): void {
+    const chosen = ctx.state.resolutions.find((r) => r.id === chosenId)
+    if (chosen === undefined) fail('INVALID_RESOLUTION', `no resolution ${chosenId}`)
+    const original = detectViolations({ state: ctx.state, derived: ctx.derived }).find((c) => c.id === chosen.conflict)
+    if (original !== undefined) RESOLVERS[original.kind][chosen.option]?.({ ...ctx, conflict: { ...original, id: original.id }, params: chosen.params })
+    const id = parseRecordId(this.newId())
+    ctx.w.addRecord('resolutions', id, {
+      id, conflict: chosen.conflict, kind: chosen.kind, option: chosen.option, params: chosen.params, note: `kept resolution ${chosen.id}`, vv: ctx.vv, ...ctx.stamp,
+    } as unknown as Json)
+  }
+
+  /** A register's LWW value as an author with clock `vv` saw it, replayed from the events this replica holds. */
+  private valueAsOf(key: string, vv: Record<string, number>): Json | undefined {
+    const events = this.log.events()
+    const byId = new Map(events.map((e) => [e.id, e]))
+    const keep = new Set<EventId>()
+    const stack = events.filter((e) => covers(vv, e.id)).map((e) => e.id)
+    while (stack.length > 0) {
+      const id = stack.pop()!
+      if (keep.has(id)) continue
+      const e = byId.get(id)
+      if (e === undefined) continue
+      keep.add(id)
+      stack.push(...e.deps)
+      if (e.seq > 1) stack.push(eventIdOf(e.actor, e.seq - 1))
+    }
+    const doc = this.log.backend.create(`${this.replica}-h` as ReplicaId)
+    try {
+      doc.applyBatch(events.filter((e) => keep.has(e.id)).map((e) => e.payload))
+      return lwwValue(doc.read().registers.get(key))
+    } finally {
+      doc.destroy()
+    }
+  }
+}
