@@ -114,6 +114,8 @@ export class PurchaseReplica {
   private readonly user: string
   private readonly device: string
   private readonly listeners = new Set<ChangeListener>()
+  /** Sequence numbers handed out by prepareImport and not yet applied, per importing actor. */
+  private readonly reserved = new Map<ReplicaId, number>()
   private cache: { snapshot: DocSnapshot; state: PurchaseState; derived: PurchaseDerived; conflicts?: Conflict[] } | undefined
 
   private constructor(options: ReplicaOptions, log: EventLog) {
@@ -208,6 +210,32 @@ export class PurchaseReplica {
     for (const e of result.applied) this.hlc.receive(e.hlc)
     if (result.applied.length > 0) for (const l of this.listeners) l({ origin: 'remote', events: result.applied })
     return result
+  }
+
+  /**
+   * Wraps a raw backend update (a y-websocket client's Yjs update) into an
+   * event made by `actor`, without applying it: the relay stores the event
+   * first, and applies and broadcasts it (with `receive`) only once it is
+   * durable. Sequence numbers are reserved per actor, so several imports
+   * may be in flight; `actor` must differ from this replica's own id, whose
+   * commands apply immediately.
+   */
+  prepareImport(payload: Uint8Array, actor: ReplicaId, meta: { readonly user?: string; readonly device?: string } = {}): EventEnvelope {
+    if (actor === this.replica) fail('INVALID_ARGUMENT', 'imports need an actor other than the replica itself')
+    this.log.backend.validateUpdate(payload)
+    const seq = Math.max(this.log.seqOf(actor), this.reserved.get(actor) ?? 0) + 1
+    this.reserved.set(actor, seq)
+    const id = eventIdOf(actor, seq)
+    const hlc = this.hlc.tick()
+    return {
+      id, docId: this.docId, actor, seq, hlc, deps: this.log.heads(), kind: 'yjs.update', backend: this.log.backend.name, payload,
+      meta: { at: instantFromEpochMs(this.now()), ...(meta.user ? { user: meta.user } : {}), ...(meta.device ? { device: meta.device } : {}), priority: 'normal' },
+    }
+  }
+
+  /** Forgets reservations (after a failed store write the caller reloads from the store). */
+  dropReservations(): void {
+    this.reserved.clear()
   }
 
   // ----------------------------------------------------------------- writing
