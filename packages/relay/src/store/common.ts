@@ -197,11 +197,8 @@ export function planDocAppend(
     const error = new ConcordErrorClass('BACKEND_MISMATCH', `document ${request.docId} uses ${doc.backend}, not ${request.backend}`, {
       docId: request.docId, expected: doc.backend, actual: request.backend,
     })
-    return {
-      outcomes: request.items.map((it) => ({ ok: false, id: it.ok ? it.prepared.id : it.id, error })),
-      rows: [],
-      lastSeq: doc.lastSeq,
-    }
+    // An event refused on its own keeps its own (more specific) error.
+    return { outcomes: request.items.map((it) => (it.ok ? { ok: false, id: it.prepared.id, error } : it)), rows: [], lastSeq: doc.lastSeq }
   }
   let lastSeq = doc?.lastSeq ?? 0
   const rows: NewRow[] = []
