@@ -1,0 +1,231 @@
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { type ErrorCode, isConcordError } from '@concord/core'
+import { type SqliteEventStoreOptions, type SqliteMigration, SQLITE_MIGRATIONS, SqliteEventStore } from '@concord/relay/store'
+import { runEventStoreContract } from './contract.js'
+import { doc, ev, waitFor } from './events.js'
+import { V1_DOC, V1_EVENTS, V1_RELAY_ID, sqliteLayout, writeSqliteV1 } from './fixtures/sqlite-v1.js'
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'concord-store-'))
+}
+
+runEventStoreContract(
+  'sqlite',
+  async ({ testHooks }) => {
+    const dir = tempDir()
+    const path = join(dir, 'relay.db')
+    const open = () => SqliteEventStore.open({ path, ...(testHooks ? { testHooks } : {}) })
+    let current = await open()
+    const others: SqliteEventStore[] = []
+    return {
+      store: current,
+      teardown: async () => {
+        await current.close()
+        for (const o of others) await o.close()
+        rmSync(dir, { recursive: true, force: true })
+      },
+      reopen: async () => {
+        await current.close()
+        current = await open()
+        return current
+      },
+      openAnother: async () => {
+        const o = await open()
+        others.push(o)
+        return o
+      },
+    }
+  },
+  { propertyRuns: 40 },
+)
+
+const s = suite('SqliteEventStore specifics')
+
+let dir = ''
+s.before.each(() => {
+  dir = tempDir()
+})
+s.after.each(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function openRefused(options: SqliteEventStoreOptions, code: ErrorCode): Promise<Error> {
+  try {
+    const store = await SqliteEventStore.open(options)
+    await store.close()
+  } catch (e) {
+    if (isConcordError(e, code)) return e
+    throw new Error(`expected ${code}, got ${String((e as Error).stack ?? e)}`)
+  }
+  throw new Error(`expected ${code}, but the store opened`)
+}
+
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
+
+s('durability: process = WAL + synchronous NORMAL (default), power = WAL + FULL', async () => {
+  for (const [durability, synchronous] of [[undefined, 1], ['process', 1], ['power', 2]] as const) {
+    const store = await SqliteEventStore.open({ path: join(dir, `${durability ?? 'default'}.db`), ...(durability ? { durability } : {}) })
+    assert.equal(store.settings(), { journalMode: 'wal', synchronous, schemaVersion: SQLITE_MIGRATIONS.length })
+    await store.close()
+  }
+  await openRefused({ path: join(dir, 'x.db'), durability: 'disk' as never }, 'INVALID_ARGUMENT')
+})
+
+s('a file that is not an SQLite database is refused with STORE_CORRUPT and never written', async () => {
+  const path = join(dir, 'garbage.db')
+  const bytes = Buffer.from('this is a purchase order spreadsheet, not a database\n'.repeat(200))
+  writeFileSync(path, bytes)
+  const err = await openRefused({ path }, 'STORE_CORRUPT')
+  assert.match(err.message, /not an SQLite database/)
+  assert.ok(readFileSync(path).equals(bytes), 'the file is untouched')
+})
+
+s('an SQLite database that is not a Concord store is refused and left alone', async () => {
+  const path = join(dir, 'other-app.db')
+  const db = new Database(path)
+  db.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total TEXT); INSERT INTO invoices (total) VALUES ('12.50')")
+  db.close()
+  const before = sha(path)
+  const err = await openRefused({ path }, 'STORE_CORRUPT')
+  assert.match(err.message, /not a Concord event store/)
+  assert.is(sha(path), before)
+})
+
+s('a path that cannot be opened is a typed error', async () => {
+  const path = join(dir, 'a-directory')
+  mkdirSync(path)
+  await openRefused({ path }, 'INVALID_ARGUMENT')
+  await openRefused({ path: join(dir, 'no', 'such', 'dir', 'x.db') }, 'INVALID_ARGUMENT')
+})
+
+s('the hand-made v1 fixture has exactly the layout migration 1 creates', async () => {
+  const fresh = join(dir, 'fresh.db')
+  const store = await SqliteEventStore.open({ path: fresh })
+  await store.close()
+  const fixture = join(dir, 'v1.db')
+  writeSqliteV1(fixture)
+  assert.equal(sqliteLayout(fixture), sqliteLayout(fresh))
+})
+
+s('a v1 store opens with the current code: every row is kept and appends continue', async () => {
+  const path = join(dir, 'v1.db')
+  writeSqliteV1(path)
+  const store = await SqliteEventStore.open({ path })
+  try {
+    assert.is(await store.relayId(), V1_RELAY_ID)
+    const info = await store.getDoc(doc(V1_DOC))
+    assert.equal({ ...info }, { docId: V1_DOC, backend: 'yjs', lastSeq: 2, createdAt: '2026-01-02T03:04:05.000Z', number: 'PO-2026-00007' })
+    const events = await store.readFrom(doc(V1_DOC), 0)
+    assert.equal(events.map((e) => ({ ...e.event, payload: Array.from(e.event.payload) })), V1_EVENTS.map((e) => ({ ...e, payload: Array.from(e.payload) })))
+    assert.is((await store.latestSnapshot(doc(V1_DOC)))?.upToSeq, 1)
+    const more = await store.append([{ docId: doc(V1_DOC), backend: 'yjs', events: [V1_EVENTS[1]!, ev(V1_DOC, 'dev', 3)] }])
+    assert.equal(more[0]!.events.map((o) => o.ok && [o.seq, o.duplicate]), [[2, true], [3, false]])
+    assert.is(await store.allocateNumber(doc('PO-NEXT'), 2026), 'PO-2026-00008')
+  } finally {
+    await store.close()
+  }
+})
+
+/**
+ * A stand-in for the next real migration: adds a column and a table. It proves
+ * the framework migrates in place; when migration 2 is written for real, the
+ * v1 fixture test above exercises it too.
+ */
+let m2Runs = 0
+const testMigration2: SqliteMigration = {
+  version: 2,
+  description: 'test: events.origin column, doc_labels table',
+  up: (db) => {
+    m2Runs++
+    db.exec("ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'client'; CREATE TABLE doc_labels (doc_id TEXT NOT NULL, label TEXT NOT NULL)")
+  },
+}
+
+s('migration 2 runs once, in place, on a v1 store; a newer schema is then refused with both versions named', async () => {
+  const path = join(dir, 'v1.db')
+  writeSqliteV1(path)
+  m2Runs = 0
+  const store = await SqliteEventStore.open({ path, migrations: [...SQLITE_MIGRATIONS, testMigration2] })
+  assert.is(store.settings().schemaVersion, 2)
+  assert.is((await store.readFrom(doc(V1_DOC), 0)).length, 2)
+  await store.append([{ docId: doc(V1_DOC), backend: 'yjs', events: [ev(V1_DOC, 'dev', 3)] }])
+  await store.close()
+  const again = await SqliteEventStore.open({ path, migrations: [...SQLITE_MIGRATIONS, testMigration2] })
+  await again.close()
+  assert.is(m2Runs, 1, 'a migration runs once')
+  const raw = new Database(path, { readonly: true })
+  assert.equal(raw.prepare('SELECT seq, origin FROM events ORDER BY seq').all(), [
+    { seq: 1, origin: 'client' }, { seq: 2, origin: 'client' }, { seq: 3, origin: 'client' },
+  ])
+  assert.equal(raw.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(), '2')
+  raw.close()
+  // The current relay (schema 1) must refuse it, untouched.
+  const before = sha(path)
+  const err = await openRefused({ path }, 'STORE_SCHEMA_TOO_NEW')
+  assert.match(err.message, /version 2/)
+  assert.match(err.message, /version 1/)
+  assert.equal((err as unknown as { details: unknown }).details, { found: 2, supported: 1 })
+  assert.is(sha(path), before)
+})
+
+s('a migration list with a gap is refused', async () => {
+  await openRefused({ path: join(dir, 'x.db'), migrations: [{ ...testMigration2 }] }, 'INVALID_ARGUMENT')
+})
+
+s('kill -9 of a process appending: every acknowledged event is in the file', async () => {
+  const path = join(dir, 'killed.db')
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/append-child.js', import.meta.url)), path, '20000'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let acked = 0
+  let stderr = ''
+  let exited = false
+  let buffered = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk
+    const lines = buffered.split('\n')
+    buffered = lines.pop() ?? ''
+    for (const line of lines) {
+      const m = /^acked (\d+)$/.exec(line)
+      if (m) acked = Math.max(acked, Number(m[1]))
+    }
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  child.on('exit', () => (exited = true))
+  try {
+    await waitFor('the child to acknowledge 300 appends', () => {
+      if (exited) throw new Error(`the child exited early: ${stderr}`)
+      return acked >= 300
+    })
+  } finally {
+    child.kill('SIGKILL')
+  }
+  await waitFor('the killed child to exit', () => exited)
+  const lastAcked = acked
+  const store = await SqliteEventStore.open({ path })
+  try {
+    const info = await store.getDoc(doc('PO-KILL'))
+    assert.ok(info !== undefined && info.lastSeq >= lastAcked, `acked ${lastAcked}, stored ${info?.lastSeq}`)
+    let n = 0
+    for await (const page of store.readPages(doc('PO-KILL'), 0)) {
+      for (const e of page) {
+        n++
+        assert.is(e.seq, n)
+        assert.is(e.event.id, `k.${n}`)
+      }
+    }
+    assert.is(n, info.lastSeq)
+  } finally {
+    await store.close()
+  }
+})
+
+s.run()
