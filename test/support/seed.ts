@@ -22,19 +22,19 @@ export const RUNS_SCALE = Number(process.env.RUNS_SCALE ?? 1)
 fc.configureGlobal({ seed: SEED })
 
 /** Runs a fast-check property with the suite seed; a failure names the seed that replays it. */
-export function check<Ts extends unknown[]>(prop: fc.IRawProperty<Ts>, params: fc.Parameters<Ts> = {}): void {
+export function check<Ts extends unknown[]>(prop: fc.IProperty<Ts>, params: fc.Parameters<Ts> = {}): void {
   const numRuns = Math.max(1, Math.round((params.numRuns ?? 100) * RUNS_SCALE))
   const details = fc.check(prop, { ...params, seed: SEED, numRuns })
   if (details.failed) {
-    throw new Error(`property failed, replay with SEED=${SEED}\n${fc.defaultReportMessage(details) ?? ''}`)
+    throw new Error(`property failed, replay with SEED=${SEED}\n${fc.defaultReportMessage(details as unknown as fc.RunDetails<unknown[]>) ?? ''}`)
   }
 }
 
-export async function checkAsync<Ts extends unknown[]>(prop: fc.IRawProperty<Ts>, params: fc.Parameters<Ts> = {}): Promise<void> {
+export async function checkAsync<Ts extends unknown[]>(prop: fc.IAsyncProperty<Ts>, params: fc.Parameters<Ts> = {}): Promise<void> {
   const numRuns = Math.max(1, Math.round((params.numRuns ?? 100) * RUNS_SCALE))
   const details = await fc.check(prop, { ...params, seed: SEED, numRuns })
   if (details.failed) {
-    throw new Error(`property failed, replay with SEED=${SEED}\n${fc.defaultReportMessage(details) ?? ''}`)
+    throw new Error(`property failed, replay with SEED=${SEED}\n${fc.defaultReportMessage(details as unknown as fc.RunDetails<unknown[]>) ?? ''}`)
   }
 }
 
