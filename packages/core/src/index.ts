@@ -45,4 +45,5 @@ export {
 } from './purchase/replica.js'
 export { type Conflict, type ConflictKind, type ConflictBranch, type ResolutionOption, type Severity, CONFLICT_KINDS } from './conflicts/types.js'
 export { detectConflicts, detectViolations, conflictIdOf, SEVERITY } from './conflicts/detect.js'
-export { auditTrail, type AuditEntry, type FieldChange } from './purchase/audit.js'
+export { auditTrail, flattenPurchase, type AuditEntry, type FieldChange } from './purchase/audit.js'
+export { automergeBackend, AutomergeDoc, validateAutomergeUpdate, automergeActorOf, AUTOMERGE_GENESIS_HEX } from './backends/automerge.js'

@@ -101,6 +101,14 @@ export interface CrdtDoc {
   save(): Uint8Array
   /** Compact fingerprint of what the document contains (state vector or heads). */
   version(): string
+  /**
+   * Optional history hook: a read-only document as it was when exactly the
+   * given payloads (causally closed, all applied here) had applied. Automerge
+   * implements it with its own history (`view` by heads), which is much
+   * cheaper than `replay` into a fresh document; callers fall back to
+   * `replay` when a backend lacks it.
+   */
+  viewAt?(payloads: readonly Uint8Array[]): CrdtDoc
   destroy(): void
 }
 

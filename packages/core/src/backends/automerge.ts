@@ -1,0 +1,610 @@
+/**
+ * The Automerge backend (Automerge 3). A purchase is one Automerge document:
+ *
+ *   { init: {key: json}, regs: {key: json}, sets: {lines: {id: json}, ...},
+ *     texts: {key: Text}, clock: {replica: int} }
+ *
+ * - Registers are plain map keys. A write assigns the key, which in Automerge
+ *   supersedes every value the writer has seen; concurrent assignments all
+ *   survive as Automerge's own conflicts (`getAll` / `getConflicts`), so the
+ *   multi-value register is Automerge's native one, not a hand-made one.
+ * - Register entries, init values and set records are JSON text stored as
+ *   immutable (scalar) strings: one op per write, and nobody edits inside them.
+ *   (A plain JS string would become a character-level text CRDT.)
+ * - Texts are Automerge text objects edited with `splice`.
+ *
+ * Shared skeleton. Two replicas that each create `regs = {}` make two
+ * different maps under one key and one of them is hidden. So every document
+ * starts from one genesis change (a constant below: fixed actor, time 0),
+ * which creates all the root maps; nothing a replica writes later creates a
+ * container concurrently. A text (or a set that genesis lacks) is created by a
+ * deterministic change too: actor derived from its path, time 0, depending on
+ * genesis only. Every replica that creates it produces the same bytes and the
+ * same hash, so concurrent creations are one change, applied once. Such a
+ * creation change travels in front of the change that first needs it, in the
+ * same payload: a payload is one or more Automerge change chunks, back to
+ * back (Automerge's own incremental format).
+ *
+ * Reads are incremental: every change and apply reports Automerge patches;
+ * only the keys they touch are re-read (with all their conflicting values)
+ * and re-parsed, and only the touched maps of the snapshot are copied.
+ */
+import * as A from '@automerge/automerge'
+import { digest } from 'lib0/hash/sha256'
+import { ConcordError, fail } from '../errors.js'
+import type { ReplicaId } from '../ids.js'
+import type { Json } from '../json.js'
+import { compareHlc } from '../time/hlc.js'
+import type { CrdtBackend, CrdtDoc, DocSnapshot, DocWriter, RegisterEntry, SetName, VersionVector } from './backend.js'
+import { SET_NAMES } from './backend.js'
+import { unwrapSnapshot, wrapSnapshot } from './snapshot-header.js'
+
+type Heads = string[]
+type Handle = ReturnType<typeof A.getBackend>
+// The materialized document: we only ever read it through the low-level handle.
+type AmDoc = A.Doc<Record<string, unknown>>
+
+/**
+ * The genesis change every document starts from: actor 00..00, seq 1, time 0,
+ * creating the root maps init, regs, sets (with one map per SetName), texts
+ * and clock. It is a constant, not recomputed, so that a future Automerge
+ * encoding cannot fork the skeleton; a test checks that Automerge still makes
+ * exactly these bytes from that description.
+ */
+export const AUTOMERGE_GENESIS_HEX =
+  '856f4a831d22476101a10100100000000000000000000000000000000001010000000701060206156834014202560270020003090000020003090300027204696e697404726567730473657473056c696e65730872656365697074730772657475726e730562696c6c73087061796d656e747307726566756e647305766f6964730b7472616e736974696f6e730b7265736f6c7574696f6e7305746578747305636c6f636b0e0e000e000e00'
+const GENESIS: Uint8Array = hexToBytes(AUTOMERGE_GENESIS_HEX)
+export const AUTOMERGE_GENESIS_ACTOR = '00'.repeat(16)
+
+const OBJ = {
+  init: `1@${AUTOMERGE_GENESIS_ACTOR}`,
+  regs: `2@${AUTOMERGE_GENESIS_ACTOR}`,
+  sets: `3@${AUTOMERGE_GENESIS_ACTOR}`,
+  texts: `${4 + SET_NAMES.length}@${AUTOMERGE_GENESIS_ACTOR}`,
+  clock: `${5 + SET_NAMES.length}@${AUTOMERGE_GENESIS_ACTOR}`,
+} as const
+
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  return out
+}
+
+function toHex(bytes: Uint8Array, n = bytes.length): string {
+  let s = ''
+  for (let i = 0; i < n; i++) s += (bytes[i] ?? 0).toString(16).padStart(2, '0')
+  return s
+}
+
+/** A replica's Automerge actor id: the first 16 bytes of sha256(replica id), in hex. */
+export function automergeActorOf(replica: ReplicaId | string): string {
+  return toHex(digest(new TextEncoder().encode(replica)), 16)
+}
+
+// ------------------------------------------------------------ change chunks
+
+const MAGIC = [0x85, 0x6f, 0x4a, 0x83]
+const CHUNK_CHANGE = 1
+const CHUNK_COMPRESSED_CHANGE = 2
+
+/** Splits a payload into its change chunks (magic, checksum, type, uLEB length, body). */
+function splitChunks(payload: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let pos = 0
+  while (pos < payload.length) {
+    for (let i = 0; i < 4; i++) {
+      if (payload[pos + i] !== MAGIC[i]) fail('INVALID_UPDATE', `not an Automerge change: bad magic bytes at offset ${pos}`)
+    }
+    const type = payload[pos + 8]
+    if (type !== CHUNK_CHANGE && type !== CHUNK_COMPRESSED_CHANGE) {
+      fail('INVALID_UPDATE', `not an Automerge change: chunk type ${String(type)} at offset ${pos}`)
+    }
+    let len = 0
+    let shift = 0
+    let p = pos + 9
+    for (;;) {
+      const b = payload[p++]
+      if (b === undefined || shift > 28) fail('INVALID_UPDATE', 'not an Automerge change: truncated chunk length')
+      len += (b & 0x7f) * 2 ** shift
+      shift += 7
+      if ((b & 0x80) === 0) break
+    }
+    const end = p + len
+    if (end > payload.length) fail('INVALID_UPDATE', 'not an Automerge change: truncated chunk')
+    out.push(payload.subarray(pos, end))
+    pos = end
+  }
+  if (out.length === 0) fail('INVALID_UPDATE', 'an Automerge payload holds at least one change')
+  return out
+}
+
+/** Change hashes of validated payloads (payload objects are held by the event log, so this hits). */
+const hashesOf = new WeakMap<Uint8Array, readonly string[]>()
+
+/** Splits and fully decodes a payload; throws INVALID_UPDATE unless every chunk is an Automerge change. */
+function decodePayload(payload: Uint8Array): { changes: Uint8Array[]; hashes: readonly string[] } {
+  if (!(payload instanceof Uint8Array)) fail('INVALID_UPDATE', 'an Automerge payload is bytes')
+  const changes = splitChunks(payload)
+  const hashes: string[] = []
+  for (const c of changes) {
+    try {
+      hashes.push(A.decodeChange(c).hash)
+    } catch (e) {
+      throw new ConcordError('INVALID_UPDATE', `not an Automerge change: ${(e as Error).message}`, {}, { cause: e })
+    }
+  }
+  hashesOf.set(payload, hashes)
+  return { changes, hashes }
+}
+
+export function validateAutomergeUpdate(payload: Uint8Array): void {
+  decodePayload(payload)
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let pos = 0
+  for (const p of parts) {
+    out.set(p, pos)
+    pos += p.length
+  }
+  return out
+}
+
+// ------------------------------------------------------ containers created once
+
+/** Genesis as a document, to derive creation changes from. */
+let genesisDoc: AmDoc | undefined
+const creationChanges = new Map<string, Uint8Array>()
+
+/**
+ * The deterministic change that creates a container: same bytes on every
+ * replica, so concurrent creations collapse into one change.
+ */
+function creationChange(kind: 'text' | 'set', key: string): Uint8Array {
+  const id = `${kind}\u0000${key}`
+  let bytes = creationChanges.get(id)
+  if (bytes === undefined) {
+    genesisDoc ??= A.applyChanges(A.init<Record<string, unknown>>({ actor: 'ff'.repeat(16) }), [GENESIS])[0]
+    const doc = A.clone(genesisDoc, { actor: automergeActorOf(`concord:${id}`) })
+    const made = A.change(doc, { time: 0 }, (d) => {
+      const root = d as unknown as { texts: Record<string, string>; sets: Record<string, Record<string, unknown>> }
+      if (kind === 'text') root.texts[key] = ''
+      else root.sets[key] = {}
+    })
+    bytes = A.getLastLocalChange(made)!
+    A.free(made)
+    if (creationChanges.size > 256) creationChanges.clear()
+    creationChanges.set(id, bytes)
+  }
+  return bytes
+}
+
+// ------------------------------------------------------------------ helpers
+
+function compareEntries(a: RegisterEntry, b: RegisterEntry): number {
+  return compareHlc(a.hlc, b.hlc) || (a.ev < b.ev ? -1 : a.ev > b.ev ? 1 : 0)
+}
+
+/** Automerge refuses undefined; JSON text drops undefined fields anyway, this keeps entries tidy. */
+function stripUndefined(entry: RegisterEntry): RegisterEntry {
+  return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as unknown as RegisterEntry
+}
+
+function jsonText(value: unknown, what: string): A.ImmutableString {
+  const text = JSON.stringify(value)
+  if (text === undefined) fail('INVALID_ARGUMENT', `${what} is not a JSON value`)
+  return new A.ImmutableString(text)
+}
+
+/** A scalar from `getAll`: ['str', value, opId]. Anything else was not written by Concord. */
+function parseScalar(full: readonly unknown[] | null | undefined): Json | undefined {
+  if (full == null) return undefined
+  if (full[0] === 'str' && typeof full[1] === 'string') {
+    try {
+      return JSON.parse(full[1]) as Json
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
+
+type Op =
+  | { readonly k: 'init'; readonly key: string; readonly value: Json }
+  | { readonly k: 'reg'; readonly key: string; readonly entry: RegisterEntry }
+  | { readonly k: 'rec'; readonly set: SetName; readonly id: string; readonly record: Json }
+  | { readonly k: 'ins'; readonly key: string; readonly index: number; readonly text: string }
+  | { readonly k: 'del'; readonly key: string; readonly index: number; readonly length: number }
+  | { readonly k: 'tick'; readonly replica: ReplicaId; readonly seq: number }
+
+/** Keys touched since the last read, per part of the document. */
+interface Dirty {
+  all: boolean
+  init: Set<string>
+  regs: Set<string>
+  sets: Map<SetName, Set<string>>
+  texts: Set<string>
+  clock: Set<string>
+}
+
+function emptyDirty(all: boolean): Dirty {
+  return { all, init: new Set(), regs: new Set(), sets: new Map(), texts: new Set(), clock: new Set() }
+}
+
+const EMPTY_SNAPSHOT: DocSnapshot = {
+  init: new Map(),
+  registers: new Map(),
+  sets: Object.fromEntries(SET_NAMES.map((s) => [s, new Map()])) as unknown as DocSnapshot['sets'],
+  texts: new Map(),
+  clock: new Map(),
+}
+
+export class AutomergeDoc implements CrdtDoc {
+  readonly backend = 'automerge' as const
+  private doc: AmDoc
+  /** Set for a read-only view of the past (`viewAt`). */
+  private readonly heads: Heads | undefined
+  private snapshot: DocSnapshot = EMPTY_SNAPSHOT
+  private dirty: Dirty = emptyDirty(true)
+  private cached: DocSnapshot | undefined
+  private readonly onPatches = (patches: readonly A.Patch[]): void => this.markPatches(patches)
+
+  constructor(doc: AmDoc, heads?: Heads) {
+    this.doc = doc
+    this.heads = heads
+  }
+
+  /** The Automerge document (for tests and tools; do not change it behind this object's back). */
+  get automerge(): A.Doc<unknown> {
+    return this.doc
+  }
+
+  private get handle(): Handle {
+    return A.getBackend(this.doc)
+  }
+
+  private markPatches(patches: readonly A.Patch[]): void {
+    const d = this.dirty
+    this.cached = undefined
+    if (d.all) return
+    for (const p of patches) {
+      const [part, key, sub] = p.path
+      if (typeof key !== 'string') {
+        // A patch on a root map itself (never made by Concord): re-read everything.
+        d.all = true
+        return
+      }
+      switch (part) {
+        case 'init': d.init.add(key); break
+        case 'regs': d.regs.add(key); break
+        case 'texts': d.texts.add(key); break
+        case 'clock': d.clock.add(key); break
+        case 'sets': {
+          if (!(SET_NAMES as readonly string[]).includes(key)) break
+          if (typeof sub !== 'string') {
+            d.all = true
+            return
+          }
+          let keys = d.sets.get(key as SetName)
+          if (keys === undefined) d.sets.set(key as SetName, (keys = new Set()))
+          keys.add(sub)
+          break
+        }
+        default: break
+      }
+    }
+  }
+
+  // ------------------------------------------------------------- writing
+
+  change(fn: (w: DocWriter) => void): Uint8Array {
+    if (this.heads !== undefined) fail('INVALID_ARGUMENT', 'a view of the past is read-only')
+    const ops = this.record(fn)
+    const before = this.read()
+    // Containers this change needs that do not exist yet: created by deterministic changes first.
+    const pre: Uint8Array[] = []
+    const texts = new Set(ops.flatMap((o) => (o.k === 'ins' || o.k === 'del' ? [o.key] : [])))
+    for (const key of texts) if (!before.texts.has(key)) pre.push(creationChange('text', key))
+    const sets = new Set(ops.flatMap((o) => (o.k === 'rec' ? [o.set] : [])))
+    for (const set of sets) if (this.setObj(this.handle, set) === undefined) pre.push(creationChange('set', set))
+    if (pre.length > 0) this.doc = A.applyChanges(this.doc, pre, { patchCallback: this.onPatches })[0]
+
+    const headsBefore = A.getHeads(this.doc).join(',')
+    this.doc = A.change(this.doc, { time: 0, patchCallback: this.onPatches }, (d) => applyOps(d as unknown as Root, ops))
+    if (A.getHeads(this.doc).join(',') === headsBefore) {
+      // Nothing changed (e.g. a record that already exists): still one change, so every event has one.
+      this.doc = A.emptyChange(this.doc, { time: 0 })
+    }
+    const last = A.getLastLocalChange(this.doc)
+    if (last === undefined) fail('INVALID_ARGUMENT', 'Automerge made no change')
+    const payload = concat([...pre, last])
+    hashesOf.set(payload, [...pre.map((c) => A.decodeChange(c).hash), ...A.getHeads(this.doc)])
+    return payload
+  }
+
+  /**
+   * Runs the writer against a recorder, validating every op against the
+   * current state, so a throwing writer leaves the document untouched.
+   */
+  private record(fn: (w: DocWriter) => void): Op[] {
+    const ops: Op[] = []
+    const snap = this.read()
+    const init = new Map<string, string>()
+    const textLen = new Map<string, number>()
+    const lengthOf = (key: string) => textLen.get(key) ?? snap.texts.get(key)?.length ?? 0
+    const checkKey = (key: unknown, what: string) => {
+      if (typeof key !== 'string' || key === '') fail('INVALID_ARGUMENT', `${what} must be a non-empty string`)
+    }
+    const checkIndex = (n: unknown, max: number, what: string) => {
+      if (!Number.isSafeInteger(n) || (n as number) < 0 || (n as number) > max) fail('INVALID_ARGUMENT', `${what} ${String(n)} is outside 0..${max}`)
+    }
+    fn({
+      init: (key, value) => {
+        checkKey(key, 'an init key')
+        const text = jsonText(value, key).val
+        const prev = init.get(key) ?? (snap.init.has(key) ? JSON.stringify(snap.init.get(key)) : undefined)
+        if (prev !== undefined && prev !== text) fail('INVALID_ARGUMENT', `${key} is set once and already holds another value`)
+        if (prev === undefined) {
+          init.set(key, text)
+          ops.push({ k: 'init', key, value })
+        }
+      },
+      setRegister: (key, entry) => {
+        checkKey(key, 'a register key')
+        ops.push({ k: 'reg', key, entry: stripUndefined(entry) })
+      },
+      addRecord: (set, id, record) => {
+        if (!(SET_NAMES as readonly string[]).includes(set)) fail('INVALID_ARGUMENT', `unknown set ${String(set)}`)
+        checkKey(id, 'a record id')
+        if (!snap.sets[set].has(id) && !ops.some((o) => o.k === 'rec' && o.set === set && o.id === id)) ops.push({ k: 'rec', set, id, record })
+      },
+      insertText: (key, index, text) => {
+        checkKey(key, 'a text key')
+        const len = lengthOf(key)
+        checkIndex(index, len, 'text index')
+        if (typeof text !== 'string') fail('INVALID_ARGUMENT', 'inserted text must be a string')
+        textLen.set(key, len + text.length)
+        ops.push({ k: 'ins', key, index, text })
+      },
+      deleteText: (key, index, length) => {
+        checkKey(key, 'a text key')
+        const len = lengthOf(key)
+        checkIndex(index, len, 'text index')
+        checkIndex(length, len - index, 'delete length')
+        textLen.set(key, len - length)
+        ops.push({ k: 'del', key, index, length })
+      },
+      tickClock: (replica, seq) => {
+        checkKey(replica, 'a replica id')
+        if (!Number.isSafeInteger(seq) || seq < 0) fail('INVALID_ARGUMENT', `clock value ${String(seq)} must be a non-negative integer`)
+        ops.push({ k: 'tick', replica, seq })
+      },
+    })
+    return ops
+  }
+
+  applyBatch(payloads: readonly Uint8Array[]): void {
+    if (this.heads !== undefined) fail('INVALID_ARGUMENT', 'a view of the past is read-only')
+    if (payloads.length === 0) return
+    const changes: Uint8Array[] = []
+    for (const p of payloads) changes.push(...decodePayload(p).changes)
+    try {
+      this.doc = A.applyChanges(this.doc, changes, { patchCallback: this.onPatches })[0]
+    } catch (e) {
+      throw new ConcordError('INVALID_UPDATE', `Automerge refused the changes: ${(e as Error).message}`, {}, { cause: e })
+    }
+  }
+
+  // ------------------------------------------------------------- reading
+
+  read(): DocSnapshot {
+    if (this.cached !== undefined) return this.cached
+    const d = this.dirty
+    this.dirty = emptyDirty(false)
+    const snap = d.all ? this.readAll() : this.readDirty(d)
+    this.snapshot = snap
+    this.cached = snap
+    return snap
+  }
+
+  private readRegister(h: Handle, key: string): RegisterEntry[] | undefined {
+    const all = h.getAll(OBJ.regs, key, this.heads)
+    if (all.length === 0) return undefined
+    const entries: RegisterEntry[] = []
+    for (const full of all) {
+      const v = parseScalar(full as unknown as unknown[])
+      if (v !== undefined && typeof v === 'object' && v !== null && !Array.isArray(v)) entries.push(v as unknown as RegisterEntry)
+    }
+    return entries.length === 0 ? undefined : entries.sort(compareEntries)
+  }
+
+  private readValue(h: Handle, obj: string, key: string): Json | undefined {
+    return parseScalar(h.getWithType(obj, key, this.heads) as unknown as unknown[] | null)
+  }
+
+  private readText(h: Handle, key: string): string | undefined {
+    const full = h.getWithType(OBJ.texts, key, this.heads) as unknown as unknown[] | null
+    if (full == null || full[0] !== 'text') return undefined
+    return h.text(full[1] as string, this.heads)
+  }
+
+  private readClock(h: Handle, key: string): number | undefined {
+    const full = h.getWithType(OBJ.clock, key, this.heads) as unknown as unknown[] | null
+    return full != null && typeof full[1] === 'number' ? full[1] : undefined
+  }
+
+  private readAll(): DocSnapshot {
+    const h = this.handle
+    const heads = this.heads
+    const init = new Map<string, Json>()
+    for (const k of h.keys(OBJ.init, heads)) {
+      const v = this.readValue(h, OBJ.init, k)
+      if (v !== undefined) init.set(k, v)
+    }
+    const registers = new Map<string, readonly RegisterEntry[]>()
+    for (const k of h.keys(OBJ.regs, heads)) {
+      const e = this.readRegister(h, k)
+      if (e !== undefined) registers.set(k, e)
+    }
+    const sets = {} as Record<SetName, Map<string, Json>>
+    for (const s of SET_NAMES) {
+      const m = new Map<string, Json>()
+      const obj = this.setObj(h, s)
+      if (obj !== undefined) {
+        for (const k of h.keys(obj, heads)) {
+          const v = this.readValue(h, obj, k)
+          if (v !== undefined) m.set(k, v)
+        }
+      }
+      sets[s] = m
+    }
+    const texts = new Map<string, string>()
+    for (const k of h.keys(OBJ.texts, heads)) {
+      const t = this.readText(h, k)
+      if (t !== undefined) texts.set(k, t)
+    }
+    const clock = new Map<ReplicaId, number>()
+    for (const k of h.keys(OBJ.clock, heads)) {
+      const n = this.readClock(h, k)
+      if (n !== undefined) clock.set(k as ReplicaId, n)
+    }
+    return { init, registers, sets, texts, clock: clock as VersionVector }
+  }
+
+  /** A set's map: from genesis, or (for a set genesis lacks) the deterministic creation. */
+  private setObj(h: Handle, set: SetName): string | undefined {
+    const full = h.getWithType(OBJ.sets, set, this.heads) as unknown as unknown[] | null
+    if (full == null) return undefined
+    return full[0] === 'map' ? (full[1] as string) : undefined
+  }
+
+  private readDirty(d: Dirty): DocSnapshot {
+    const h = this.handle
+    const prev = this.snapshot
+    const update = <V>(base: ReadonlyMap<string, V>, keys: ReadonlySet<string>, get: (k: string) => V | undefined): ReadonlyMap<string, V> => {
+      if (keys.size === 0) return base
+      const m = new Map(base)
+      for (const k of keys) {
+        const v = get(k)
+        if (v === undefined) m.delete(k)
+        else m.set(k, v)
+      }
+      return m
+    }
+    let sets = prev.sets
+    if (d.sets.size > 0) {
+      const next = { ...prev.sets } as Record<SetName, ReadonlyMap<string, Json>>
+      for (const [s, keys] of d.sets) {
+        const obj = this.setObj(h, s)
+        next[s] = obj === undefined ? new Map() : update(prev.sets[s], keys, (k) => this.readValue(h, obj, k))
+      }
+      sets = next as DocSnapshot['sets']
+    }
+    return {
+      init: update(prev.init, d.init, (k) => this.readValue(h, OBJ.init, k)),
+      registers: update(prev.registers, d.regs, (k) => this.readRegister(h, k)),
+      sets,
+      texts: update(prev.texts, d.texts, (k) => this.readText(h, k)),
+      clock: update(prev.clock as ReadonlyMap<string, number>, d.clock, (k) => this.readClock(h, k)) as VersionVector,
+    }
+  }
+
+  // ----------------------------------------------------- state and history
+
+  save(): Uint8Array {
+    if (this.heads === undefined) return wrapSnapshot('automerge', A.save(this.doc))
+    // A view saves the document as of its heads.
+    const past = A.clone(A.view(this.doc, this.heads))
+    try {
+      return wrapSnapshot('automerge', A.save(past))
+    } finally {
+      A.free(past)
+    }
+  }
+
+  version(): string {
+    return (this.heads ?? A.getHeads(this.doc)).slice().sort().join(',')
+  }
+
+  /**
+   * A read-only view of this document as it was when exactly the given
+   * payloads (causally closed, all applied here) had applied: Automerge's
+   * history by heads, instead of replaying the events into a new document.
+   */
+  viewAt(payloads: readonly Uint8Array[]): CrdtDoc {
+    const heads = new Set<string>([A.decodeChange(GENESIS).hash])
+    for (const p of payloads) for (const hash of hashesOf.get(p) ?? decodePayload(p).hashes) heads.add(hash)
+    const h = this.handle
+    for (const hash of heads) {
+      if (h.getChangeMetaByHash(hash) === null) fail('UNKNOWN_EVENT', `change ${hash} is not in this document's history`)
+    }
+    return new AutomergeDoc(this.doc, [...heads])
+  }
+
+  destroy(): void {
+    if (this.heads === undefined) A.free(this.doc)
+  }
+}
+
+interface Root {
+  init: Record<string, A.ImmutableString>
+  regs: Record<string, A.ImmutableString>
+  sets: Record<string, Record<string, A.ImmutableString>>
+  texts: Record<string, string>
+  clock: Record<string, number>
+}
+
+function applyOps(d: Root, ops: readonly Op[]): void {
+  for (const o of ops) {
+    switch (o.k) {
+      case 'init':
+        if (d.init[o.key] === undefined) d.init[o.key] = jsonText(o.value, o.key)
+        break
+      case 'reg':
+        d.regs[o.key] = jsonText(o.entry, o.key)
+        break
+      case 'rec': {
+        const set = d.sets[o.set]!
+        if (set[o.id] === undefined) set[o.id] = jsonText(o.record, o.id)
+        break
+      }
+      case 'ins':
+        if (o.text !== '') A.splice(d as unknown as A.Doc<unknown>, ['texts', o.key], o.index, 0, o.text)
+        break
+      case 'del':
+        if (o.length > 0) A.splice(d as unknown as A.Doc<unknown>, ['texts', o.key], o.index, o.length)
+        break
+      case 'tick':
+        if ((d.clock[o.replica] ?? 0) < o.seq) d.clock[o.replica] = o.seq
+        break
+    }
+  }
+}
+
+const GENESIS_HASH = A.decodeChange(GENESIS).hash
+
+function fromGenesis(replica: ReplicaId): AmDoc {
+  return A.applyChanges(A.init<Record<string, unknown>>({ actor: automergeActorOf(replica) }), [GENESIS])[0]
+}
+
+export const automergeBackend: CrdtBackend = {
+  name: 'automerge',
+  create: (replica) => new AutomergeDoc(fromGenesis(replica)),
+  load: (snapshot, replica) => {
+    const body = unwrapSnapshot('automerge', snapshot)
+    let doc: AmDoc
+    try {
+      doc = A.load<Record<string, unknown>>(body, { actor: automergeActorOf(replica) })
+    } catch (e) {
+      throw new ConcordError('CORRUPT_SNAPSHOT', `the saved Automerge document does not load: ${(e as Error).message}`, {}, { cause: e })
+    }
+    if (A.getBackend(doc).getChangeMetaByHash(GENESIS_HASH) === null) {
+      A.free(doc)
+      fail('CORRUPT_SNAPSHOT', 'the saved Automerge document is not a Concord document (no genesis change)')
+    }
+    return new AutomergeDoc(doc)
+  },
+  validateUpdate: validateAutomergeUpdate,
+}
