@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  type BackendName, type ConcordError, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId,
+  type BackendName, type ConcordError, type EventEnvelope, type EventId, type IsoInstant, type PurchaseId, type ReplicaId,
   ConcordError as ConcordErrorClass, fail, isConcordError, parseEventId, parsePurchaseId, parseReplicaId, validateEnvelope,
 } from '@concord/core'
 import { type AppendRequest, type EventOutcome, type SnapshotInput, type StoredEvent, DEFAULT_PAGE, MAX_PAGE } from './types.js'
@@ -65,6 +65,15 @@ export function checkRelayId(id: unknown): ReplicaId {
   } catch {
     return fail('STORE_CORRUPT', `stored relay id ${JSON.stringify(id)} is not a valid replica id`)
   }
+}
+
+/**
+ * The store's own timestamps (createdAt, storedAt): the same ISO form as
+ * core's instants, made with Date because it sits on the append hot path and
+ * the Temporal polyfill takes tens of microseconds per call.
+ */
+export function isoStamp(ms: number): IsoInstant {
+  return new Date(Math.floor(ms)).toISOString() as IsoInstant
 }
 
 export function storeClosed(): never {

@@ -3,10 +3,10 @@
  * durable stores, nothing survives the process. Bytes are copied in and out so
  * a caller mutating its buffers cannot change what is stored.
  */
-import { type BackendName, type EventId, type IsoInstant, type PurchaseId, type ReplicaId, fail, instantFromEpochMs } from '@concord/core'
+import { type BackendName, type EventId, type IsoInstant, type PurchaseId, type ReplicaId, fail } from '@concord/core'
 import {
   type ExistingEvent, type PreparedEvent,
-  checkBatch, checkDocId, checkLimit, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, formatNumber,
+  checkBatch, checkDocId, checkLimit, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
   pagesOf, planDocAppend, prepareRequest, storeClosed,
 } from './common.js'
 import type {
@@ -78,7 +78,7 @@ export class MemoryEventStore implements EventStore {
   }
 
   private stamp(): IsoInstant {
-    return instantFromEpochMs(this.now())
+    return isoStamp(this.now())
   }
 
   async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {

@@ -17,11 +17,11 @@ import pg from 'pg'
 import type { ClientBase, Pool, PoolClient } from 'pg'
 import {
   type BackendName, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId,
-  ConcordError, fail, instantFromEpochMs, isConcordError,
+  ConcordError, fail, isConcordError,
 } from '@concord/core'
 import {
   type ExistingEvent, type NewRow, type PreparedRequest,
-  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, depsKeyOf,
+  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, depsKeyOf,
   formatNumber, hasValidEvents, pagesOf, planDocAppend, plainBytes, prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
 import { type PostgresMigration, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
@@ -151,7 +151,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private stamp(): IsoInstant {
-    return instantFromEpochMs(this.now())
+    return isoStamp(this.now())
   }
 
   async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {

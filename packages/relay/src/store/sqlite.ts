@@ -23,11 +23,11 @@
 import Database from 'better-sqlite3'
 import {
   type BackendName, type EventEnvelope, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId,
-  ConcordError, fail, instantFromEpochMs, isConcordError,
+  ConcordError, fail, isConcordError,
 } from '@concord/core'
 import {
   type ExistingEvent,
-  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, formatNumber,
+  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
   pagesOf, parseJsonColumn, planDocAppend, plainBytes, prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
 import { type SqliteMigration, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
@@ -151,8 +151,9 @@ export class SqliteEventStore implements EventStore {
       getDoc: db.prepare<[string], { backend: string; last_seq: number }>('SELECT backend, last_seq FROM docs WHERE doc_id = ?'),
       insertDoc: db.prepare<[string, string, string]>('INSERT INTO docs (doc_id, backend, last_seq, created_at) VALUES (?, ?, 0, ?)'),
       setLastSeq: db.prepare<[number, string]>('UPDATE docs SET last_seq = ? WHERE doc_id = ?'),
-      findEvent: db.prepare<[string, string], { seq: number; hlc: string; kind: string; deps: string; payload: Buffer }>(
-        'SELECT seq, hlc, kind, deps, payload FROM events WHERE doc_id = ? AND event_id = ?',
+      // One lookup per request for all its ids (a JSON array), not one per event.
+      findEvents: db.prepare<[string, string], { seq: number; event_id: string; hlc: string; kind: string; deps: string; payload: Buffer }>(
+        'SELECT seq, event_id, hlc, kind, deps, payload FROM events WHERE doc_id = ? AND event_id IN (SELECT value FROM json_each(?))',
       ),
       insertEvent: db.prepare(
         `INSERT INTO events (doc_id, seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload, stored_at)
@@ -241,7 +242,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   private stamp(): IsoInstant {
-    return instantFromEpochMs(this.now())
+    return isoStamp(this.now())
   }
 
   /** The pragmas in force (journal mode, synchronous level) and the schema version. */
@@ -266,12 +267,16 @@ export class SqliteEventStore implements EventStore {
         if (req.error !== undefined) return { docId: req.docId, events: planDocAppend(req, undefined, () => undefined).outcomes, lastSeq: 0 }
         const row = s.getDoc.get(req.docId)
         const doc = row === undefined ? undefined : { backend: row.backend as BackendName, lastSeq: row.last_seq }
-        const plan = planDocAppend(req, doc, (id): ExistingEvent | undefined => {
-          const found = s.findEvent.get(req.docId, id)
-          return found === undefined
-            ? undefined
-            : { seq: found.seq, hlc: found.hlc, kind: found.kind, depsKey: depsKeyFromColumn(found.deps), payload: found.payload }
-        })
+        const existing = new Map<string, ExistingEvent>()
+        if (doc !== undefined && doc.lastSeq > 0) {
+          const ids = req.items.flatMap((it) => (it.ok ? [it.prepared.id] : []))
+          if (ids.length > 0) {
+            for (const f of s.findEvents.all(req.docId, JSON.stringify(ids))) {
+              existing.set(f.event_id, { seq: f.seq, hlc: f.hlc, kind: f.kind, depsKey: depsKeyFromColumn(f.deps), payload: f.payload })
+            }
+          }
+        }
+        const plan = planDocAppend(req, doc, (id) => existing.get(id))
         if (plan.rows.length > 0) {
           if (doc === undefined) s.insertDoc.run(req.docId, req.backend, storedAt)
           for (const { seq, prepared: p } of plan.rows) {
