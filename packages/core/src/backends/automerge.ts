@@ -537,10 +537,14 @@ export class AutomergeDoc implements CrdtDoc {
     const heads = new Set<string>([A.decodeChange(GENESIS).hash])
     for (const p of payloads) for (const hash of hashesOf.get(p) ?? decodePayload(p).hashes) heads.add(hash)
     const h = this.handle
+    const covered = new Set<string>()
     for (const hash of heads) {
-      if (h.getChangeMetaByHash(hash) === null) fail('UNKNOWN_EVENT', `change ${hash} is not in this document's history`)
+      const meta = h.getChangeMetaByHash(hash)
+      if (meta === null) fail('UNKNOWN_EVENT', `change ${hash} is not in this document's history`)
+      for (const d of meta.deps) covered.add(d)
     }
-    return new AutomergeDoc(this.doc, [...heads])
+    // The minimal heads, so version() matches a document that applied exactly these payloads.
+    return new AutomergeDoc(this.doc, [...heads].filter((x) => !covered.has(x)))
   }
 
   destroy(): void {

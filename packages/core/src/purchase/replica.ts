@@ -516,6 +516,7 @@ export class PurchaseReplica {
   /** Moves a line between two others (fractional index): one register write. */
   moveLine(id: LineId, after: LineId | null): EventEnvelope {
     this.line(id)
+    if (after === id) fail('INVALID_ARGUMENT', 'a line cannot be moved after itself', { field: 'after' })
     this.requireState(EDITABLE, 'reorder lines')
     const others = this.state().lines.filter((l) => l.id !== id)
     const i = after === null ? -1 : others.findIndex((l) => l.id === after)
