@@ -3,10 +3,11 @@
  * BACKEND=yjs|automerge|all (default all). Suites loop over `BACKENDS`
  * rather than being copied per backend.
  */
-import { type CrdtBackend, yjsBackend } from '@concord/core'
+import { type CrdtBackend, automergeBackend, yjsBackend } from '@concord/core'
 
 const ALL: Readonly<Record<string, CrdtBackend>> = {
   yjs: yjsBackend,
+  automerge: automergeBackend,
 }
 
 function select(): CrdtBackend[] {
