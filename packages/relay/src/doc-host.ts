@@ -1,0 +1,500 @@
+/**
+ * The documents the relay holds in memory, and every path by which an event
+ * reaches them.
+ *
+ * - Loading: a document is built from the store (latest snapshot, then the
+ *   events after it, a page at a time) before anyone is answered: no client
+ *   is told "caught up" or "synced" from a state that has not loaded. Loads
+ *   of one document are shared.
+ * - Writes: a native push or a y-websocket update is validated here (rights,
+ *   envelope, backend, payload decodes as an update of the document's
+ *   backend, dependencies known), then handed to the group committer. Only
+ *   when the store has it is it acked, applied to the relay's replica and fanned out.
+ * - After each group: the invariant registry runs on every document the group
+ *   touched (`validated` to subscribers, the open-conflicts gauge), a purchase
+ *   without a human number gets one, and snapshots are written every N events.
+ * - Idle documents are unloaded after a snapshot of what the store holds.
+ * - A store failure after a replica changed (an import reserved, a number
+ *   assigned) evicts the document: its connections close with a retryable code
+ *   and the next load starts again from the store.
+ */
+import {
+  type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId,
+  ConcordError, PurchaseReplica, businessDateOf, createUlidFactory, instantFromEpochMs, isConcordError, yjsBackend,
+} from '@concord/core'
+import { type SequencedEvent, CLOSE_CODES, encodeServerMessage, rightsFor } from '@concord/core/protocol'
+import type { Logger } from 'pino'
+import type { Session } from './auth.js'
+import type { RelayConfig } from './config.js'
+import { Fanout, type FanoutTarget, type NativeSubscriber, type YSubscriber } from './fanout.js'
+import { GroupCommitter } from './group-commit.js'
+import type { RelayMetrics } from './metrics.js'
+import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js'
+import { type EventStore, type StoredEvent, loadDocument } from './store/index.js'
+
+/** Backends this relay can host. Automerge joins when core ships its backend. */
+const BACKENDS: Partial<Record<BackendName, CrdtBackend>> = { yjs: yjsBackend }
+
+export function backendFor(name: BackendName): CrdtBackend {
+  const b = BACKENDS[name]
+  if (b === undefined) throw new ConcordError('BACKEND_MISMATCH', `this relay has no ${name} backend (it hosts ${Object.keys(BACKENDS).join(', ')})`)
+  return b
+}
+
+/** One y-websocket peer's awareness entry. */
+export interface AwarenessState {
+  clock: number
+  state: string
+  readonly peer: YSubscriber
+}
+
+export class LoadedDoc implements FanoutTarget {
+  readonly natives = new Set<NativeSubscriber>()
+  readonly rooms = new Set<YSubscriber>()
+  readonly awareness = new Map<number, AwarenessState>()
+  /** Events submitted to the store and not yet answered. */
+  readonly inflightIds = new Set<EventId>()
+  inflight = 0
+  lastUsed = Date.now()
+  numbering = false
+  snapshotting = false
+  evicted = false
+  openConflicts = 0
+
+  constructor(
+    readonly docId: PurchaseId,
+    readonly backend: CrdtBackend,
+    public replica: PurchaseReplica,
+    /** The last stored sequence number the replica holds. */
+    public lastSeq: number,
+    /** The sequence number the latest stored snapshot covers. */
+    public snapshotSeq: number,
+  ) {}
+
+  get yjs(): boolean {
+    return this.backend.name === 'yjs'
+  }
+
+  get idle(): boolean {
+    return this.natives.size === 0 && this.rooms.size === 0 && this.inflight === 0 && !this.numbering && !this.snapshotting
+  }
+}
+
+export interface DocHostOptions {
+  readonly store: EventStore
+  readonly config: RelayConfig
+  readonly metrics: RelayMetrics
+  readonly log: Logger
+  readonly relayId: ReplicaId
+}
+
+/** A push as the native connection hands it over. */
+export interface NativePush {
+  readonly sender: NativeSubscriber
+  readonly session: Session
+  readonly docId: PurchaseId
+  readonly events: readonly EventEnvelope[]
+  /** process.hrtime.bigint() when the frame arrived, for the ack latency histogram. */
+  readonly receivedAt: bigint
+}
+
+export class DocHost {
+  readonly docs = new Map<PurchaseId, LoadedDoc>()
+  readonly fanout = new Fanout()
+  readonly committer: GroupCommitter
+  /** The relay's own actor for raw Yjs updates it wraps into events. */
+  readonly importActor: ReplicaId
+  private readonly loading = new Map<PurchaseId, Promise<LoadedDoc>>()
+  private readonly touched = new Set<LoadedDoc>()
+  private readonly newId = createUlidFactory(Date.now, Math.random)
+  private readonly unloadTimer: NodeJS.Timeout
+  private totalConflicts = 0
+  private closing = false
+
+  constructor(private readonly o: DocHostOptions) {
+    this.importActor = `${o.relayId.slice(0, 62)}-y` as ReplicaId
+    this.committer = new GroupCommitter(o.store, {
+      afterGroup: () => this.afterGroup(),
+      onGroup: (n) => {
+        o.metrics.commitGroups.inc()
+        o.metrics.commitGroupSize.observe(n)
+      },
+      onError: (e) => o.log.error({ err: e }, 'commit callback failed'),
+    })
+    this.unloadTimer = setInterval(() => void this.unloadIdle(), Math.min(Math.max(50, o.config.idleUnloadMs / 2), 10_000))
+    this.unloadTimer.unref()
+  }
+
+  private replicaOptions(docId: PurchaseId, backend: CrdtBackend) {
+    return { docId, replica: this.o.relayId, backend, now: Date.now, newId: this.newId, user: 'relay', device: 'relay' }
+  }
+
+  /**
+   * The loaded document, loading it first if needed. `want` is the backend a
+   * subscriber expects; a stored document of the other backend is refused
+   * with BACKEND_MISMATCH, and a new document takes `want` (default yjs).
+   */
+  async load(docId: PurchaseId, want?: BackendName): Promise<LoadedDoc> {
+    let doc = this.docs.get(docId)
+    if (doc === undefined) {
+      let p = this.loading.get(docId)
+      if (p === undefined) {
+        p = this.build(docId, want ?? 'yjs').then((d) => {
+          this.docs.set(docId, d)
+          this.o.metrics.loadedDocuments.set(this.docs.size)
+          this.setConflicts(d)
+          this.touched.add(d)
+          queueMicrotask(() => this.maybeNumber(d))
+          return d
+        })
+        this.loading.set(docId, p)
+        void p.then(
+          () => this.loading.delete(docId),
+          () => this.loading.delete(docId),
+        )
+      }
+      doc = await p
+    }
+    if (want !== undefined && doc.backend.name !== want) {
+      throw new ConcordError('BACKEND_MISMATCH', `document ${docId} uses the ${doc.backend.name} backend, not ${want}`, { docId })
+    }
+    doc.lastUsed = Date.now()
+    return doc
+  }
+
+  /** Builds a document's replica from the store, without registering it (the admin API uses this for unloaded ones). */
+  async build(docId: PurchaseId, want: BackendName): Promise<LoadedDoc> {
+    const plan = await loadDocument(this.o.store, docId, this.o.config.catchUpPageSize)
+    const backend = backendFor(plan?.doc.backend ?? want)
+    const opts = this.replicaOptions(docId, backend)
+    if (plan === undefined) return new LoadedDoc(docId, backend, PurchaseReplica.empty(opts), 0, 0)
+    let replica: PurchaseReplica
+    let tail: AsyncIterable<StoredEvent[]> = plan.tail
+    let lastSeq = 0
+    let snapshotSeq = 0
+    if (plan.snapshot !== undefined) {
+      try {
+        replica = PurchaseReplica.fromSnapshot(opts, decodeSnapshot(docId, plan.snapshot.bytes))
+        lastSeq = snapshotSeq = plan.snapshot.upToSeq
+      } catch (e) {
+        // A snapshot is a cache: rebuild from the events alone.
+        this.o.log.warn({ docId, err: (e as Error).message }, 'snapshot unreadable; replaying every event')
+        replica = PurchaseReplica.empty(opts)
+        tail = this.o.store.readPages(docId, 0, this.o.config.catchUpPageSize)
+      }
+    } else {
+      replica = PurchaseReplica.empty(opts)
+    }
+    for await (const page of tail) {
+      const r = replica.receive(page.map((s) => s.event))
+      if (r.rejected.length > 0) this.o.log.warn({ docId, rejected: r.rejected.map((x) => `${x.id}: ${x.error.message}`) }, 'stored events the replica refuses')
+      lastSeq = Math.max(lastSeq, (page[page.length - 1] as StoredEvent).seq)
+    }
+    return new LoadedDoc(docId, backend, replica, lastSeq, snapshotSeq)
+  }
+
+  /** Stored events after `afterSeq`, a page at a time (catch-up). */
+  readPages(docId: PurchaseId, afterSeq: number): AsyncIterable<StoredEvent[]> {
+    return this.o.store.readPages(docId, afterSeq, this.o.config.catchUpPageSize)
+  }
+
+  // ------------------------------------------------------------ native pushes
+
+  /**
+   * Validates each event and submits the acceptable ones as one request of
+   * the current group. Refused events get a reject each; the others are
+   * acked once stored. The document must be loaded.
+   */
+  pushNative(doc: LoadedDoc, push: NativePush): void {
+    doc.lastUsed = Date.now()
+    const rights = rightsFor(push.session.grants, doc.docId)
+    const replica = doc.replica
+    const accepted: EventEnvelope[] = []
+    const acceptedIds = new Set<EventId>()
+    const known = (id: EventId) => acceptedIds.has(id) || doc.inflightIds.has(id) || replica.log.has(id) || replica.log.get(id) !== undefined
+    const reject = (e: EventEnvelope, code: string, reason: string) => {
+      this.o.metrics.eventsRejected.inc({ code })
+      this.fanout.later(push.sender, encodeServerMessage({ t: 'reject', docId: doc.docId, id: e.id, code, reason }))
+    }
+    for (const e of push.events) {
+      if (!rights.has('write')) {
+        reject(e, 'FORBIDDEN', `the token gives no write right on ${doc.docId}`)
+        continue
+      }
+      if (e.kind === 'conflict.resolve' && !rights.has('resolve')) {
+        reject(e, 'FORBIDDEN', `resolving a conflict needs the resolve right on ${doc.docId}`)
+        continue
+      }
+      if (e.actor === this.o.relayId || e.actor === this.importActor) {
+        reject(e, 'FORBIDDEN', `actor ${e.actor} is the relay's own`)
+        continue
+      }
+      if (e.backend !== doc.backend.name) {
+        reject(e, 'BACKEND_MISMATCH', `event carries a ${e.backend} change; ${doc.docId} uses ${doc.backend.name}`)
+        continue
+      }
+      try {
+        doc.backend.validateUpdate(e.payload)
+      } catch (err) {
+        if (!isConcordError(err)) throw err
+        reject(e, err.code, err.message)
+        continue
+      }
+      const missing = e.deps.filter((d) => !known(d))
+      if (e.seq > 1 && !known(`${e.actor}.${e.seq - 1}` as EventId)) missing.push(`${e.actor}.${e.seq - 1}` as EventId)
+      if (missing.length > 0) {
+        reject(e, 'UNKNOWN_EVENT', `depends on events the relay has not stored: ${missing.slice(0, 5).join(', ')}`)
+        continue
+      }
+      accepted.push(e)
+      acceptedIds.add(e.id)
+    }
+    if (accepted.length === 0) {
+      this.touchForFlush()
+      return
+    }
+    for (const id of acceptedIds) doc.inflightIds.add(id)
+    doc.inflight++
+    this.committer.submit(
+      { docId: doc.docId, backend: doc.backend.name, events: accepted },
+      {
+        done: (result) => {
+          doc.inflight--
+          for (const id of acceptedIds) doc.inflightIds.delete(id)
+          const ids: EventId[] = []
+          const items: SequencedEvent[] = []
+          let maxSeq = 0
+          result.events.forEach((outcome, i) => {
+            const e = accepted[i] as EventEnvelope
+            if (outcome.ok) {
+              ids.push(outcome.id)
+              maxSeq = Math.max(maxSeq, outcome.seq)
+              if (!outcome.duplicate) items.push({ seq: outcome.seq, event: e })
+            } else {
+              reject(e, outcome.error.code, outcome.error.message)
+            }
+          })
+          this.applyStored(doc, items, result.lastSeq)
+          if (ids.length > 0) {
+            this.fanout.later(push.sender, encodeServerMessage({ t: 'ack', docId: doc.docId, ids, cursor: maxSeq }))
+            this.o.metrics.ackLatency.observe(Number(process.hrtime.bigint() - push.receivedAt) / 1e9)
+          }
+          this.fanout.add(doc, items, push.sender)
+        },
+        failed: (err) => {
+          doc.inflight--
+          for (const id of acceptedIds) doc.inflightIds.delete(id)
+          this.o.log.error({ docId: doc.docId, err }, 'store append failed')
+          this.fanout.later(push.sender, encodeServerMessage({
+            t: 'error', code: 'STORE_UNAVAILABLE', message: 'the relay could not store the events; retry', docId: doc.docId, fatal: false,
+          }))
+        },
+      },
+    )
+  }
+
+  /** Makes sure a group runs (and flushes rejects) even when nothing was accepted. */
+  private touchForFlush(): void {
+    this.committer.kick()
+  }
+
+  /** Applies stored events to the relay's replica (they are durable now). */
+  private applyStored(doc: LoadedDoc, items: readonly SequencedEvent[], lastSeq: number): void {
+    doc.lastSeq = Math.max(doc.lastSeq, lastSeq)
+    if (items.length === 0) return
+    this.o.metrics.eventsAppended.inc(items.length)
+    const r = doc.replica.receive(items.map((i) => i.event))
+    if (r.rejected.length > 0) {
+      this.o.log.warn({ docId: doc.docId, rejected: r.rejected.map((x) => `${x.id}: ${x.error.message}`) }, 'stored events the replica refuses')
+    }
+    this.touched.add(doc)
+  }
+
+  // ---------------------------------------------------------- y-websocket updates
+
+  /**
+   * A raw Yjs update from a y-websocket client (already checked for rights and
+   * validity): wrapped into an event by the relay's import actor, stored, then
+   * applied and echoed to the whole room, the sender included.
+   */
+  pushYjs(doc: LoadedDoc, peer: YSubscriber, update: Uint8Array, session: Session): void {
+    doc.lastUsed = Date.now()
+    const e = doc.replica.prepareImport(update, this.importActor, { ...(session.user ? { user: session.user } : {}), device: 'y-websocket' })
+    doc.inflightIds.add(e.id)
+    doc.inflight++
+    this.committer.submit(
+      { docId: doc.docId, backend: doc.backend.name, events: [e] },
+      {
+        done: (result) => {
+          doc.inflight--
+          doc.inflightIds.delete(e.id)
+          const outcome = result.events[0]
+          if (outcome === undefined || !outcome.ok) {
+            this.o.log.error({ docId: doc.docId, peer: peer.id, err: outcome?.ok === false ? outcome.error.message : 'no outcome' }, 'store refused an imported update')
+            this.evict(doc, 'an imported update was refused by the store')
+            return
+          }
+          const items = outcome.duplicate ? [] : [{ seq: outcome.seq, event: e }]
+          this.applyStored(doc, items, result.lastSeq)
+          this.fanout.add(doc, items)
+        },
+        failed: (err) => {
+          doc.inflight--
+          doc.inflightIds.delete(e.id)
+          this.o.log.error({ docId: doc.docId, err }, 'store append failed')
+          this.evict(doc, 'the store failed')
+        },
+      },
+    )
+  }
+
+  // ------------------------------------------------------------- after a group
+
+  private afterGroup(): void {
+    this.fanout.flush()
+    const touched = [...this.touched]
+    this.touched.clear()
+    for (const doc of touched) {
+      if (doc.evicted) continue
+      this.setConflicts(doc)
+      if (doc.replica.exists) {
+        const bytes = this.validatedFrame(doc)
+        for (const sub of doc.natives) sub.deliverLive(doc.docId, bytes)
+      }
+      this.maybeNumber(doc)
+      this.maybeSnapshot(doc)
+    }
+  }
+
+  /** `validated` for the document's current state. */
+  validatedFrame(doc: LoadedDoc): Uint8Array {
+    const conflicts = doc.replica.exists ? doc.replica.conflicts().map((c) => c.id) : []
+    return encodeServerMessage({ t: 'validated', docId: doc.docId, cursor: doc.lastSeq, conflicts })
+  }
+
+  private setConflicts(doc: LoadedDoc): void {
+    const n = doc.evicted || !doc.replica.exists ? 0 : doc.replica.conflicts().length
+    this.totalConflicts += n - doc.openConflicts
+    doc.openConflicts = n
+    this.o.metrics.openConflicts.set(this.totalConflicts)
+  }
+
+  /** A purchase without a human number gets one: allocated by the store, committed as the relay's own event. */
+  private maybeNumber(doc: LoadedDoc): void {
+    if (this.closing || doc.evicted || doc.numbering || !doc.replica.exists || doc.replica.state().number !== null) return
+    doc.numbering = true
+    const replica = doc.replica
+    const year = Number(businessDateOf(instantFromEpochMs(Date.now()), replica.state().settings.timeZone).slice(0, 4))
+    this.o.store.allocateNumber(doc.docId, year).then(
+      (number) => {
+        if (doc.evicted || replica !== doc.replica || replica.state().number !== null) {
+          doc.numbering = false
+          return
+        }
+        let event: EventEnvelope
+        try {
+          event = replica.assignNumber(number)
+        } catch (e) {
+          doc.numbering = false
+          this.o.log.warn({ docId: doc.docId, err: (e as Error).message }, 'could not assign the order number')
+          return
+        }
+        doc.inflightIds.add(event.id)
+        doc.inflight++
+        this.committer.submit(
+          { docId: doc.docId, backend: doc.backend.name, events: [event] },
+          {
+            done: (result) => {
+              doc.inflight--
+              doc.numbering = false
+              doc.inflightIds.delete(event.id)
+              const outcome = result.events[0]
+              if (outcome === undefined || !outcome.ok) {
+                this.evict(doc, `the store refused the order number event: ${outcome?.ok === false ? outcome.error.message : 'no outcome'}`)
+                return
+              }
+              doc.lastSeq = Math.max(doc.lastSeq, result.lastSeq)
+              this.o.metrics.eventsAppended.inc()
+              this.o.log.info({ docId: doc.docId, number }, 'order number assigned')
+              this.touched.add(doc)
+              this.fanout.add(doc, [{ seq: outcome.seq, event }])
+            },
+            failed: (err) => {
+              doc.inflight--
+              doc.numbering = false
+              this.evict(doc, `the store failed: ${(err as Error).message}`)
+            },
+          },
+        )
+      },
+      (err: unknown) => {
+        doc.numbering = false
+        this.o.log.error({ docId: doc.docId, err }, 'could not allocate an order number')
+      },
+    )
+  }
+
+  private maybeSnapshot(doc: LoadedDoc): void {
+    if (doc.lastSeq - doc.snapshotSeq >= this.o.config.snapshotEvery) void this.writeSnapshot(doc)
+  }
+
+  /**
+   * Writes a snapshot of the replica when it is exactly "every stored event
+   * up to lastSeq": nothing in flight (an assigned number not yet stored) and
+   * nothing waiting for a dependency.
+   */
+  async writeSnapshot(doc: LoadedDoc): Promise<void> {
+    if (doc.snapshotting || doc.evicted || doc.inflight > 0 || doc.lastSeq <= doc.snapshotSeq) return
+    if (doc.replica.log.pending().events.length > 0) return
+    doc.snapshotting = true
+    const upToSeq = doc.lastSeq
+    const snap = doc.replica.log.snapshot()
+    try {
+      await this.o.store.putSnapshot(doc.docId, { upToSeq, heads: snap.heads, bytes: encodeSnapshot(snap) })
+      doc.snapshotSeq = Math.max(doc.snapshotSeq, upToSeq)
+    } catch (e) {
+      this.o.log.warn({ docId: doc.docId, err: (e as Error).message }, 'snapshot not written')
+    } finally {
+      doc.snapshotting = false
+    }
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Drops a document whose replica may be ahead of the store; its clients reconnect and catch up. */
+  evict(doc: LoadedDoc, why: string): void {
+    if (doc.evicted) return
+    doc.evicted = true
+    this.o.log.warn({ docId: doc.docId, why }, 'document evicted; its connections reconnect')
+    if (this.docs.get(doc.docId) === doc) this.docs.delete(doc.docId)
+    this.setConflicts(doc)
+    this.o.metrics.loadedDocuments.set(this.docs.size)
+    for (const sub of [...doc.natives]) sub.close(CLOSE_CODES.INTERNAL, 'document reloading')
+    for (const peer of [...doc.rooms]) peer.close(CLOSE_CODES.INTERNAL, 'document reloading')
+  }
+
+  /** Unloads documents nobody used for idleUnloadMs, after a snapshot of what is stored. */
+  async unloadIdle(): Promise<void> {
+    const now = Date.now()
+    for (const doc of [...this.docs.values()]) {
+      if (!doc.idle || now - doc.lastUsed < this.o.config.idleUnloadMs) continue
+      if (doc.lastSeq > doc.snapshotSeq) await this.writeSnapshot(doc)
+      // Someone may have come back while the snapshot was written.
+      if (!doc.idle || Date.now() - doc.lastUsed < this.o.config.idleUnloadMs || this.docs.get(doc.docId) !== doc) continue
+      this.docs.delete(doc.docId)
+      doc.evicted = true
+      this.setConflicts(doc)
+      doc.replica.log.doc.destroy()
+      this.o.metrics.loadedDocuments.set(this.docs.size)
+      this.o.log.debug({ docId: doc.docId }, 'document unloaded')
+    }
+  }
+
+  /** Graceful shutdown: every queued event stored, then snapshots of what changed. */
+  async close(): Promise<void> {
+    this.closing = true
+    clearInterval(this.unloadTimer)
+    await this.committer.drain()
+    for (const doc of this.docs.values()) if (doc.lastSeq > doc.snapshotSeq) await this.writeSnapshot(doc)
+  }
+}

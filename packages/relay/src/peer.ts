@@ -1,0 +1,121 @@
+/**
+ * What every WebSocket connection of the relay shares, native or y-websocket:
+ * counted sends that close a slow consumer instead of buffering without end
+ * (never a silent drop), a token-bucket rate limit, byte metrics, closes with
+ * named codes, and the token's expiry timer.
+ */
+import type { Logger } from 'pino'
+import type { WebSocket } from 'ws'
+import { type CloseCodeInfo, CLOSE_CODES } from '@concord/core/protocol'
+import type { RelayConfig } from './config.js'
+import type { RelayMetrics } from './metrics.js'
+import type { Session } from './auth.js'
+
+export type Endpoint = 'native' | 'y'
+
+let nextId = 0
+
+export abstract class Peer {
+  readonly id: string
+  closed = false
+  session: Session | undefined
+  private tokens: number
+  private refilledAt = Date.now()
+  private expiryTimer: NodeJS.Timeout | undefined
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly endpoint: Endpoint,
+    protected readonly config: RelayConfig,
+    protected readonly metrics: RelayMetrics,
+    readonly log: Logger,
+  ) {
+    this.id = `${endpoint === 'native' ? 'n' : 'y'}${(++nextId).toString(36)}-${Date.now().toString(36)}`
+    this.tokens = config.rateLimitBurst
+    metrics.connections.inc({ endpoint })
+    metrics.connectionsTotal.inc({ endpoint })
+    ws.on('close', () => {
+      this.closed = true
+      clearTimeout(this.expiryTimer)
+      metrics.connections.dec({ endpoint })
+      this.onClose()
+    })
+    ws.on('error', (e) => this.log.debug({ peer: this.id, err: e.message }, 'socket error'))
+  }
+
+  /** Called once when the socket is gone (either side closed it). */
+  protected abstract onClose(): void
+
+  /**
+   * Sends one frame. A socket whose unsent bytes are past the limit is closed
+   * with SLOW_CONSUMER (retryable: the client reconnects and catches up from
+   * its cursor) rather than buffering without bound or dropping silently.
+   */
+  send(bytes: Uint8Array, onWritten?: () => void): boolean {
+    if (this.closed) return false
+    if (this.ws.bufferedAmount + bytes.length > this.config.slowConsumerBytes) {
+      this.close(CLOSE_CODES.SLOW_CONSUMER, `more than ${this.config.slowConsumerBytes} bytes unread`)
+      return false
+    }
+    this.ws.send(bytes, { binary: true }, onWritten === undefined ? undefined : () => onWritten())
+    this.metrics.bytesOut.inc({ endpoint: this.endpoint }, bytes.length)
+    return true
+  }
+
+  /**
+   * Sends a frame of a catch-up, where the relay (not another client) is the
+   * producer: when the socket is backed up it waits until the frame has been
+   * written rather than closing the reader as slow.
+   */
+  async sendPaced(bytes: Uint8Array): Promise<boolean> {
+    if (this.closed) return false
+    if (this.ws.bufferedAmount < this.config.slowConsumerBytes / 4) return this.send(bytes)
+    return new Promise((resolve) => {
+      if (!this.send(bytes, () => resolve(!this.closed))) resolve(false)
+    })
+  }
+
+  close(info: CloseCodeInfo, reason?: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.metrics.closes.inc({ code: info.name })
+    this.log.debug({ peer: this.id, code: info.code, name: info.name, reason }, 'closing connection')
+    // A close reason is at most 123 bytes.
+    let text = reason ?? info.reason
+    while (Buffer.byteLength(text) > 123) text = text.slice(0, -1)
+    try {
+      this.ws.close(info.code, text)
+    } catch {
+      this.ws.terminate()
+    }
+    // A peer that never answers the close handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 5000).unref()
+  }
+
+  /** Token bucket: false when this message is over the connection's rate. */
+  takeToken(): boolean {
+    const now = Date.now()
+    const rate = this.config.rateLimitPerSecond
+    this.tokens = Math.min(this.config.rateLimitBurst, this.tokens + ((now - this.refilledAt) * rate) / 1000)
+    this.refilledAt = now
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+
+  /** Adopts a (new) session: the connection closes with TOKEN_EXPIRED when it runs out. */
+  protected setSession(session: Session): void {
+    this.session = session
+    clearTimeout(this.expiryTimer)
+    if (session.expiresAt !== null) {
+      const ms = Math.max(0, session.expiresAt - Date.now())
+      // setTimeout holds at most 2^31 - 1 ms; a longer token is re-armed on refresh.
+      this.expiryTimer = setTimeout(() => this.onTokenExpired(), Math.min(ms, 2 ** 31 - 1))
+      this.expiryTimer.unref()
+    }
+  }
+
+  protected onTokenExpired(): void {
+    this.close(CLOSE_CODES.TOKEN_EXPIRED)
+  }
+}

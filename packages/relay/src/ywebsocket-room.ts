@@ -1,0 +1,214 @@
+/**
+ * A y-websocket connection at /y/<docId>, wire-compatible with the unmodified
+ * y-websocket v3 client (see shared docs Y-WEBSOCKET.md):
+ *
+ * - The token comes as `?token=` and is checked at upgrade, before the
+ *   document loads. Messages that arrive while it loads wait.
+ * - Once loaded: sync step 1 and every known awareness state go out. A
+ *   client's step 1 is answered with step 2 from the loaded state only, so
+ *   its `synced` flag never means "synced with an unloaded document".
+ * - A client's step 2 or update is stored (wrapped into an event) BEFORE it is
+ *   applied and echoed to the whole room, the sender included: the echo is a
+ *   true acknowledgement. Read-only tokens get `permission denied` and the
+ *   update is dropped.
+ * - Awareness is forwarded to the whole room, the sender included, and a
+ *   closing connection's states are removed for everyone else.
+ */
+import * as Y from 'yjs'
+import type { Logger } from 'pino'
+import type { WebSocket } from 'ws'
+import { type PurchaseId, type YjsDoc, isConcordError } from '@concord/core'
+import {
+  type AwarenessEntry, CLOSE_CODES, closeCodeForError, decodeAwarenessUpdate, decodeYMessage, encodeAwarenessUpdate, encodeYMessage,
+  isAwarenessRemoval, rightsFor,
+} from '@concord/core/protocol'
+import type { Session } from './auth.js'
+import type { RelayConfig } from './config.js'
+import type { DocHost, LoadedDoc } from './doc-host.js'
+import type { YSubscriber } from './fanout.js'
+import type { RelayMetrics } from './metrics.js'
+import { Peer } from './peer.js'
+
+export interface YContext {
+  readonly config: RelayConfig
+  readonly metrics: RelayMetrics
+  readonly log: Logger
+  readonly host: DocHost
+}
+
+export class YConnection extends Peer implements YSubscriber {
+  private doc: LoadedDoc | undefined
+  private waiting: Uint8Array[] = []
+  private waitingBytes = 0
+  /** Awareness client ids this connection has announced. */
+  private readonly clientIds = new Set<number>()
+
+  constructor(
+    ws: WebSocket,
+    private readonly ctx: YContext,
+    readonly docId: PurchaseId,
+    session: Session,
+  ) {
+    super(ws, 'y', ctx.config, ctx.metrics, ctx.log)
+    this.setSession(session)
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary))
+  }
+
+  /** Loads the document, then greets the client and handles what it sent meanwhile. */
+  async start(): Promise<void> {
+    let doc: LoadedDoc
+    try {
+      doc = await this.ctx.host.load(this.docId, 'yjs')
+    } catch (e) {
+      if (!isConcordError(e)) {
+        this.log.error({ docId: this.docId, err: e }, 'document load failed')
+        this.close(CLOSE_CODES.INTERNAL, 'document load failed')
+        return
+      }
+      this.close(closeCodeForError(e.code), e.message)
+      return
+    }
+    if (this.closed) return
+    this.doc = doc
+    doc.rooms.add(this)
+    this.send(encodeYMessage({ t: 'syncStep1', stateVector: Y.encodeStateVector(this.ydoc(doc)) }))
+    const states = this.awarenessEntries(doc)
+    if (states.length > 0) this.send(encodeYMessage({ t: 'awareness', update: encodeAwarenessUpdate(states) }))
+    const waiting = this.waiting
+    this.waiting = []
+    for (const bytes of waiting) this.handle(doc, bytes)
+  }
+
+  private ydoc(doc: LoadedDoc): Y.Doc {
+    return (doc.replica.log.doc as YjsDoc).ydoc
+  }
+
+  private awarenessEntries(doc: LoadedDoc): AwarenessEntry[] {
+    return [...doc.awareness].map(([clientId, a]) => ({ clientId, clock: a.clock, state: a.state }))
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return
+    this.metrics.bytesIn.inc({ endpoint: 'y' }, data.length)
+    if (!isBinary) {
+      this.close(CLOSE_CODES.POLICY_VIOLATION, 'text frames are not part of the protocol')
+      return
+    }
+    if (!this.takeToken()) {
+      this.close(CLOSE_CODES.RATE_LIMITED)
+      return
+    }
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    if (this.doc === undefined) {
+      this.waitingBytes += bytes.length
+      if (this.waitingBytes > this.config.preAuthMaxBytes) {
+        this.close(CLOSE_CODES.POLICY_VIOLATION, 'too much sent before the document loaded')
+        return
+      }
+      this.waiting.push(bytes)
+      return
+    }
+    this.handle(this.doc, bytes)
+  }
+
+  private handle(doc: LoadedDoc, bytes: Uint8Array): void {
+    if (this.closed) return
+    doc.lastUsed = Date.now()
+    let m: ReturnType<typeof decodeYMessage>
+    try {
+      m = decodeYMessage(bytes, { maxFrameBytes: this.config.maxFrameBytes })
+    } catch (e) {
+      if (!isConcordError(e)) throw e
+      this.close(closeCodeForError(e.code), e.message)
+      return
+    }
+    switch (m.t) {
+      case 'syncStep1': {
+        let update: Uint8Array
+        try {
+          update = Y.encodeStateAsUpdate(this.ydoc(doc), m.stateVector)
+        } catch (e) {
+          this.close(CLOSE_CODES.MALFORMED, `bad state vector: ${(e as Error).message}`)
+          return
+        }
+        this.send(encodeYMessage({ t: 'syncStep2', update }))
+        return
+      }
+      case 'syncStep2':
+      case 'update':
+        this.update(doc, m.update)
+        return
+      case 'awareness':
+        this.awareness(doc, m.update)
+        return
+      case 'queryAwareness':
+        this.send(encodeYMessage({ t: 'awareness', update: encodeAwarenessUpdate(this.awarenessEntries(doc)) }))
+        return
+      case 'authPermissionDenied':
+        // Only servers send it; a client that does is ignored.
+        return
+      default:
+        return m satisfies never
+    }
+  }
+
+  private update(doc: LoadedDoc, update: Uint8Array): void {
+    const session = this.session as Session
+    if (!rightsFor(session.grants, this.docId).has('write')) {
+      this.send(encodeYMessage({ t: 'authPermissionDenied', reason: `read-only access to ${this.docId}: update dropped` }))
+      return
+    }
+    // A client with nothing to send answers step 1 with an empty update.
+    if (update.length === 2 && update[0] === 0 && update[1] === 0) return
+    try {
+      doc.backend.validateUpdate(update)
+    } catch (e) {
+      if (!isConcordError(e)) throw e
+      this.close(CLOSE_CODES.MALFORMED, `${e.code}: ${e.message}`)
+      return
+    }
+    this.ctx.host.pushYjs(doc, this, update, session)
+  }
+
+  private awareness(doc: LoadedDoc, update: Uint8Array): void {
+    let entries: AwarenessEntry[]
+    try {
+      entries = decodeAwarenessUpdate(update)
+    } catch (e) {
+      if (!isConcordError(e)) throw e
+      this.close(CLOSE_CODES.MALFORMED, `${e.code}: ${e.message}`)
+      return
+    }
+    for (const e of entries) {
+      const known = doc.awareness.get(e.clientId)
+      if (known !== undefined && known.clock > e.clock) continue
+      if (isAwarenessRemoval(e)) {
+        doc.awareness.delete(e.clientId)
+        this.clientIds.delete(e.clientId)
+      } else {
+        doc.awareness.set(e.clientId, { clock: e.clock, state: e.state, peer: this })
+        this.clientIds.add(e.clientId)
+      }
+    }
+    const bytes = encodeYMessage({ t: 'awareness', update })
+    for (const peer of doc.rooms) peer.send(bytes)
+  }
+
+  protected onClose(): void {
+    const doc = this.doc
+    if (doc === undefined) return
+    doc.rooms.delete(this)
+    doc.lastUsed = Date.now()
+    const gone: AwarenessEntry[] = []
+    for (const id of this.clientIds) {
+      const a = doc.awareness.get(id)
+      if (a === undefined || a.peer !== this) continue
+      doc.awareness.delete(id)
+      gone.push({ clientId: id, clock: a.clock + 1, state: 'null' })
+    }
+    if (gone.length > 0 && doc.rooms.size > 0) {
+      const bytes = encodeYMessage({ t: 'awareness', update: encodeAwarenessUpdate(gone) })
+      for (const peer of doc.rooms) peer.send(bytes)
+    }
+  }
+}
