@@ -1,0 +1,365 @@
+/**
+ * The client's store: typed records over a KvBackend, with a schema version
+ * that migrates forward, optional AES-GCM encryption of every value, and the
+ * rule that a store this code cannot read is refused, never rewritten.
+ *
+ * Tables:
+ *   meta    schema (plain JSON: version, encrypted), keycheck, replica
+ *   docs    docId -> DocRecord (cursor, acknowledged head, summary for list/search)
+ *   events  docId/nnnnnnnnnn -> every event of the document (local and remote), in arrival order
+ *   outbox  docId/ssssssssss -> OutboxEntry: an own event not yet acknowledged, by own sequence
+ */
+import {
+  type BackendName, ConcordError, type EventEnvelope, type EventId, type MinorString, type Priority, type PurchaseId,
+  type ReplicaId, isConcordError, parseReplicaId, priorityOf,
+} from '@concord/core'
+import { decodeEvent, encodeEvent } from '@concord/core/protocol'
+import { type ValueCipher, aesGcmCipher, importKey } from './crypto.js'
+import { type KvBackend, type KvOp, type LocalStorage, type Table, TABLES } from './kv.js'
+
+/** The schema this build writes. Version 1 kept outbox entries without priority and size. */
+export const SCHEMA_VERSION = 2
+
+export interface DocSummary {
+  readonly exists: boolean
+  readonly number: string | null
+  readonly supplier: string
+  /** Lifecycle state (draft, confirmed...). */
+  readonly lifecycle: string
+  readonly total: MinorString
+  readonly currency: string
+  readonly exponent: number
+  readonly conflictIds: readonly string[]
+  /** Line products and descriptions, for search. */
+  readonly lines: string
+  readonly notes: string
+}
+
+export interface RejectedEvent {
+  readonly id: EventId
+  readonly code: string
+  readonly reason: string
+  readonly at: string
+}
+
+export interface DocRecord {
+  readonly id: PurchaseId
+  readonly backend: BackendName
+  /** The relay sequence number this device has every event up to. */
+  readonly cursor: number
+  /** How many events are stored for the document (the next event key). */
+  readonly eventCount: number
+  /** A priority the application gave the document (createPurchase), below which it never drops. */
+  readonly priority: Priority | null
+  /** Own sequence numbers: the highest saved, and the highest acknowledged with every earlier one. */
+  readonly localSeq: number
+  readonly ackedSeq: number
+  /** Relay sequence of the latest acknowledgement, and the point the relay validated up to. */
+  readonly lastAckCursor: number
+  /**
+   * Acknowledged own events the relay has not yet validated, as runs: own
+   * events up to `seq` were stored at relay sequence at most `cursor`. Runs
+   * at or below validatedCursor are dropped, so this stays short.
+   */
+  readonly unvalidated: readonly { readonly seq: number; readonly cursor: number }[]
+  readonly validatedCursor: number
+  /** Relay-reported open conflicts at validatedCursor. */
+  readonly relayConflicts: readonly string[]
+  /** Own events the relay refused (the latest 1000). */
+  readonly rejected: readonly RejectedEvent[]
+  /** Refusals since the last acknowledgement: past the limit the document is dead-lettered. */
+  readonly rejectStreak: number
+  readonly dead: { readonly reason: string; readonly at: string } | null
+  readonly lastSyncedAt: string | null
+  readonly summary: DocSummary
+}
+
+export interface OutboxEntry {
+  readonly id: EventId
+  readonly docId: PurchaseId
+  readonly seq: number
+  readonly kind: string
+  readonly priority: Priority
+  /** Encoded size, for bounding what is in flight. */
+  readonly bytes: number
+  /** Key of the event in the events table. */
+  readonly eventKey: string
+  readonly savedAt: string
+}
+
+
+export interface StoreOptions {
+  readonly encryptionKey?: CryptoKey | Uint8Array
+  /** Makes the replica id of a new store. */
+  readonly newReplicaId: () => ReplicaId
+  readonly now: () => string
+}
+
+const te = new TextEncoder()
+const td = new TextDecoder('utf-8', { fatal: true })
+const KEYCHECK = 'concord-client-keycheck-v1'
+
+export const pad = (n: number): string => String(n).padStart(10, '0')
+export const eventKey = (docId: PurchaseId, n: number): string => `${docId}/${pad(n)}`
+export const outboxKey = (docId: PurchaseId, seq: number): string => `${docId}/${pad(seq)}`
+
+function storeError(reason: string, message: string, details: Record<string, unknown> = {}, cause?: unknown): ConcordError {
+  return new ConcordError('STORE_CORRUPT', message, { reason, ...details }, cause === undefined ? undefined : { cause })
+}
+
+/** Wraps a backend's own failures (a file that is not a database...) as STORE_CORRUPT. */
+async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f()
+  } catch (e) {
+    if (isConcordError(e)) throw e
+    throw storeError('CORRUPT', `the local store cannot be read (${what}): ${(e as Error).message}`, {}, e)
+  }
+}
+
+interface SchemaRecord {
+  readonly version: number
+  readonly encrypted: boolean
+  readonly createdAt: string
+}
+
+export class ClientStore {
+  private constructor(
+    private readonly kv: KvBackend,
+    private readonly cipher: ValueCipher | null,
+    readonly replicaId: ReplicaId,
+    /** The version found on open, before any migration (for tests and logs). */
+    readonly openedVersion: number,
+  ) {}
+
+  get describe(): string {
+    return this.kv.describe
+  }
+
+  get encrypted(): boolean {
+    return this.cipher !== null
+  }
+
+  /**
+   * Opens a store, creating it when empty. Refuses (and leaves untouched) a
+   * store from a newer schema, one that does not decrypt with the given key,
+   * an encrypted one opened without a key and a plain one opened with a key.
+   */
+  static async open(storage: LocalStorage, options: StoreOptions): Promise<ClientStore> {
+    const kv = await guard('open', () => storage.open())
+    try {
+      return await ClientStore.init(kv, options)
+    } catch (e) {
+      await kv.close().catch(() => undefined)
+      throw e
+    }
+  }
+
+  private static async init(kv: KvBackend, options: StoreOptions): Promise<ClientStore> {
+    const raw = await guard('schema', () => kv.get('meta', 'schema'))
+    const key = options.encryptionKey === undefined ? null : await importKey(options.encryptionKey)
+    const cipher = key === null ? null : aesGcmCipher(key)
+    if (raw === undefined) {
+      for (const t of TABLES) {
+        if (!(await guard(t, () => kv.isEmpty(t)))) {
+          throw storeError('CORRUPT', `${kv.describe} holds data but no schema record: refusing to treat it as a new store`, { table: t })
+        }
+      }
+      const replicaId = options.newReplicaId()
+      const schema: SchemaRecord = { version: SCHEMA_VERSION, encrypted: cipher !== null, createdAt: options.now() }
+      const ops: KvOp[] = [{ table: 'meta', key: 'schema', value: te.encode(JSON.stringify(schema)) }]
+      const store = new ClientStore(kv, cipher, replicaId, SCHEMA_VERSION)
+      if (cipher !== null) ops.push({ table: 'meta', key: 'keycheck', value: await cipher.encrypt('meta/keycheck', te.encode(KEYCHECK)) })
+      ops.push({ table: 'meta', key: 'replica', value: await store.seal('meta', 'replica', te.encode(JSON.stringify(replicaId))) })
+      await guard('create', () => kv.write(ops))
+      return store
+    }
+    let schema: SchemaRecord
+    try {
+      schema = JSON.parse(td.decode(raw)) as SchemaRecord
+      if (!Number.isSafeInteger(schema.version) || schema.version < 1 || typeof schema.encrypted !== 'boolean') throw new Error('bad fields')
+    } catch (e) {
+      throw storeError('CORRUPT', `${kv.describe}: the schema record is unreadable`, {}, e)
+    }
+    if (schema.version > SCHEMA_VERSION) {
+      throw new ConcordError(
+        'STORE_SCHEMA_TOO_NEW',
+        `${kv.describe} was written by a newer client (schema ${schema.version}; this one reads up to ${SCHEMA_VERSION}). Update the application; the store was left untouched.`,
+        { found: schema.version, supported: SCHEMA_VERSION },
+      )
+    }
+    if (schema.encrypted && cipher === null) {
+      throw storeError('KEY_REQUIRED', `${kv.describe} is encrypted: pass the encryptionKey it was created with`)
+    }
+    if (!schema.encrypted && cipher !== null) {
+      throw storeError('NOT_ENCRYPTED', `${kv.describe} is not encrypted but an encryptionKey was given: refusing to mix plain and encrypted records`)
+    }
+    if (cipher !== null) {
+      const check = await guard('keycheck', () => kv.get('meta', 'keycheck'))
+      if (check === undefined) throw storeError('CORRUPT', `${kv.describe}: the key check record is missing`)
+      let plain: Uint8Array
+      try {
+        plain = await cipher.decrypt('meta/keycheck', check)
+      } catch (e) {
+        throw storeError('WRONG_KEY', `${kv.describe} does not open with this encryptionKey (wrong key, or the key check record was altered); nothing was changed`, {}, e)
+      }
+      if (td.decode(plain) !== KEYCHECK) throw storeError('WRONG_KEY', `${kv.describe}: the key check does not match`)
+    }
+    const store = new ClientStore(kv, cipher, 'pending' as ReplicaId, schema.version)
+    const replicaRaw = await store.getJson<string>('meta', 'replica')
+    let replicaId: ReplicaId
+    try {
+      replicaId = parseReplicaId(replicaRaw)
+    } catch (e) {
+      throw storeError('CORRUPT', `${kv.describe}: the replica id record is missing or invalid`, {}, e)
+    }
+    const opened = new ClientStore(kv, cipher, replicaId, schema.version)
+    if (schema.version < SCHEMA_VERSION) await opened.migrate(schema)
+    return opened
+  }
+
+  /** Forward migrations, one version at a time, each written atomically with its new version number. */
+  private async migrate(schema: SchemaRecord): Promise<void> {
+    let version = schema.version
+    while (version < SCHEMA_VERSION) {
+      const ops: KvOp[] = []
+      if (version === 1) {
+        // v2: outbox entries carry their priority and encoded size, so the
+        // sender can order documents and bound its window without reading events.
+        for (const [key, value] of await guard('outbox', () => this.kv.scan('outbox'))) {
+          const old = await this.decodeJson<Omit<OutboxEntry, 'priority' | 'bytes'>>('outbox', key, value)
+          const ev = await this.getRaw('events', old.eventKey)
+          if (ev === undefined) throw storeError('CORRUPT', `${this.kv.describe}: outbox entry ${key} names a missing event`, { record: key })
+          const entry: OutboxEntry = { ...old, priority: priorityOf(old.kind), bytes: ev.length }
+          ops.push({ table: 'outbox', key, value: await this.seal('outbox', key, te.encode(JSON.stringify(entry))) })
+        }
+      }
+      version += 1
+      const next: SchemaRecord = { ...schema, version }
+      ops.push({ table: 'meta', key: 'schema', value: te.encode(JSON.stringify(next)) })
+      await guard('migrate', () => this.kv.write(ops))
+    }
+  }
+
+  private async seal(table: Table, key: string, plain: Uint8Array): Promise<Uint8Array> {
+    return this.cipher === null ? plain : this.cipher.encrypt(`${table}/${key}`, plain)
+  }
+
+  private async open(table: Table, key: string, value: Uint8Array): Promise<Uint8Array> {
+    return this.cipher === null ? value : this.cipher.decrypt(`${table}/${key}`, value)
+  }
+
+  private async getRaw(table: Table, key: string): Promise<Uint8Array | undefined> {
+    const v = await guard(table, () => this.kv.get(table, key))
+    return v === undefined ? undefined : this.open(table, key, v)
+  }
+
+  private async decodeJson<T>(table: Table, key: string, value: Uint8Array): Promise<T> {
+    const plain = await this.open(table, key, value)
+    try {
+      return JSON.parse(td.decode(plain)) as T
+    } catch (e) {
+      throw storeError('CORRUPT', `${this.kv.describe}: record ${table}/${key} is not valid JSON`, { record: `${table}/${key}` }, e)
+    }
+  }
+
+  private async getJson<T>(table: Table, key: string): Promise<T | undefined> {
+    const v = await guard(table, () => this.kv.get(table, key))
+    return v === undefined ? undefined : this.decodeJson<T>(table, key, v)
+  }
+
+  private async decodeEventValue(key: string, value: Uint8Array): Promise<EventEnvelope> {
+    const plain = await this.open('events', key, value)
+    try {
+      return decodeEvent(plain)
+    } catch (e) {
+      throw storeError('CORRUPT', `${this.kv.describe}: event ${key} does not decode: ${(e as Error).message}`, { record: `events/${key}` }, e)
+    }
+  }
+
+  async loadDocs(): Promise<DocRecord[]> {
+    const rows = await guard('docs', () => this.kv.scan('docs'))
+    return Promise.all(rows.map(([k, v]) => this.decodeJson<DocRecord>('docs', k, v)))
+  }
+
+  async loadOutbox(): Promise<OutboxEntry[]> {
+    const rows = await guard('outbox', () => this.kv.scan('outbox'))
+    return Promise.all(rows.map(([k, v]) => this.decodeJson<OutboxEntry>('outbox', k, v)))
+  }
+
+  /** Every stored event of a document, in arrival order, read in pages. */
+  async loadEvents(docId: PurchaseId): Promise<EventEnvelope[]> {
+    const out: EventEnvelope[] = []
+    let after: string | undefined
+    for (;;) {
+      const rows = await guard('events', () => this.kv.scan('events', { prefix: `${docId}/`, ...(after ? { after } : {}), limit: 500 }))
+      for (const [k, v] of rows) out.push(await this.decodeEventValue(k, v))
+      if (rows.length < 500) return out
+      after = rows[rows.length - 1]![0]
+    }
+  }
+
+  async getEvent(key: string): Promise<EventEnvelope | undefined> {
+    const v = await guard('events', () => this.kv.get('events', key))
+    return v === undefined ? undefined : this.decodeEventValue(key, v)
+  }
+
+  batch(): StoreBatch {
+    return new StoreBatch(this, (ops) => guard('write', () => this.kv.write(ops)))
+  }
+
+  /** @internal used by StoreBatch */
+  async sealJson(table: Table, key: string, value: unknown): Promise<Uint8Array> {
+    return this.seal(table, key, te.encode(JSON.stringify(value)))
+  }
+
+  /** @internal used by StoreBatch */
+  async sealEvent(key: string, e: EventEnvelope): Promise<Uint8Array> {
+    return this.seal('events', key, encodeEvent(e))
+  }
+
+  async close(): Promise<void> {
+    await this.kv.close()
+  }
+}
+
+/** Collects typed writes and commits them as one atomic write. */
+export class StoreBatch {
+  private readonly pending: Promise<KvOp>[] = []
+  constructor(
+    private readonly store: ClientStore,
+    private readonly write: (ops: readonly KvOp[]) => Promise<void>,
+  ) {}
+
+  get size(): number {
+    return this.pending.length
+  }
+
+  putDoc(d: DocRecord): this {
+    this.pending.push(this.store.sealJson('docs', d.id, d).then((value) => ({ table: 'docs', key: d.id, value })))
+    return this
+  }
+
+  /** Returns the encoded size of the event (before encryption). */
+  putEvent(key: string, e: EventEnvelope): number {
+    const bytes = encodeEvent(e).length
+    this.pending.push(this.store.sealEvent(key, e).then((value) => ({ table: 'events', key, value })))
+    return bytes
+  }
+
+  putOutbox(o: OutboxEntry): this {
+    const key = outboxKey(o.docId, o.seq)
+    this.pending.push(this.store.sealJson('outbox', key, o).then((value) => ({ table: 'outbox', key, value })))
+    return this
+  }
+
+  deleteOutbox(docId: PurchaseId, seq: number): this {
+    this.pending.push(Promise.resolve({ table: 'outbox', key: outboxKey(docId, seq), value: null }))
+    return this
+  }
+
+  async commit(): Promise<void> {
+    const ops = await Promise.all(this.pending)
+    if (ops.length > 0) await this.write(ops)
+  }
+}
