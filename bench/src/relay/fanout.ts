@@ -1,0 +1,341 @@
+/**
+ * One fan-out run against one server: start the server and the load
+ * processes, connect every client, let them send, and measure deliveries,
+ * latency, server CPU (from the server's own process) and load CPU. The run
+ * checks itself: every client must receive every update of its document
+ * exactly once, and a stateful server must hand a late joiner the whole text.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { LatencyHistogram } from '../stats.js'
+import { hocuspocusAuth, parseIncoming, syncStep1, type WireProtocol } from './protocol.js'
+import type { ClientSpec, LoadDone, LoadReady, LoadReply, LoadRequest } from './loadgen.js'
+import type { RelayServer, ServerContext, ServerHandle, ServerStatsSample } from './servers.js'
+
+const loadgenPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'loadgen.js')
+
+export const RELAY_SEED = 7
+
+export interface FanoutConfig {
+  readonly docs: number
+  readonly clientsPerDoc: number
+  readonly updatesPerClient: number
+  /** Own updates in flight per client (closed loop). */
+  readonly window: number
+  /** Open loop instead: total updates per second offered by all clients together. */
+  readonly ratePerSec?: number
+  readonly loadProcesses: number
+  readonly timeoutMs: number
+}
+
+export interface FanoutResult {
+  readonly deliveries: number
+  readonly expectedDeliveries: number
+  readonly frames: number
+  readonly wallUs: number
+  readonly deliveredPerSec: number
+  readonly serverCpuUs: number
+  readonly serverCpuUsPerDelivery: number
+  /** Busy fraction of one core over the run, 0..1+. */
+  readonly serverCpuShare: number
+  /** Each load process' busy fraction of one core. */
+  readonly loadCpuShares: number[]
+  readonly hist: LatencyHistogram
+  readonly problems: string[]
+  readonly connectMs: number
+}
+
+class LoadProcess {
+  private readonly child: ChildProcess
+  private waiter: ((r: LoadReply) => void) | undefined
+  private readonly early: LoadReply[] = []
+  private exited = false
+
+  constructor() {
+    this.child = fork(loadgenPath, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.child.on('message', (msg: LoadReply) => {
+      const w = this.waiter
+      if (w !== undefined) {
+        this.waiter = undefined
+        w(msg)
+      } else this.early.push(msg)
+    })
+    this.child.on('exit', (code) => {
+      this.exited = true
+      const w = this.waiter
+      this.waiter = undefined
+      w?.({ type: 'error', message: `load process exited (${code})` })
+    })
+  }
+
+  send(req: LoadRequest): void {
+    if (!this.exited) this.child.send(req)
+  }
+
+  next(timeoutMs: number): Promise<LoadReply> {
+    const queued = this.early.shift()
+    if (queued !== undefined) return Promise.resolve(queued)
+    if (this.exited) return Promise.resolve({ type: 'error', message: 'load process is gone' })
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined
+        resolve({ type: 'error', message: `no answer from the load process within ${Math.round(timeoutMs / 1000)} s` })
+      }, timeoutMs)
+      this.waiter = (r) => {
+        clearTimeout(timer)
+        resolve(r)
+      }
+    })
+  }
+
+  async close(): Promise<void> {
+    this.send({ type: 'close' })
+    if (this.exited) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.child.kill('SIGKILL')
+        resolve()
+      }, 5000)
+      this.child.once('exit', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+}
+
+export function docName(i: number): string {
+  return `bench-${i}`
+}
+
+/** Assigns clients to docs and to load processes (round robin, so each process has a share of every doc). */
+export function planClients(server: RelayServer, base: string, docs: number, perDoc: number, processes: number): ClientSpec[][] {
+  const plan: ClientSpec[][] = Array.from({ length: processes }, () => [])
+  let index = 0
+  for (let d = 0; d < docs; d++) {
+    for (let k = 0; k < perDoc; k++) {
+      const spec: ClientSpec = { index, url: server.roomUrl(base, docName(d)), doc: docName(d), yClient: 1000 + index }
+      plan[index % processes]!.push(spec)
+      index++
+    }
+  }
+  return plan
+}
+
+function expectReady(r: LoadReply): LoadReady {
+  if (r.type !== 'ready') throw new Error(r.type === 'error' ? r.message : `unexpected ${r.type}`)
+  return r
+}
+
+function expectDone(r: LoadReply): LoadDone {
+  if (r.type !== 'done') throw new Error(r.type === 'error' ? r.message : `unexpected ${r.type}`)
+  return r
+}
+
+/** Connects a fresh client to a stateful server and reads the whole document it serves. */
+export function fetchDocument(protocol: WireProtocol, url: string, doc: string, timeoutMs = 20_000): Promise<Y.Doc> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    const timer = setTimeout(() => {
+      ws.terminate()
+      reject(new Error(`no sync step 2 from ${url} within ${timeoutMs} ms`))
+    }, timeoutMs)
+    ws.on('open', () => {
+      if (protocol === 'hocuspocus') ws.send(hocuspocusAuth(doc))
+      ws.send(syncStep1(protocol, doc))
+    })
+    ws.on('message', (data: Buffer) => {
+      const msg = parseIncoming(protocol, data)
+      if (msg.kind !== 'step2') return
+      clearTimeout(timer)
+      const ydoc = new Y.Doc()
+      Y.applyUpdate(ydoc, msg.update)
+      ws.close()
+      resolve(ydoc)
+    })
+    ws.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
+}
+
+export async function runFanout(server: RelayServer, ctx: ServerContext, cfg: FanoutConfig): Promise<FanoutResult> {
+  if (server.protocol === 'concord-native') throw new Error(`${server.id}: no load client for the native protocol yet`)
+  const protocol = server.protocol
+  const handle: ServerHandle = await server.start(ctx)
+  const procs: LoadProcess[] = []
+  try {
+    const plan = planClients(server, handle.url, cfg.docs, cfg.clientsPerDoc, cfg.loadProcesses)
+    const expectedPerDoc: Record<string, number> = {}
+    for (let d = 0; d < cfg.docs; d++) expectedPerDoc[docName(d)] = cfg.clientsPerDoc * cfg.updatesPerClient
+    for (let p = 0; p < cfg.loadProcesses; p++) procs.push(new LoadProcess())
+    procs.forEach((proc, p) =>
+      proc.send({
+        type: 'setup',
+        protocol,
+        clients: plan[p]!,
+        expectedPerDoc,
+        updatesPerClient: cfg.updatesPerClient,
+        window: cfg.window,
+        seed: RELAY_SEED,
+        connectConcurrency: 32,
+      }),
+    )
+    const ready = (await Promise.all(procs.map((p) => p.next(120_000)))).map(expectReady)
+    const totalClients = cfg.docs * cfg.clientsPerDoc
+    const before: ServerStatsSample = await handle.stats()
+    for (const [p, proc] of procs.entries()) {
+      const share = plan[p]!.length / totalClients
+      proc.send({ type: 'go', ...(cfg.ratePerSec !== undefined ? { ratePerSec: cfg.ratePerSec * share } : {}), timeoutMs: cfg.timeoutMs })
+    }
+    const done = (await Promise.all(procs.map((p) => p.next(cfg.timeoutMs + 30_000)))).map(expectDone)
+    const after = await handle.stats()
+    const startUs = Math.min(...done.map((d) => d.startUs))
+    const endUs = Math.max(...done.map((d) => d.endUs))
+    const wallUs = Math.max(1, endUs - startUs)
+    const deliveries = done.reduce((a, d) => a + d.deliveries, 0)
+    const hist = new LatencyHistogram()
+    for (const d of done) hist.merge(d.hist)
+    const serverCpuUs = after.cpuUs - before.cpuUs
+    const problems = done.flatMap((d) => d.problems)
+    const duplicates = done.reduce((a, d) => a + d.duplicates, 0)
+    if (duplicates > 0) problems.push(`${duplicates} duplicate deliveries`)
+    const expectedDeliveries = cfg.docs * cfg.clientsPerDoc * cfg.clientsPerDoc * cfg.updatesPerClient
+    if (deliveries !== expectedDeliveries) problems.push(`delivered ${deliveries} of ${expectedDeliveries} expected updates`)
+    if (server.stateful && problems.length === 0) {
+      // A late joiner must get the whole text: every client's characters, in each client's order.
+      for (const d of [0, cfg.docs - 1]) {
+        const ydoc = await fetchDocument(protocol, server.roomUrl(handle.url, docName(d)), docName(d))
+        const len = ydoc.getText('t').length
+        const want = cfg.clientsPerDoc * cfg.updatesPerClient
+        if (len !== want) problems.push(`${docName(d)}: a late joiner got ${len} characters, expected ${want}`)
+        ydoc.destroy()
+      }
+    }
+    return {
+      deliveries,
+      expectedDeliveries,
+      frames: done.reduce((a, d) => a + d.frames, 0),
+      wallUs,
+      deliveredPerSec: deliveries / (wallUs / 1e6),
+      serverCpuUs,
+      serverCpuUsPerDelivery: serverCpuUs / Math.max(1, deliveries),
+      serverCpuShare: serverCpuUs / wallUs,
+      loadCpuShares: done.map((d) => d.cpuUs / wallUs),
+      hist,
+      problems,
+      connectMs: Math.max(...ready.map((r) => r.connectMs)),
+    }
+  } finally {
+    await Promise.all(procs.map((p) => p.close()))
+    await handle.stop()
+  }
+}
+
+export interface ConnectResult {
+  readonly connections: number
+  readonly connectMs: number
+  readonly perSec: number
+  readonly rssPerConnection: number
+  readonly heapPerConnection?: number
+  readonly rssPerDocument: number
+  readonly heapPerDocument?: number
+  readonly rssCurve: Array<[number, number]>
+  readonly problems: string[]
+}
+
+async function settledStats(handle: ServerHandle): Promise<ServerStatsSample> {
+  await handle.gc()
+  return handle.stats()
+}
+
+/**
+ * [R3]: opens `connections` clients on one document (connection rate, memory
+ * per connection), then `documents` clients on as many documents (memory per
+ * document, net of one connection each), on a fresh server each time.
+ */
+export async function runConnect(server: RelayServer, ctx: ServerContext, connections: number, documents: number, loadProcesses: number): Promise<ConnectResult> {
+  if (server.protocol === 'concord-native') throw new Error(`${server.id}: no load client for the native protocol yet`)
+  const protocol = server.protocol
+  const problems: string[] = []
+  const rssCurve: Array<[number, number]> = []
+  const open = async (handle: ServerHandle, docs: number, perDoc: number, steps: number): Promise<{ ms: number; procs: LoadProcess[] }> => {
+    const procs: LoadProcess[] = []
+    let ms = 0
+    const perStep = Math.ceil((docs * perDoc) / steps)
+    // Several batches, so the memory curve has points; each batch is its own load process pair.
+    let opened = 0
+    const plan = planClients(server, handle.url, docs, perDoc, 1)[0]!
+    while (opened < plan.length) {
+      const batch = plan.slice(opened, opened + perStep)
+      const split: ClientSpec[][] = Array.from({ length: loadProcesses }, (_, p) => batch.filter((_, i) => i % loadProcesses === p))
+      const batchProcs = split.filter((s) => s.length > 0).map(() => new LoadProcess())
+      const t0 = performance.now()
+      batchProcs.forEach((proc, p) =>
+        proc.send({ type: 'setup', protocol, clients: split[p]!, expectedPerDoc: {}, updatesPerClient: 0, window: 1, seed: RELAY_SEED, connectConcurrency: 32 }),
+      )
+      const ready = (await Promise.all(batchProcs.map((p) => p.next(120_000)))).map(expectReady)
+      ms += Math.max(...ready.map((r) => r.connectMs))
+      void t0
+      procs.push(...batchProcs)
+      opened += batch.length
+      if (docs === 1) {
+        const s = await settledStats(handle)
+        rssCurve.push([opened, s.rss])
+      }
+    }
+    return { ms, procs }
+  }
+  // Connections on one document.
+  let connectMs: number
+  let rssPerConnection: number
+  let heapPerConnection: number | undefined
+  {
+    const handle = await server.start(ctx)
+    try {
+      const base = await settledStats(handle)
+      rssCurve.push([0, base.rss])
+      const { ms, procs } = await open(handle, 1, connections, 5)
+      connectMs = ms
+      const s = await settledStats(handle)
+      rssPerConnection = (s.rss - base.rss) / connections
+      if (s.heapUsed !== undefined && base.heapUsed !== undefined) heapPerConnection = (s.heapUsed - base.heapUsed) / connections
+      await Promise.all(procs.map((p) => p.close()))
+    } finally {
+      await handle.stop()
+    }
+  }
+  // One connection on each of many documents.
+  let rssPerDocument: number
+  let heapPerDocument: number | undefined
+  {
+    const handle = await server.start(ctx)
+    try {
+      const base = await settledStats(handle)
+      const { procs } = await open(handle, documents, 1, 1)
+      const s = await settledStats(handle)
+      rssPerDocument = (s.rss - base.rss) / documents - rssPerConnection
+      if (s.heapUsed !== undefined && base.heapUsed !== undefined && heapPerConnection !== undefined) {
+        heapPerDocument = (s.heapUsed - base.heapUsed) / documents - heapPerConnection
+      }
+      await Promise.all(procs.map((p) => p.close()))
+    } finally {
+      await handle.stop()
+    }
+  }
+  return {
+    connections,
+    connectMs,
+    perSec: connections / (connectMs / 1000),
+    rssPerConnection,
+    ...(heapPerConnection !== undefined ? { heapPerConnection } : {}),
+    rssPerDocument,
+    ...(heapPerDocument !== undefined ? { heapPerDocument } : {}),
+    rssCurve,
+    problems,
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The relays compared side by side. Each entry starts one server in its own
+ * process and says how to reach a document's room. Adding the Concord relay
+ * is one entry: `commandServer` starts any server from a command line that
+ * prints `{"msg":"listening","url":...}` on stdout and measures its CPU from
+ * /proc/<pid>/stat.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import type { ServerKind, ServerReply, ServerRequest } from './server-child.js'
+import type { WireProtocol } from './protocol.js'
+
+const serverChildPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'server-child.js')
+
+export interface ServerStatsSample {
+  /** User + system CPU time of the server process so far, microseconds. */
+  readonly cpuUs: number
+  readonly rss: number
+  /** Only for servers we host ourselves (IPC). */
+  readonly heapUsed?: number
+}
+
+export interface ServerHandle {
+  /** Base ws:// URL. */
+  readonly url: string
+  readonly pid: number
+  stats(): Promise<ServerStatsSample>
+  /** Runs a full GC in the server if it can; false when it cannot (external command). */
+  gc(): Promise<boolean>
+  stop(): Promise<void>
+}
+
+export interface ServerContext {
+  readonly repoRoot: string
+}
+
+/** Figures from issue 7 (anchors measured on this kind of machine), shown beside ours. */
+export interface Targets {
+  /** Delivered messages per second by K. */
+  readonly deliveredPerSec?: Readonly<Record<number, number>>
+  /** Server CPU per delivered message, [low, high] microseconds. */
+  readonly cpuUsPerDelivery?: readonly [number, number]
+}
+
+export interface RelayServer {
+  readonly id: string
+  readonly title: string
+  /** What the load clients speak to it. */
+  readonly protocol: WireProtocol | 'concord-native'
+  /** Whether it keeps document state (so a late joiner can be checked against it). */
+  readonly stateful: boolean
+  roomUrl(base: string, doc: string): string
+  /** Why it cannot run here, or undefined when it can. */
+  unavailable(ctx: ServerContext): string | undefined
+  start(ctx: ServerContext): Promise<ServerHandle>
+  readonly targets?: Targets
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      resolve()
+    }, ms)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+/** Starts one of our own server children (server-child.ts). */
+export function childServer(kind: ServerKind): Promise<ServerHandle> {
+  return new Promise((resolve, reject) => {
+    const child = fork(serverChildPath, [kind], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    let nextId = 1
+    const pending = new Map<number, (r: ServerReply) => void>()
+    const ask = (req: ServerRequest & { id: number }): Promise<ServerReply> =>
+      new Promise((res, rej) => {
+        pending.set(req.id, res)
+        child.send(req, (err) => { if (err !== null) rej(err) })
+      })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${kind}: did not start within 20 s`))
+    }, 20_000)
+    child.on('message', (msg: ServerReply) => {
+      if (msg.type === 'listening') {
+        clearTimeout(timer)
+        resolve({
+          url: msg.url,
+          pid: child.pid!,
+          stats: async () => {
+            const r = await ask({ type: 'stats', id: nextId++ })
+            if (r.type !== 'stats') throw new Error('bad stats reply')
+            return { cpuUs: r.stats.cpuUserUs + r.stats.cpuSystemUs, rss: r.stats.rss, heapUsed: r.stats.heapUsed }
+          },
+          gc: async () => {
+            await ask({ type: 'gc', id: nextId++ })
+            return true
+          },
+          stop: async () => {
+            if (child.connected) child.send({ type: 'stop' } satisfies ServerRequest)
+            await waitExit(child, 5000)
+          },
+        })
+      } else if (msg.type === 'error') {
+        clearTimeout(timer)
+        reject(new Error(`${kind}: ${msg.message}`))
+      } else if ('id' in msg) {
+        pending.get(msg.id)?.(msg)
+        pending.delete(msg.id)
+      }
+    })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${kind}: exited (${code}) before listening`))
+    })
+  })
+}
+
+let clockTicks: number | undefined
+function ticksPerSecond(): number {
+  // CLK_TCK is 100 on every Linux this runs on; `getconf` would be a process per call.
+  clockTicks ??= 100
+  return clockTicks
+}
+
+/** CPU time (us) and RSS (bytes) of any process, from /proc. */
+export function procStats(pid: number): ServerStatsSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name, which is parenthesised and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  return { cpuUs: ((utime + stime) * 1e6) / ticksPerSecond(), rss: rssKb * 1024 }
+}
+
+export interface CommandServerOptions {
+  readonly command: string
+  readonly args: readonly string[]
+  readonly cwd: string
+  readonly env?: Readonly<Record<string, string>>
+  /** Removed when the server stops (its data directory). */
+  readonly cleanup?: string
+}
+
+/**
+ * Starts a server from a command line that prints one JSON line
+ * `{"msg":"listening","url":"http://127.0.0.1:PORT"}` on stdout (other lines
+ * are ignored). CPU and memory come from /proc; it cannot be asked to GC.
+ */
+export function commandServer(opts: CommandServerOptions): Promise<ServerHandle> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(opts.command, [...opts.args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${opts.command} ${opts.args.join(' ')}: no "listening" line within 20 s`))
+    }, 20_000)
+    const lines = createInterface({ input: child.stdout! })
+    let started = false
+    lines.on('line', (line) => {
+      if (started) return
+      let json: unknown
+      try {
+        json = JSON.parse(line)
+      } catch {
+        return
+      }
+      const { msg, url } = json as { msg?: unknown; url?: unknown }
+      if (msg !== 'listening' || typeof url !== 'string') return
+      started = true
+      clearTimeout(timer)
+      // Keep draining stdout so the server never blocks on a full pipe.
+      child.stdout!.resume()
+      resolve({
+        url: url.replace(/^http/, 'ws').replace(/\/$/, ''),
+        pid: child.pid!,
+        stats: async () => procStats(child.pid!),
+        gc: async () => false,
+        stop: async () => {
+          child.kill('SIGTERM')
+          await waitExit(child, 10_000)
+          if (opts.cleanup !== undefined) rmSync(opts.cleanup, { recursive: true, force: true })
+        },
+      })
+    })
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      if (!started) reject(new Error(`${opts.command} ${opts.args.join(' ')}: exited (${code}) before listening`))
+    })
+  })
+}
+
+/** The Concord relay CLI, once packages/relay is built. */
+function concordRelayCli(ctx: ServerContext): string {
+  return path.join(ctx.repoRoot, 'packages', 'relay', 'dist', 'cli.js')
+}
+
+function startConcordRelay(ctx: ServerContext, extraArgs: readonly string[] = []): Promise<ServerHandle> {
+  const data = mkdtempSync(path.join(tmpdir(), 'concord-bench-relay-'))
+  return commandServer({
+    command: process.execPath,
+    args: [concordRelayCli(ctx), '--port', '0', '--data', data, ...extraArgs],
+    cwd: ctx.repoRoot,
+    cleanup: data,
+  })
+}
+
+const plainRoom = (base: string, doc: string): string => `${base}/${doc}`
+
+export const relayServers: readonly RelayServer[] = [
+  {
+    id: 'concord-native',
+    title: 'Concord relay (native)',
+    protocol: 'concord-native',
+    stateful: true,
+    roomUrl: (base) => base,
+    unavailable: (ctx) =>
+      !existsSync(concordRelayCli(ctx))
+        ? 'packages/relay/dist/cli.js is not built yet'
+        : 'the load client for the native protocol is not written yet (it needs core/protocol)',
+    start: (ctx) => startConcordRelay(ctx),
+  },
+  {
+    id: 'concord-y',
+    title: 'Concord relay (y-websocket endpoint)',
+    protocol: 'y-websocket',
+    stateful: true,
+    roomUrl: (base, doc) => `${base}/y/${doc}`,
+    unavailable: (ctx) => (existsSync(concordRelayCli(ctx)) ? undefined : 'packages/relay/dist/cli.js is not built yet'),
+    start: (ctx) => startConcordRelay(ctx),
+  },
+  {
+    id: 'y-websocket-server',
+    title: '@y/websocket-server',
+    protocol: 'y-websocket',
+    stateful: true,
+    roomUrl: plainRoom,
+    unavailable: () => undefined,
+    start: () => childServer('y-websocket-server'),
+    targets: { deliveredPerSec: { 10: 97_000, 50: 156_000, 200: 143_000 }, cpuUsPerDelivery: [7, 11.5] },
+  },
+  {
+    id: 'hocuspocus',
+    title: '@hocuspocus/server',
+    protocol: 'hocuspocus',
+    stateful: true,
+    roomUrl: (base) => base,
+    unavailable: () => undefined,
+    start: () => childServer('hocuspocus'),
+    targets: { cpuUsPerDelivery: [5, 20] },
+  },
+  {
+    id: 'raw-ws',
+    title: 'raw ws broadcast (ws.send per client)',
+    protocol: 'y-websocket',
+    stateful: false,
+    roomUrl: plainRoom,
+    unavailable: () => undefined,
+    start: () => childServer('raw-ws'),
+    targets: { cpuUsPerDelivery: [3.4, 4.1] },
+  },
+  {
+    id: 'built-once',
+    title: 'built-once frame (floor)',
+    protocol: 'y-websocket',
+    stateful: false,
+    roomUrl: plainRoom,
+    unavailable: () => undefined,
+    start: () => childServer('built-once'),
+    targets: { cpuUsPerDelivery: [1, 3] },
+  },
+]
