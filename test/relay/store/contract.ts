@@ -97,7 +97,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
       { docId: b, backend: 'automerge', events: evs('PO-B', 'y', 1, 2, { backend: 'automerge' }) },
     ])
     assert.equal(first.map(okSeqs), [[1, 2, 3], [1, 2]])
-    assert.equal(first.map((r) => [r.docId, r.lastSeq]), [[a, 3], [b, 2]])
+    assert.equal(first.map((r) => [r.docId, r.lastSeq, r.error]), [[a, 3, undefined], [b, 2, undefined]])
     const second = await store.append([{ docId: a, backend: 'yjs', events: [...evs('PO-A', 'z', 1, 1), ...evs('PO-A', 'x', 4, 4)] }])
     assert.equal(okSeqs(second[0]!), [4, 5])
     const stored = await store.readFrom(a, 0)
@@ -162,10 +162,13 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     await store.append([{ docId: d, backend: 'yjs', events: [ev('PO-BACKEND', 'a', 1)] }])
     const other = await store.append([{ docId: d, backend: 'automerge', events: evs('PO-BACKEND', 'a', 2, 3, { backend: 'automerge' }) }])
     assert.equal(okSeqs(other[0]!), ['err:BACKEND_MISMATCH', 'err:BACKEND_MISMATCH'])
+    assert.is(other[0]!.error?.code, 'BACKEND_MISMATCH', 'the request as a whole is refused')
+    assert.equal(other[0]!.error?.details, { docId: d, expected: 'yjs', actual: 'automerge' })
     assert.is(other[0]!.lastSeq, 1)
     // An event whose own backend is not the request's is refused on its own.
     const mixed = await store.append([{ docId: d, backend: 'yjs', events: [ev('PO-BACKEND', 'a', 2, { backend: 'automerge' }), ev('PO-BACKEND', 'b', 1)] }])
     assert.equal(okSeqs(mixed[0]!), ['err:BACKEND_MISMATCH', 2])
+    assert.is(mixed[0]!.error, undefined, 'one event refused, not the request')
     assert.is((await store.getDoc(d))?.backend, 'yjs')
     assert.is((await store.getDoc(d))?.lastSeq, 2)
   })
@@ -182,6 +185,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
       { docId: b, backend: 'yjs', events: [ev('PO-BATCH-B', 'b', 3)] },
     ])
     assert.equal(r.map(okSeqs), [[1, 'err:INVALID_EVENT', 'err:INVALID_EVENT', 2], [1, 2], ['err:INVALID_ID'], [3]])
+    assert.equal(r.map((x) => x.error?.code), [undefined, undefined, 'INVALID_ID', undefined])
     const refused = r[0]!.events[1] as Extract<EventOutcome, { ok: false }>
     assert.is(refused.id, 'a.2', 'a refused event is named by its id so the relay can nack it')
     assert.is(refused.error.details.field, 'kind')
@@ -199,6 +203,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     await rejectsWith(store.append('nope' as never), 'INVALID_ARGUMENT')
     const r = await store.append([{ docId: doc('PO-ARGS'), backend: 'crdt' as never, events: [ev('PO-ARGS', 'a', 1)] }, null as never])
     assert.equal(r.map(okSeqs), [['err:INVALID_ARGUMENT'], []])
+    assert.equal(r.map((x) => x.error?.code), ['INVALID_ARGUMENT', 'INVALID_ARGUMENT'])
     await rejectsWith(() => store.readFrom('../etc' as PurchaseId, 0), 'INVALID_ID')
     await rejectsWith(() => store.readFrom(doc('PO-ARGS'), -1), 'INVALID_ARGUMENT')
     await rejectsWith(() => store.readFrom(doc('PO-ARGS'), 0, 0), 'INVALID_ARGUMENT')
@@ -461,6 +466,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
         const model = new Map<string, { backend: string; ids: Map<string, { seq: number; variant: number }>; order: string[] }>()
         for (const batch of batches) {
           const expected: (string | number)[][] = []
+          const expectedErrors: (string | undefined)[] = []
           const requests = batch.map((r) => {
             const name = docName(r.doc)
             const backend = r.automerge ? ('automerge' as const) : ('yjs' as const)
@@ -475,8 +481,10 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
             const out: (string | number)[] = []
             if (m !== undefined && m.backend !== backend) {
               expected.push(r.events.map((e) => (e.invalid ? 'err:INVALID_EVENT' : 'err:BACKEND_MISMATCH')))
+              expectedErrors.push('BACKEND_MISMATCH')
               continue
             }
+            expectedErrors.push(undefined)
             for (const e of r.events) {
               if (e.invalid) {
                 out.push('err:INVALID_EVENT')
@@ -498,6 +506,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
           }
           const results = await store.append(requests.map(({ name, backend, events }) => ({ docId: doc(name), backend, events })))
           assert.equal(results.map(okSeqs), expected)
+          assert.equal(results.map((x) => x.error?.code), expectedErrors)
         }
         for (let i = 0; i <= 2; i++) {
           const m = model.get(docName(i))

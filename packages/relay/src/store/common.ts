@@ -8,7 +8,7 @@ import {
   type BackendName, type ConcordError, type EventEnvelope, type EventId, type IsoInstant, type PurchaseId, type ReplicaId,
   ConcordError as ConcordErrorClass, fail, isConcordError, parseEventId, parsePurchaseId, parseReplicaId, validateEnvelope,
 } from '@concord/core'
-import { type AppendRequest, type EventOutcome, type SnapshotInput, type StoredEvent, DEFAULT_PAGE, MAX_PAGE } from './types.js'
+import { type AppendRequest, type AppendResult, type EventOutcome, type SnapshotInput, type StoredEvent, DEFAULT_PAGE, MAX_PAGE } from './types.js'
 
 export function checkDocId(docId: unknown): PurchaseId {
   return parsePurchaseId(docId)
@@ -185,6 +185,12 @@ export interface DocPlan {
   readonly outcomes: EventOutcome[]
   readonly rows: NewRow[]
   readonly lastSeq: number
+  /** Set when the whole request is refused. */
+  readonly error: ConcordError | undefined
+}
+
+export function resultOf(docId: PurchaseId, plan: DocPlan): AppendResult {
+  return { docId, events: plan.outcomes, lastSeq: plan.lastSeq, ...(plan.error === undefined ? {} : { error: plan.error }) }
 }
 
 /**
@@ -200,14 +206,14 @@ export function planDocAppend(
 ): DocPlan {
   if (request.error !== undefined) {
     const error = request.error
-    return { outcomes: request.items.map((it) => ({ ok: false, id: it.ok ? it.prepared.id : it.id, error })), rows: [], lastSeq: doc?.lastSeq ?? 0 }
+    return { outcomes: request.items.map((it) => ({ ok: false, id: it.ok ? it.prepared.id : it.id, error })), rows: [], lastSeq: doc?.lastSeq ?? 0, error }
   }
   if (doc !== undefined && doc.backend !== request.backend) {
     const error = new ConcordErrorClass('BACKEND_MISMATCH', `document ${request.docId} uses ${doc.backend}, not ${request.backend}`, {
       docId: request.docId, expected: doc.backend, actual: request.backend,
     })
     // An event refused on its own keeps its own (more specific) error.
-    return { outcomes: request.items.map((it) => (it.ok ? { ok: false, id: it.prepared.id, error } : it)), rows: [], lastSeq: doc.lastSeq }
+    return { outcomes: request.items.map((it) => (it.ok ? { ok: false, id: it.prepared.id, error } : it)), rows: [], lastSeq: doc.lastSeq, error }
   }
   let lastSeq = doc?.lastSeq ?? 0
   const rows: NewRow[] = []
@@ -232,7 +238,7 @@ export function planDocAppend(
     inBatch.set(p.id, { seq, hlc: p.event.hlc, kind: p.event.kind, depsKey: p.depsKey, payload: p.event.payload })
     return { ok: true, id: p.id, seq, duplicate: false }
   })
-  return { outcomes, rows, lastSeq }
+  return { outcomes, rows, lastSeq, error: undefined }
 }
 
 /** Whether a request has anything that could create its document. */

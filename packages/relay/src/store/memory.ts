@@ -7,7 +7,7 @@ import { type BackendName, type EventId, type IsoInstant, type PurchaseId, type 
 import {
   type ExistingEvent, type PreparedEvent,
   checkBatch, checkDocId, checkLimit, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
-  pagesOf, planDocAppend, prepareRequest, storeClosed,
+  pagesOf, planDocAppend, resultOf, prepareRequest, storeClosed,
 } from './common.js'
 import type {
   AppendRequest, AppendResult, DocInfo, EventStore, EventSummary, ListDocsOptions, PutSnapshotResult, SnapshotInfo, SnapshotInput,
@@ -107,7 +107,7 @@ export class MemoryEventStore implements EventStore {
         }
         doc!.lastSeq = plan.lastSeq
       }
-      return { docId: req.docId, events: plan.outcomes, lastSeq: doc?.lastSeq ?? 0 }
+      return resultOf(req.docId, plan)
     })
   }
 

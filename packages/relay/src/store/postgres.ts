@@ -22,7 +22,7 @@ import {
 import {
   type ExistingEvent, type NewRow, type PreparedRequest,
   checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, depsKeyOf,
-  formatNumber, hasValidEvents, pagesOf, planDocAppend, plainBytes, prepareRequest, schemaTooNew, storeClosed,
+  formatNumber, hasValidEvents, pagesOf, planDocAppend, resultOf, plainBytes, prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
 import { type PostgresMigration, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import type {
@@ -179,7 +179,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async appendOne(c: ClientBase, req: PreparedRequest, storedAt: IsoInstant): Promise<AppendResult> {
-    if (req.error !== undefined) return { docId: req.docId, events: planDocAppend(req, undefined, () => undefined).outcomes, lastSeq: 0 }
+    if (req.error !== undefined) return resultOf(req.docId, planDocAppend(req, undefined, () => undefined))
     let doc = await this.lockDoc(c, req.docId)
     if (doc === undefined && hasValidEvents(req)) {
       // Another relay may create it at the same moment: whoever loses waits on
@@ -205,7 +205,7 @@ export class PostgresEventStore implements EventStore {
       for (let i = 0; i < plan.rows.length; i += INSERT_CHUNK) await this.insertEvents(c, req.docId, plan.rows.slice(i, i + INSERT_CHUNK), storedAt)
       await c.query(`UPDATE ${this.t.docs} SET last_seq = $1 WHERE doc_id = $2`, [plan.lastSeq, req.docId])
     }
-    return { docId: req.docId, events: plan.outcomes, lastSeq: plan.lastSeq }
+    return resultOf(req.docId, plan)
   }
 
   private async insertEvents(c: ClientBase, docId: PurchaseId, rows: readonly NewRow[], storedAt: IsoInstant): Promise<void> {

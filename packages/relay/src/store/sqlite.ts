@@ -28,7 +28,7 @@ import {
 import {
   type ExistingEvent,
   checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
-  pagesOf, parseJsonColumn, planDocAppend, plainBytes, prepareRequest, schemaTooNew, storeClosed,
+  pagesOf, parseJsonColumn, planDocAppend, resultOf, plainBytes, prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
 import { type SqliteMigration, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import type {
@@ -264,7 +264,7 @@ export class SqliteEventStore implements EventStore {
     const s = this.stmts
     const run = db.transaction((): AppendResult[] =>
       requests.map((req) => {
-        if (req.error !== undefined) return { docId: req.docId, events: planDocAppend(req, undefined, () => undefined).outcomes, lastSeq: 0 }
+        if (req.error !== undefined) return resultOf(req.docId, planDocAppend(req, undefined, () => undefined))
         const row = s.getDoc.get(req.docId)
         const doc = row === undefined ? undefined : { backend: row.backend as BackendName, lastSeq: row.last_seq }
         const existing = new Map<string, ExistingEvent>()
@@ -285,7 +285,7 @@ export class SqliteEventStore implements EventStore {
           }
           s.setLastSeq.run(plan.lastSeq, req.docId)
         }
-        return { docId: req.docId, events: plan.outcomes, lastSeq: plan.lastSeq }
+        return resultOf(req.docId, plan)
       }),
     )
     return run.immediate()

@@ -73,6 +73,12 @@ export interface AppendResult {
   readonly events: readonly EventOutcome[]
   /** The document's last sequence number once this batch committed (0: no document). */
   readonly lastSeq: number
+  /**
+   * Set when the whole request was refused: a bad docId or backend name
+   * (INVALID_ID, INVALID_ARGUMENT) or the document's other backend
+   * (BACKEND_MISMATCH). Its events' outcomes say the same, one by one.
+   */
+  readonly error?: ConcordError
 }
 
 /** A stored event with its place in the document's log. */
