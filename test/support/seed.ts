@@ -21,12 +21,18 @@ export const RUNS_SCALE = Number(process.env.RUNS_SCALE ?? 1)
 
 fc.configureGlobal({ seed: SEED })
 
+function failure(details: fc.RunDetails<unknown[]>): Error {
+  const cause = (details as { errorInstance?: unknown }).errorInstance
+  const why = cause instanceof Error ? cause.message : String(cause)
+  return new Error(`property failed, replay with SEED=${SEED}\n${why}\n${fc.defaultReportMessage(details) ?? ''}`, { cause })
+}
+
 /** Runs a fast-check property with the suite seed; a failure names the seed that replays it. */
 export function check<Ts extends unknown[]>(prop: fc.IProperty<Ts>, params: fc.Parameters<Ts> = {}): void {
   const numRuns = Math.max(1, Math.round((params.numRuns ?? 100) * RUNS_SCALE))
   const details = fc.check(prop, { ...params, seed: SEED, numRuns })
   if (details.failed) {
-    throw new Error(`property failed, replay with SEED=${SEED}\n${fc.defaultReportMessage(details as unknown as fc.RunDetails<unknown[]>) ?? ''}`)
+    throw failure(details as unknown as fc.RunDetails<unknown[]>)
   }
 }
 
@@ -34,7 +40,7 @@ export async function checkAsync<Ts extends unknown[]>(prop: fc.IAsyncProperty<T
   const numRuns = Math.max(1, Math.round((params.numRuns ?? 100) * RUNS_SCALE))
   const details = await fc.check(prop, { ...params, seed: SEED, numRuns })
   if (details.failed) {
-    throw new Error(`property failed, replay with SEED=${SEED}\n${fc.defaultReportMessage(details as unknown as fc.RunDetails<unknown[]>) ?? ''}`)
+    throw failure(details as unknown as fc.RunDetails<unknown[]>)
   }
 }
 

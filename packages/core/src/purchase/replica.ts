@@ -24,7 +24,7 @@ import { type Decimal, compareDecimal, subDecimal } from '../money/decimal.js'
 import type { RoundingPolicy } from '../money/rounding.js'
 import { HybridLogicalClock } from '../time/hlc.js'
 import { type IsoDate, businessDateOf, instantFromEpochMs, parseIsoDate, parseTimeZone } from '../time/dates.js'
-import { type AppendResult, EventLog, type LogSnapshot } from '../log/event-log.js'
+import { type AppendResult, EventLog, type LogSnapshot, eventsUpTo, replay } from '../log/event-log.js'
 import type { EventEnvelope, Priority } from '../log/envelope.js'
 import { clockToRecord, covers } from '../conflicts/causality.js'
 import { detectConflicts, detectViolations } from '../conflicts/detect.js'
@@ -38,6 +38,7 @@ import {
   type TaxMode, type TaxSnapshot, type TransitionAction, type VoidableSet, HEADER_FIELDS, keys,
 } from './model.js'
 import { hasPurchase, lwwValue, readPurchase } from './read.js'
+import { type AuditEntry, auditTrail } from './audit.js'
 import { keyBetween } from './sort-key.js'
 
 export interface ReplicaOptions {
@@ -195,6 +196,25 @@ export class PurchaseReplica {
   /** Lifecycle actions that may be taken now (for menus). */
   allowedActions(): TransitionAction[] {
     return allowedActions(this.derived().lifecycle.state)
+  }
+
+  /**
+   * The purchase as it was: after an event (and everything it depended on),
+   * or at a moment (every event stamped at or before an HLC). Replays the
+   * events this replica holds.
+   */
+  stateAt(at: { readonly event: EventId } | { readonly hlc: string }): PurchaseState {
+    const doc = replay(this.log.backend, `${this.replica}-h` as ReplicaId, eventsUpTo(this.log.events(), at))
+    try {
+      return readPurchase(doc.read())
+    } finally {
+      doc.destroy()
+    }
+  }
+
+  /** Who changed which field, when, from which device: one entry per event, oldest first. */
+  history(): AuditEntry[] {
+    return auditTrail(this.log.backend, this.log.events())
   }
 
   onChange(listener: ChangeListener): () => void {

@@ -1,0 +1,123 @@
+/** The event log: causal buffering, idempotence, typed refusals, snapshots, history. */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { type EventEnvelope, type PurchaseReplica, isConcordError, validateEnvelope } from '@concord/core'
+import { BACKENDS } from '../support/backends.js'
+import { type Sim, makeReplica, replicaOptions } from '../support/replicas.js'
+import { PurchaseReplica as Replica, seededRandom } from '@concord/core'
+
+function world(backend: (typeof BACKENDS)[number]) {
+  const sim: Sim = { rng: seededRandom(11), time: 1_760_000_000_000 }
+  const a = Replica.create(replicaOptions(sim, backend, 0), { currency: 'EUR', supplier: 'ACME' })
+  return { sim, a }
+}
+
+const fingerprint = (r: PurchaseReplica) => JSON.stringify([...r.log.doc.read().registers.keys()].sort()) + r.log.doc.version()
+
+for (const backend of BACKENDS) {
+  test(`[${backend.name}] events with missing dependencies wait in a visible pending buffer`, () => {
+    const { sim, a } = world(backend)
+    const { lineId } = a.addLine({ product: 'Widget', qty: '1', price: '2' })
+    a.updateLine(lineId, { qty: '5' })
+    const events = a.log.events()
+    const b = makeReplica(sim, backend, 1)
+    const last = events[events.length - 1]!
+    const r1 = b.receive([last])
+    assert.equal(r1.applied, [])
+    assert.equal(r1.pending, [last.id])
+    assert.ok(b.log.pending().missing.length > 0, 'names what it waits for')
+    assert.not.ok(b.exists)
+    const r2 = b.receive(events.slice(0, -1))
+    assert.is(r2.applied.length, events.length, 'the buffered event applied with the rest, in causal order')
+    assert.equal(b.log.pending().events, [])
+    assert.is(b.state().lines[0]!.qty, '5')
+  })
+
+  test(`[${backend.name}] appending is idempotent by id; the same id with other content is refused`, () => {
+    const { sim, a } = world(backend)
+    a.addLine({ product: 'Widget', qty: '1', price: '2' })
+    const b = makeReplica(sim, backend, 1, a.log.events())
+    const before = fingerprint(b)
+    const again = b.receive(a.log.events())
+    assert.equal(again.applied, [])
+    assert.is(again.duplicates.length, a.log.events().length)
+    const e = a.log.events()[1]!
+    const forged: EventEnvelope = { ...e, payload: a.log.events()[0]!.payload }
+    const r = b.receive([forged])
+    assert.is(r.rejected.length, 1)
+    assert.ok(isConcordError(r.rejected[0]!.error, 'DUPLICATE_EVENT_MISMATCH'))
+    assert.is(fingerprint(b), before, 'state unchanged')
+  })
+
+  test(`[${backend.name}] garbage payloads and bad envelopes are refused with typed errors; the rest applies`, () => {
+    const { sim, a } = world(backend)
+    a.addLine({ product: 'Widget', qty: '1', price: '2' })
+    const [create, add] = a.log.events() as [EventEnvelope, EventEnvelope]
+    const b = makeReplica(sim, backend, 1, [create])
+    const before = fingerprint(b)
+    const garbage: EventEnvelope = { ...add, payload: new Uint8Array([0xff, 0xfe, 0x01, 0x80, 0x80]) }
+    const r = b.receive([garbage])
+    assert.is(r.rejected.length, 1, 'garbage refused')
+    assert.ok(isConcordError(r.rejected[0]!.error, 'INVALID_UPDATE'), r.rejected[0]!.error.code)
+    assert.is(fingerprint(b), before, 'nothing applied')
+    const bad = [
+      { ...add, id: 'nonsense' },
+      { ...add, seq: 7 },
+      { ...add, docId: 'other-doc' },
+      { ...add, deps: [add.id] },
+      { ...add, kind: 'Not A Kind' },
+      { ...add, meta: { at: 'yesterday' } },
+      { ...add, backend: backend.name === 'yjs' ? 'automerge' : 'yjs' },
+    ] as unknown as EventEnvelope[]
+    const codes = bad.map((e) => b.receive([e]).rejected[0]?.error.code)
+    assert.equal(codes, ['INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'BACKEND_MISMATCH'])
+    assert.throws(() => validateEnvelope(null), (e: unknown) => isConcordError(e, 'INVALID_EVENT'))
+    // The good event still applies afterwards.
+    assert.is(b.receive([add]).applied.length, 1)
+    assert.is(b.state().lines.length, 1)
+  })
+
+  test(`[${backend.name}] snapshot plus tail equals the full log; re-sent events are recognised`, () => {
+    const { sim, a } = world(backend)
+    for (let i = 0; i < 20; i++) a.addLine({ product: `P${i}`, qty: String(i + 1), price: '3' })
+    const events = a.log.events()
+    const head = makeReplica(sim, backend, 1, events.slice(0, 12))
+    const snap = head.log.snapshot()
+    const restored = Replica.fromSnapshot({ ...replicaOptions(sim, backend, 2) }, snap, events.slice(12))
+    assert.is(restored.derived().totals.total, a.derived().totals.total)
+    assert.equal(restored.log.heads(), a.log.heads())
+    const again = restored.receive(events)
+    assert.equal(again.applied, [])
+    assert.is(again.duplicates.length, events.length)
+    // A snapshot of the wrong backend is refused with a typed error.
+    const other = BACKENDS.find((x) => x !== backend)
+    if (other !== undefined) {
+      assert.throws(() => Replica.fromSnapshot({ ...replicaOptions(sim, other, 3) }, snap), (e: unknown) => isConcordError(e, 'BACKEND_MISMATCH'))
+    }
+    assert.throws(
+      () => Replica.fromSnapshot({ ...replicaOptions(sim, backend, 3) }, { ...snap, doc: new Uint8Array([1, 2, 3, 4, 5, 6]) }),
+      (e: unknown) => isConcordError(e, 'CORRUPT_SNAPSHOT'),
+    )
+  })
+
+  test(`[${backend.name}] stateAt gives the order as it was; history says who changed what from where`, () => {
+    const { sim, a } = world(backend)
+    const { lineId } = a.addLine({ product: 'Widget', qty: '2', price: '10' })
+    const mid = a.updateLine(lineId, { qty: '3' })
+    sim.time += 60_000
+    const b = makeReplica(sim, backend, 1, a.log.events())
+    b.updateLine(lineId, { qty: '7' })
+    a.receive(b.log.events())
+    assert.is(a.stateAt({ event: mid.id }).lines[0]!.qty, '3')
+    assert.is(a.stateAt({ hlc: mid.hlc }).lines[0]!.qty, '3')
+    assert.is(a.state().lines[0]!.qty, '7')
+    const h = a.history()
+    const last = h[h.length - 1]!
+    assert.is(last.user, 'user1')
+    assert.is(last.device, 'device1')
+    assert.equal(last.changes.map((c) => [c.field, c.from, c.to]), [[`lines.${lineId}.qty`, '3', '7']])
+    assert.throws(() => a.stateAt({ event: 'zz.9' as never }), (e: unknown) => isConcordError(e, 'UNKNOWN_EVENT'))
+  })
+}
+
+test.run()
