@@ -900,7 +900,12 @@ export class SyncClient {
         void this.serial(() => this.onValidated(m)).catch((e) => this.storeFailure(e))
         break
       case 'error':
-        if (m.docId !== undefined) {
+        if (m.docId !== undefined && !m.fatal && m.code === 'STORE_UNAVAILABLE') {
+          // The relay could not store a push: nothing was acknowledged, so send it again after a pause.
+          this.lastError = { code: m.code, message: m.message, fatal: false }
+          this.releaseInFlight(m.docId)
+          this.timers.setTimeout(() => this.kick(), Math.max(100, this.retry.options.initialDelayMs))
+        } else if (m.docId !== undefined) {
           this.docErrors.set(m.docId, { code: m.code, message: m.message, fatal: false })
           this.notifier.emit({ type: 'sync-failed', code: m.code, message: `${m.docId}: ${m.message}`, fatal: false })
         } else if (!m.fatal) {
@@ -916,6 +921,14 @@ export class SyncClient {
         break
       default:
         m satisfies never
+    }
+  }
+
+  private releaseInFlight(id: PurchaseId): void {
+    for (const [k, f] of this.inFlight) {
+      if (f.docId !== id) continue
+      this.inFlightBytes -= f.bytes
+      this.inFlight.delete(k)
     }
   }
 
@@ -1052,6 +1065,7 @@ export class SyncClient {
     const d = this.docs.get(m.docId)
     if (d === undefined) return
     this.subs.set(m.docId, true)
+    this.docErrors.delete(m.docId)
     const next = this.maybeSynced({ ...d, cursor: Math.max(d.cursor, m.cursor) })
     await this.store.batch().putDoc(next).commit()
     this.docs.set(m.docId, next)
