@@ -20,7 +20,7 @@
  */
 import {
   type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId,
-  ConcordError, PurchaseReplica, businessDateOf, createUlidFactory, instantFromEpochMs, isConcordError, yjsBackend,
+  ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, isConcordError, yjsBackend,
 } from '@concord/core'
 import { type SequencedEvent, CLOSE_CODES, encodeServerMessage, rightsFor } from '@concord/core/protocol'
 import type { Logger } from 'pino'
@@ -32,8 +32,8 @@ import type { RelayMetrics } from './metrics.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js'
 import { type EventStore, type StoredEvent, loadDocument } from './store/index.js'
 
-/** Backends this relay can host. Automerge joins when core ships its backend. */
-const BACKENDS: Partial<Record<BackendName, CrdtBackend>> = { yjs: yjsBackend }
+/** Backends this relay can host; y-websocket rooms are Yjs only. */
+const BACKENDS: Partial<Record<BackendName, CrdtBackend>> = { yjs: yjsBackend, automerge: automergeBackend }
 
 export function backendFor(name: BackendName): CrdtBackend {
   const b = BACKENDS[name]
