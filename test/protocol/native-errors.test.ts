@@ -149,8 +149,12 @@ test('frames over maxFrameBytes are FRAME_TOO_LARGE, decoding and encoding', () 
   expectError(() => encodeClientMessage(m, { maxFrameBytes: bytes.length - 1 }), 'FRAME_TOO_LARGE')
   expectError(() => decodeServerMessage(new Uint8Array(101), { maxFrameBytes: 100 }), 'FRAME_TOO_LARGE')
   expectError(() => decodeEvent(encodeEvent(event()), { maxFrameBytes: 10 }), 'FRAME_TOO_LARGE')
-  // The default limit applies without options.
+  // Decoders apply the default limit without options; encoders only apply a limit they are given.
   expectError(() => decodeClientMessage(new Uint8Array(DEFAULT_MAX_FRAME_BYTES + 1)), 'FRAME_TOO_LARGE')
+  const huge = encodeClientMessage({ t: 'auth', token: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES) })
+  assert.is(huge.length, DEFAULT_MAX_FRAME_BYTES + 5)
+  assert.is(expectError(() => decodeClientMessage(huge), 'FRAME_TOO_LARGE').details.max, DEFAULT_MAX_FRAME_BYTES)
+  expectError(() => encodeClientMessage({ t: 'ping', nonce: 1 }, { maxFrameBytes: 0 }), 'INVALID_ARGUMENT')
   for (const maxFrameBytes of [0, -1, 1.5, Number.NaN]) expectError(() => decodeClientMessage(bytes, { maxFrameBytes }), 'INVALID_ARGUMENT')
 })
 
@@ -304,6 +308,34 @@ test('encoders refuse bad field values with INVALID_ARGUMENT', () => {
     expectError(encode, 'INVALID_ARGUMENT', JSON.stringify(m))
   }
   expectError(() => encodeServerMessage({ t: 'nope' } as never), 'INVALID_ARGUMENT')
+})
+
+test('hostile sizes stay linear: 200,000 distinct dep replicas, an ack of 100,000 replicas', () => {
+  // Deps are bounded only by the frame until validateEnvelope runs; a replica
+  // table searched linearly would make this take minutes rather than milliseconds.
+  const n = 200_000
+  const e = encoding.createEncoder()
+  encoding.writeUint8(e, CLIENT_MESSAGE_TYPES.push)
+  encoding.writeVarString(e, 'PO-1')
+  encoding.writeVarUint(e, 1)
+  for (const b of [0x20]) encoding.writeUint8(e, b)
+  encoding.writeVarString(e, 'A')
+  for (const v of [1, 1, 0, 0, n]) encoding.writeVarUint(e, v)
+  for (let i = 0; i < n; i++) {
+    encoding.writeVarUint(e, i + 1)
+    encoding.writeVarString(e, `r${i}`)
+    encoding.writeVarUint(e, 1)
+  }
+  encoding.writeVarString(e, 'k')
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint(e, Date.parse('2026-01-01T00:00:00.000Z'))
+  const push = encoding.toUint8Array(e)
+  const started = performance.now()
+  assert.is(expectError(decodeC(push), 'INVALID_EVENT').details.field, 'deps')
+  const ids = Array.from({ length: 100_000 }, (_, i) => `r${i}.${i + 1}` as EventId)
+  const ack = decodeServerMessage(encodeServerMessage({ t: 'ack', docId: DOC, ids, cursor: 7 }))
+  assert.is(ack.t === 'ack' && ack.ids.length, ids.length)
+  console.log(`  ${push.length} + ack bytes decoded in ${(performance.now() - started).toFixed(0)} ms`)
 })
 
 // ---------------------------------------------------------------- fuzz

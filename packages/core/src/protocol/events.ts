@@ -68,27 +68,63 @@ function extraMeta(meta: EventMeta): Record<string, unknown> | undefined {
   return entries.length === 0 ? undefined : Object.fromEntries(entries)
 }
 
-/** Writes a replica id as a ref into `table`, appending it when new. */
-export function writeReplica(w: FrameWriter, table: string[], field: string, replica: string, code: ErrorCode = 'INVALID_EVENT'): void {
-  const i = table.indexOf(replica)
-  if (i >= 0) {
-    w.uint(field, i)
-  } else {
-    w.uint(field, table.length)
-    w.string(field, replica, code)
-    table.push(replica)
+/**
+ * The replica ids an event (or an ack) has named so far. A Map rather than an
+ * array search: the number of deps is bounded only by the frame size until
+ * validateEnvelope runs, and a hostile frame must not make decoding quadratic.
+ */
+export class ReplicaTable {
+  private readonly refs = new Map<string, number>()
+  /** Entries in ref order. */
+  private readonly list: string[] = []
+
+  constructor(first?: string) {
+    if (first !== undefined) this.add(first)
+  }
+
+  get size(): number {
+    return this.list.length
+  }
+
+  /** The ref of `replica`, or -1 when it is new. */
+  refOf(replica: string): number {
+    return this.refs.get(replica) ?? -1
+  }
+
+  at(ref: number): string | undefined {
+    return this.list[ref]
+  }
+
+  /** Appends a new replica; false if it is already there. */
+  add(replica: string): boolean {
+    if (this.refs.has(replica)) return false
+    this.refs.set(replica, this.list.length)
+    this.list.push(replica)
+    return true
   }
 }
 
-export function readReplica(r: FrameReader, table: string[], field: string): string {
+/** Writes a replica id as a ref into `table`, appending it when new. */
+export function writeReplica(w: FrameWriter, table: ReplicaTable, field: string, replica: string, code: ErrorCode = 'INVALID_EVENT'): void {
+  const ref = table.refOf(replica)
+  if (ref >= 0) {
+    w.uint(field, ref)
+  } else {
+    w.uint(field, table.size)
+    w.string(field, replica, code)
+    table.add(replica)
+  }
+}
+
+export function readReplica(r: FrameReader, table: ReplicaTable, field: string): string {
   const at = r.offset
-  const i = r.uint(field)
-  if (i < table.length) return table[i] as string
-  if (i > table.length) r.malformed(field, `refers to replica ${i} of ${table.length}`, at)
+  const ref = r.uint(field)
+  const known = table.at(ref)
+  if (known !== undefined) return known
+  if (ref > table.size) r.malformed(field, `refers to replica ${ref} of ${table.size}`, at)
   const replica = r.string(field)
-  // Checked against the table so that one envelope has one encoding.
-  if (table.includes(replica)) r.malformed(field, 'repeats a replica already in the table', at)
-  table.push(replica)
+  // Refused when already in the table, so that one envelope has one encoding.
+  if (!table.add(replica)) r.malformed(field, 'repeats a replica already in the table', at)
   return replica
 }
 
@@ -156,7 +192,7 @@ export function writeEventBody(w: FrameWriter, e: EventEnvelope): void {
       (atMs >= 0 ? FLAG_AT_MS : 0) |
       (extra !== undefined ? FLAG_EXTRA : 0),
   )
-  const table: string[] = [e.actor]
+  const table = new ReplicaTable(e.actor)
   w.string('actor', e.actor, 'INVALID_EVENT')
   w.uint('seq', e.seq, 'INVALID_EVENT')
   w.uint('hlc', hlc.wall, 'INVALID_EVENT')
@@ -189,7 +225,7 @@ export function readEventBody(r: FrameReader, docId: PurchaseId, field: string):
   const flags = r.u8(`${field}.flags`)
   if ((flags & FLAG_RESERVED) !== 0) r.malformed(`${field}.flags`, 'has the reserved bit set', flagsAt)
   const actor = r.string(`${field}.actor`)
-  const table = [actor]
+  const table = new ReplicaTable(actor)
   const seq = r.uint(`${field}.seq`)
   const wall = r.uint(`${field}.hlc`)
   const counter = r.uint(`${field}.hlc`)

@@ -22,7 +22,7 @@ import {
 } from '../ids.js'
 import type { BackendName, EventEnvelope } from '../log/envelope.js'
 import { type IsoInstant, parseIsoInstant } from '../time/dates.js'
-import { readEventBody, readReplica, writeEventBody, writeReplica } from './events.js'
+import { ReplicaTable, readEventBody, readReplica, writeEventBody, writeReplica } from './events.js'
 import { type CodecOptions, FrameReader, FrameWriter, parseField } from './wire.js'
 
 export const PROTOCOL_VERSION = 1
@@ -395,7 +395,7 @@ function readSequencedEvents(r: FrameReader, docId: PurchaseId): { events: Seque
 function writeEventIds(w: FrameWriter, ids: readonly EventId[]): void {
   if (!Array.isArray(ids) || ids.length === 0) w.invalid('ids', 'must be a non-empty array')
   w.uint('ids', ids.length)
-  const table: string[] = []
+  const table = new ReplicaTable()
   for (const id of ids) {
     try {
       parseEventId(id)
@@ -410,7 +410,7 @@ function writeEventIds(w: FrameWriter, ids: readonly EventId[]): void {
 
 function readEventIds(r: FrameReader): EventId[] {
   const n = r.count('ids', 2, 1)
-  const table: string[] = []
+  const table = new ReplicaTable()
   const ids: EventId[] = []
   for (let i = 0; i < n; i++) {
     const at = r.offset

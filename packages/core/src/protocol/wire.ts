@@ -16,9 +16,11 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 export interface CodecOptions {
   /**
-   * Frames longer than this are refused with FRAME_TOO_LARGE, by decoders
-   * before reading a byte and by encoders after encoding (so a client can
-   * split a push that the relay would refuse). Defaults to 16 MiB.
+   * Frames longer than this are refused with FRAME_TOO_LARGE: by decoders
+   * before reading a byte (default 16 MiB), and by encoders after encoding
+   * when given (so a client can split a push that the relay's welcome says it
+   * would refuse). Encoders have no default limit: the limit protects a
+   * receiver, and a relay's sync step 2 of a large document must still go out.
    */
   readonly maxFrameBytes?: number
 }
@@ -170,9 +172,11 @@ export class FrameWriter {
   }
 
   finish(options: CodecOptions | undefined): Uint8Array {
-    const max = checkedMaxFrameBytes(options)
-    const size = encoding.length(this.encoder)
-    if (size > max) frameTooLarge(size, max)
+    if (options?.maxFrameBytes !== undefined) {
+      const max = checkedMaxFrameBytes(options)
+      const size = encoding.length(this.encoder)
+      if (size > max) frameTooLarge(size, max)
+    }
     return encoding.toUint8Array(this.encoder)
   }
 }
