@@ -74,7 +74,27 @@ function strong(v) {
 }
 for (const v of graph.keys()) if (!idx.has(v)) strong(v)
 
-if (cycles.length > 0) {
+// Dependencies point one way: web -> client -> core, relay -> core. The relay
+// and the client share only core/protocol and never import each other.
+const ALLOWED = {
+  'packages/core': ['packages/core'],
+  'packages/relay': ['packages/relay', 'packages/core'],
+  'packages/client': ['packages/client', 'packages/core'],
+  'packages/web': ['packages/web', 'packages/client', 'packages/core'],
+  bench: ['bench', 'packages/core', 'packages/relay', 'packages/client'],
+}
+const packageOf = (f) => Object.keys(ALLOWED).find((p) => relative(root, f).startsWith(p + '/'))
+const wrongWay = []
+for (const [file, deps] of graph) {
+  const from = packageOf(file)
+  for (const d of deps) {
+    const to = packageOf(d)
+    if (from && to && !ALLOWED[from].includes(to)) wrongWay.push(`${relative(root, file)} imports ${relative(root, d)} (${from} may not depend on ${to})`)
+  }
+}
+for (const w of wrongWay) console.error(`wrong-way dependency: ${w}`)
+
+if (cycles.length > 0 || wrongWay.length > 0) {
   for (const c of cycles) console.error(`import cycle: ${c.map((f) => relative(root, f)).join(' <-> ')}`)
   process.exit(1)
 }
