@@ -1,0 +1,245 @@
+/**
+ * The purchase editor: header and notes, lines, totals, goods and money,
+ * lifecycle, conflicts and history of one purchase. Everything shown is read
+ * from the handle on each render (a change bumps the version), and every
+ * edit is one command through handle.run, saved locally before it resolves.
+ */
+import { useState } from 'preact/hooks'
+import {
+  type HeaderField, type LineId, type PurchaseDerived, type PurchaseId, type PurchaseLine, type PurchaseState,
+  allowedActions, derivePurchase, parseDecimal,
+} from '@concord/core'
+import type { PurchaseHandle } from '../client-api.js'
+import { ACTION_LABEL, RISKY_ACTIONS, STATE_LABEL, ago, currencyOf, money, supplierOf, when } from '../format.js'
+import { useAction, useApp, useNow, usePurchase } from '../hooks.js'
+import { Alert, CommitInput, CommitSelect } from './fields.js'
+import { Lines } from './lines.js'
+import { GoodsAndMoney } from './money.js'
+import { ConflictPanel } from './conflicts.js'
+import { AsOf, History } from './history.js'
+import { Notes } from './notes.js'
+import { SYNC_LABEL } from './shell.js'
+
+export interface LinePreview {
+  readonly line: LineId
+  readonly field: 'qty' | 'price' | 'discount'
+  readonly value: string
+}
+
+const PREVIEW_LIMITS = {
+  qty: { maxScale: 4, nonNegative: true, maxIntegerDigits: 9 },
+  price: { maxScale: 6, nonNegative: true, maxIntegerDigits: 12 },
+  discount: { maxScale: 4, nonNegative: true, maxIntegerDigits: 3 },
+} as const
+
+/** Totals as they would be with the value being typed: derive is a pure function of state, so this is exact. */
+export function previewDerived(state: PurchaseState, p: LinePreview): PurchaseDerived | null {
+  try {
+    const v = parseDecimal(p.value, PREVIEW_LIMITS[p.field])
+    const lines = state.lines.map((l): PurchaseLine => {
+      if (l.id !== p.line) return l
+      if (p.field === 'qty') return { ...l, qty: v }
+      if (p.field === 'price') return { ...l, price: { ...l.price, amount: v } }
+      return { ...l, discount: v }
+    })
+    return derivePurchase({ ...state, lines })
+  } catch {
+    return null
+  }
+}
+
+export const EDITABLE_STATES: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
+
+export function Editor({ id, at }: { readonly id: PurchaseId; readonly at: string | null }) {
+  const { client } = useApp()
+  const { handle, error } = usePurchase(client, id)
+  const [preview, setPreview] = useState<LinePreview | null>(null)
+  if (error !== null) return <Alert error={`Cannot open this purchase: ${error}`} />
+  if (handle === null) return <p role="status" class="muted">Opening the purchase…</p>
+  if (!handle.replica.exists) {
+    return (
+      <section>
+        <a href="#/" class="back">← Purchases</a>
+        <h1>Waiting for this purchase</h1>
+        <p role="status">It has not reached this device yet; it appears as soon as it syncs. {client.explain(id)}</p>
+      </section>
+    )
+  }
+  if (at !== null) return <AsOf handle={handle} event={at} />
+  const state = handle.state()
+  const derived = handle.derived()
+  const shown = (preview !== null ? previewDerived(state, preview) : null) ?? derived
+  const exp = state.settings.currencyExponent
+  const editable = EDITABLE_STATES.has(derived.lifecycle.state)
+  return (
+    <article class="editor" aria-labelledby="po-title" data-testid="editor">
+      <a href="#/" class="back">← Purchases</a>
+      <header class="editor-head">
+        <div>
+          <h1 id="po-title">
+            <span data-testid="po-number">{state.number ?? 'Unnumbered draft'}</span>
+            <span class="supplier"> · {supplierOf(state)}</span>
+          </h1>
+          <p class="meta">
+            <span class={`pill state-${derived.lifecycle.state}`} data-testid="po-state">{STATE_LABEL[derived.lifecycle.state]}</span>
+            {state.hold.on ? <span class="pill hold">On hold{state.hold.reason ? `: ${state.hold.reason}` : ''}</span> : null}
+            <span>{currencyOf(state)} · {exp} decimals</span>
+            <span class="muted">created {when(state.settings.createdAt)}{state.settings.createdBy ? ` by ${state.settings.createdBy}` : ''}</span>
+          </p>
+        </div>
+        <DocSync handle={handle} />
+      </header>
+      <ConflictPanel handle={handle} />
+      <Lifecycle handle={handle} />
+      <div class="editor-grid">
+        <div class="main-col">
+          <section class="card" aria-labelledby="order-title">
+            <h2 id="order-title">Order</h2>
+            <HeaderForm handle={handle} editable={editable} />
+            <Notes handle={handle} />
+          </section>
+          <section class="card" aria-labelledby="lines-title">
+            <h2 id="lines-title">Lines</h2>
+            <Lines handle={handle} shown={shown} editable={editable} onPreview={setPreview} />
+          </section>
+          <GoodsAndMoney handle={handle} />
+          <History handle={handle} />
+        </div>
+        <aside class="side-col">
+          <Totals state={state} shown={shown} previewing={preview !== null && shown !== derived} handle={handle} />
+        </aside>
+      </div>
+      <p class="muted small">Amounts in {currencyOf(state)}, {exp} decimals, rounded {state.settings.rounding.mode === 'HALF_UP' ? 'half up' : 'half even'}, tax {state.settings.rounding.tax === 'PER_LINE' ? 'per line' : 'on the total'}, prices {state.settings.taxMode === 'EXCLUSIVE' ? 'before' : 'including'} tax.</p>
+    </article>
+  )
+}
+
+function DocSync({ handle }: { readonly handle: PurchaseHandle }) {
+  const { client } = useApp()
+  const now = useNow()
+  const s = handle.status()
+  const reason = s.state === 'synced' ? null : (s.reason ?? client.explain(handle.id))
+  return (
+    <div class={`doc-sync sync-${s.state}`} data-testid="doc-sync" data-state={s.state} data-pending={s.pending}>
+      <p>
+        <span class="dot" aria-hidden="true" /> <strong>{SYNC_LABEL[s.state]}</strong>
+        {s.pending > 0 ? <span> · <span data-testid="doc-pending">{s.pending}</span> {s.pending === 1 ? 'change' : 'changes'} saved on this device, not yet on the relay</span> : <span> · all changes stored on the relay</span>}
+      </p>
+      <p class="muted small">
+        Last synced {ago(s.lastSyncedAt, now)}
+        {s.rejected > 0 ? <span class="bad"> · {s.rejected} rejected</span> : null}
+        {reason ? <span> · {reason}</span> : null}
+      </p>
+    </div>
+  )
+}
+
+const INCOTERMS = ['', 'EXW', 'FCA', 'FAS', 'FOB', 'CFR', 'CIF', 'CPT', 'CIP', 'DAP', 'DPU', 'DDP']
+
+function HeaderForm({ handle, editable }: { readonly handle: PurchaseHandle; readonly editable: boolean }) {
+  const state = handle.state()
+  const h = state.header
+  const set = (field: HeaderField) => (v: string) => handle.run((r) => r.setHeader(field, v === '' && (field === 'orderDate' || field === 'requiredBy') ? null : v))
+  const suppliers = state.supplier.values
+  return (
+    <div class="grid header-form">
+      {suppliers.length > 1 ? (
+        <div class="field conflicted">
+          <span class="label">Supplier</span>
+          <p>{suppliers.join(' or ')} <span class="pill conflict">two values: resolve below</span></p>
+        </div>
+      ) : (
+        <CommitInput label="Supplier" value={suppliers[0] ?? ''} disabled={!editable} testId="supplier"
+          onCommit={(v) => handle.run((r) => r.setSupplier(v))} />
+      )}
+      <CommitInput label="Order date" type="date" value={h.orderDate ?? ''} disabled={!editable} onCommit={set('orderDate')} />
+      <CommitInput label="Required by" type="date" value={h.requiredBy ?? ''} disabled={!editable} onCommit={set('requiredBy')} />
+      <CommitInput label="Payment term" value={h.paymentTerm} disabled={!editable} placeholder="30 days net" onCommit={set('paymentTerm')} />
+      <CommitSelect label="Incoterm" value={h.incoterm} disabled={!editable} onCommit={set('incoterm')}
+        options={INCOTERMS.map((c) => ({ value: c, label: c === '' ? '—' : c }))} />
+      <CommitInput label="Buyer" value={h.buyer} disabled={!editable} onCommit={set('buyer')} />
+      <CommitInput label="Supplier reference" value={h.supplierRef} disabled={!editable} onCommit={set('supplierRef')} />
+      <CommitInput label="Exchange rate" inputMode="decimal" value={state.fxRate.values.join(' / ')} disabled={!editable || state.fxRate.values.length > 1}
+        placeholder="1" hint="Units of company currency per unit of order currency" onCommit={(v) => handle.run((r) => r.setFxRate(v))} />
+    </div>
+  )
+}
+
+function Lifecycle({ handle }: { readonly handle: PurchaseHandle }) {
+  const derived = handle.derived()
+  const state = handle.state()
+  const action = useAction()
+  const [holdReason, setHoldReason] = useState('')
+  const actions = allowedActions(derived.lifecycle.state)
+  return (
+    <section class="lifecycle" aria-label="Status actions">
+      <div class="actions" role="group" aria-label="Move the order on">
+        {actions.map((a) => (
+          <button key={a} type="button" class={RISKY_ACTIONS.has(a) ? 'secondary' : 'primary'} disabled={action.busy}
+            onClick={() => void action.run(() => handle.run((r) => r.transition(a)))}>{ACTION_LABEL[a]}</button>
+        ))}
+        {state.hold.on ? (
+          <button type="button" class="secondary" onClick={() => void action.run(() => handle.run((r) => r.setHold(false)))}>Release hold</button>
+        ) : (
+          <details class="hold">
+            <summary>Put on hold…</summary>
+            <form onSubmit={(e) => {
+              e.preventDefault()
+              void action.run(() => handle.run((r) => r.setHold(true, holdReason))).then((ok) => ok && setHoldReason(''))
+            }}>
+              <label for="hold-reason">Reason</label>
+              <input id="hold-reason" value={holdReason} onInput={(e) => setHoldReason(e.currentTarget.value)} placeholder="Waiting for budget" />
+              <button type="submit" class="secondary">Hold</button>
+            </form>
+          </details>
+        )}
+      </div>
+      <Alert error={action.error} onClose={action.clear} />
+    </section>
+  )
+}
+
+function Totals({ state, shown, previewing, handle }: {
+  readonly state: PurchaseState
+  readonly shown: PurchaseDerived
+  readonly previewing: boolean
+  readonly handle: PurchaseHandle
+}) {
+  const exp = state.settings.currencyExponent
+  const t = shown.totals
+  const cur = currencyOf(state)
+  const action = useAction()
+  const stated = state.statedTotal.values
+  const statedMismatch = stated.some((v) => v !== null && BigInt(v) !== t.total)
+  return (
+    <section class="card totals" aria-labelledby="totals-title" data-testid="totals">
+      <h2 id="totals-title">Totals <span class="muted">{cur}</span></h2>
+      {previewing ? <p class="preview-note" role="status">Preview of what you are typing; saved when you leave the field.</p> : null}
+      <dl>
+        <dt>Untaxed</dt><dd data-testid="total-untaxed">{money(t.untaxed, exp)}</dd>
+        {[...t.taxByCode].map(([code, v]) => [<dt key={`t-${code}`} class="sub">Tax {code}</dt>, <dd key={`v-${code}`} class="sub">{money(v, exp)}</dd>])}
+        <dt>Tax</dt><dd data-testid="total-tax">{money(t.tax, exp)}</dd>
+        {t.roundingAdjustment !== 0n ? [<dt key="ra" class="sub">Rounding adjustment</dt>, <dd key="rav" class="sub">{money(t.roundingAdjustment, exp)}</dd>] : null}
+        <dt class="grand">Total</dt><dd class="grand" data-testid="total">{money(t.total, exp)}</dd>
+        {stated.length > 0 ? [
+          <dt key="st">Stated total</dt>,
+          <dd key="stv" class={statedMismatch ? 'bad' : undefined}>{stated.map((v) => v === null ? 'withdrawn' : money(BigInt(v), exp)).join(' / ')}</dd>,
+        ] : null}
+        <dt>Paid</dt><dd data-testid="total-paid">{money(t.paid, exp)}</dd>
+        <dt>Due</dt><dd data-testid="total-due">{money(t.due, exp)}</dd>
+      </dl>
+      <ul class="flow">
+        <li>Received {shown.percentReceived}% <span class={`pill flow-${shown.receiptStatus}`}>{shown.receiptStatus.toLowerCase()}</span></li>
+        <li>Billed {shown.percentBilled}% <span class={`pill flow-${shown.billingStatus}`}>{shown.billingStatus.toLowerCase()}</span></li>
+        <li>Payment <span class={`pill flow-${shown.paymentStatus}`}>{shown.paymentStatus.toLowerCase()}</span></li>
+      </ul>
+      {!previewing && (stated.length !== 1 || statedMismatch) && state.lines.some((l) => !l.removed) ? (
+        <button type="button" class="link" onClick={() => void action.run(() => handle.run((r) => r.setStatedTotal(money(t.total, exp).replace(/,/g, ''))))}
+          title="Record this total as the amount the order commits to (what the supplier was sent)">
+          Commit to this total
+        </button>
+      ) : null}
+      <Alert error={action.error} onClose={action.clear} />
+    </section>
+  )
+}

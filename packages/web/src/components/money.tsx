@@ -1,0 +1,184 @@
+/**
+ * Goods and money: receipts (with the delivery note), bills and payments.
+ * They are append-only events: a mistake is corrected by voiding, never by
+ * editing, so each entry keeps who recorded it, where and when.
+ */
+import { useState } from 'preact/hooks'
+import { type LineId, type PurchaseState, type RecordId, type VoidableSet, parseMinor } from '@concord/core'
+import type { PurchaseHandle } from '../client-api.js'
+import { money, when } from '../format.js'
+import { useAction } from '../hooks.js'
+import { Alert, Field, formValues } from './fields.js'
+
+const RECEIVABLE = new Set(['confirmed', 'locked'])
+const BILLABLE = new Set(['confirmed', 'locked', 'closed'])
+
+export function GoodsAndMoney({ handle }: { readonly handle: PurchaseHandle }) {
+  const state = handle.state()
+  const lc = handle.derived().lifecycle.state
+  return (
+    <section class="card" aria-labelledby="gm-title">
+      <h2 id="gm-title">Receipts, bills and payments</h2>
+      {!RECEIVABLE.has(lc) && !BILLABLE.has(lc) ? (
+        <p class="muted">Goods can be received and bills and payments recorded once the order is confirmed.</p>
+      ) : null}
+      <Receipts handle={handle} state={state} open={RECEIVABLE.has(lc)} />
+      <Bills handle={handle} state={state} open={BILLABLE.has(lc)} />
+      <Payments handle={handle} state={state} open={BILLABLE.has(lc)} />
+    </section>
+  )
+}
+
+function lineName(state: PurchaseState, id: LineId): string {
+  return state.lines.find((l) => l.id === id)?.product ?? 'removed line'
+}
+
+function LineSelect({ state, id, goodsOnly }: { readonly state: PurchaseState; readonly id: string; readonly goodsOnly: boolean }) {
+  const lines = state.lines.filter((l) => !l.removed && (!goodsOnly || l.kind === 'goods'))
+  return (
+    <div class="field">
+      <label for={id}>Line</label>
+      <select id={id} name="line" required>
+        {lines.map((l, i) => <option key={l.id} value={l.id}>{i + 1}. {l.product} ({l.qty} {l.uom})</option>)}
+      </select>
+    </div>
+  )
+}
+
+function VoidButton({ handle, set, target, label }: { readonly handle: PurchaseHandle; readonly set: VoidableSet; readonly target: RecordId; readonly label: string }) {
+  const [open, setOpen] = useState(false)
+  const [reason, setReason] = useState('')
+  const action = useAction()
+  if (!open) return <button type="button" class="link" onClick={() => setOpen(true)} aria-label={`Void ${label}`}>Void</button>
+  return (
+    <form class="void" onSubmit={(e) => {
+      e.preventDefault()
+      void action.run(() => handle.run((r) => r.voidRecord(set, target, reason))).then((ok) => ok && setOpen(false))
+    }}>
+      <label>
+        <span class="sr-only">Reason to void {label}</span>
+        <input value={reason} required placeholder="Reason" onInput={(e) => setReason(e.currentTarget.value)} />
+      </label>
+      <button type="submit" class="secondary">Void</button>
+      <button type="button" class="link" onClick={() => setOpen(false)}>Keep</button>
+      <Alert error={action.error} />
+    </form>
+  )
+}
+
+function Who({ r }: { readonly r: { by: string; dev: string; at: string } }) {
+  return <span class="muted small">{r.by || 'someone'} · {r.dev || 'unknown device'} · {when(r.at)}</span>
+}
+
+function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
+  const action = useAction()
+  const voided = handle.derived().voided
+  const goods = state.lines.some((l) => !l.removed && l.kind === 'goods')
+  return (
+    <div class="records" data-testid="receipts">
+      <h3>Receipts</h3>
+      {state.receipts.length === 0 ? <p class="muted small">Nothing received yet.</p> : (
+        <ul>
+          {state.receipts.map((r) => (
+            <li key={r.id} class={voided.has(r.id) ? 'voided' : undefined}>
+              <span><strong>{r.qty}</strong> × {lineName(state, r.line)} · note <strong>{r.deliveryNote}</strong> · {r.date}</span>{' '}
+              <Who r={r} />
+              {voided.has(r.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="receipts" target={r.id} label={`receipt ${r.deliveryNote}`} />}
+            </li>
+          ))}
+        </ul>
+      )}
+      {open && goods ? (
+        <form class="inline-form" data-testid="receipt-form" onSubmit={(e) => {
+          e.preventDefault()
+          const f = e.currentTarget as HTMLFormElement
+          const v = formValues(f)
+          void action.run(() => handle.run((r) => r.recordReceipt({ line: v.line as LineId, qty: v.qty ?? '', deliveryNote: v.note ?? '', ...(v.date ? { date: v.date } : {}) })))
+            .then((ok) => ok && f.reset())
+        }}>
+          <LineSelect state={state} id="receipt-line" goodsOnly />
+          <Field label="Quantity received" name="qty" inputMode="decimal" required />
+          <Field label="Delivery note" name="note" required placeholder="DN-1234" />
+          <Field label="Date" name="date" type="date" />
+          <button type="submit" class="primary" disabled={action.busy}>Record receipt</button>
+          <Alert error={action.error} onClose={action.clear} />
+        </form>
+      ) : null}
+    </div>
+  )
+}
+
+function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
+  const action = useAction()
+  const voided = handle.derived().voided
+  return (
+    <div class="records" data-testid="bills">
+      <h3>Bills</h3>
+      {state.bills.length === 0 ? <p class="muted small">No bills yet.</p> : (
+        <ul>
+          {state.bills.map((b) => (
+            <li key={b.id} class={voided.has(b.id) ? 'voided' : undefined}>
+              <span><strong>{b.qty}</strong> × {lineName(state, b.line)} · bill <strong>{b.ref}</strong> · {b.date}</span>{' '}
+              <Who r={b} />
+              {voided.has(b.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="bills" target={b.id} label={`bill ${b.ref}`} />}
+            </li>
+          ))}
+        </ul>
+      )}
+      {open && state.lines.some((l) => !l.removed) ? (
+        <form class="inline-form" onSubmit={(e) => {
+          e.preventDefault()
+          const f = e.currentTarget as HTMLFormElement
+          const v = formValues(f)
+          void action.run(() => handle.run((r) => r.recordBill({ line: v.line as LineId, qty: v.qty ?? '', ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
+            .then((ok) => ok && f.reset())
+        }}>
+          <LineSelect state={state} id="bill-line" goodsOnly={false} />
+          <Field label="Quantity billed" name="qty" inputMode="decimal" required />
+          <Field label="Supplier bill ref." name="ref" required placeholder="INV-889" />
+          <Field label="Date" name="date" type="date" />
+          <button type="submit" class="primary" disabled={action.busy}>Record bill</button>
+          <Alert error={action.error} onClose={action.clear} />
+        </form>
+      ) : null}
+    </div>
+  )
+}
+
+function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
+  const action = useAction()
+  const voided = handle.derived().voided
+  const exp = state.settings.currencyExponent
+  return (
+    <div class="records" data-testid="payments">
+      <h3>Payments</h3>
+      {state.payments.length === 0 ? <p class="muted small">No payments yet.</p> : (
+        <ul>
+          {state.payments.map((p) => (
+            <li key={p.id} class={voided.has(p.id) ? 'voided' : undefined}>
+              <span><strong>{money(parseMinor(p.amount), exp)}</strong> · ref <strong>{p.ref}</strong> · {p.date}</span>{' '}
+              <Who r={p} />
+              {voided.has(p.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="payments" target={p.id} label={`payment ${p.ref}`} />}
+            </li>
+          ))}
+        </ul>
+      )}
+      {open ? (
+        <form class="inline-form" onSubmit={(e) => {
+          e.preventDefault()
+          const f = e.currentTarget as HTMLFormElement
+          const v = formValues(f)
+          void action.run(() => handle.run((r) => r.recordPayment({ amount: v.amount ?? '', ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
+            .then((ok) => ok && f.reset())
+        }}>
+          <Field label={`Amount (${state.currency.values[0] ?? ''})`} name="amount" inputMode="decimal" required
+            placeholder={money(handle.derived().totals.due, exp).replace(/,/g, '')} />
+          <Field label="Payment ref." name="ref" required placeholder="Bank transfer 42" />
+          <Field label="Date" name="date" type="date" />
+          <button type="submit" class="primary" disabled={action.busy}>Record payment</button>
+          <Alert error={action.error} onClose={action.clear} />
+        </form>
+      ) : null}
+    </div>
+  )
+}
