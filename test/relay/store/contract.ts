@@ -157,6 +157,22 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     assertSameEvent(stored[1]!.event, ev('PO-MISMATCH', 'a', 2), 'the first version is kept')
   })
 
+  withStore('stored bytes are the store’s own: mutating what went in or came out changes nothing', async ({ store }) => {
+    const d = doc('PO-BYTES')
+    const e = ev('PO-BYTES', 'a', 1, { payload: new Uint8Array([1, 2, 3]) })
+    await store.append([{ docId: d, backend: 'yjs', events: [e] }])
+    e.payload.fill(0)
+    const [first] = await store.readFrom(d, 0)
+    assert.equal(Array.from(first!.event.payload), [1, 2, 3])
+    first!.event.payload.fill(9)
+    const [again] = await store.readFrom(d, 0)
+    assert.equal(Array.from(again!.event.payload), [1, 2, 3])
+    await store.putSnapshot(d, { upToSeq: 1, heads: [e.id], bytes: e.payload.fill(4) })
+    const snap = await store.latestSnapshot(d)
+    snap!.bytes.fill(7)
+    assert.equal(Array.from((await store.latestSnapshot(d))!.bytes), [4, 4, 4])
+  })
+
   withStore('a document keeps the backend it was created with', async ({ store }) => {
     const d = doc('PO-BACKEND')
     await store.append([{ docId: d, backend: 'yjs', events: [ev('PO-BACKEND', 'a', 1)] }])

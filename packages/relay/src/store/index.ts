@@ -1,5 +1,11 @@
-// The relay's event store: the interface the relay server builds on, and its
-// three implementations. Named exports only.
+// The relay's event store: the interface the relay server builds on (see
+// types.ts for the contract, method by method) and its three implementations:
+//   SqliteEventStore.open({ path, durability })   embedded default, one file
+//   PostgresEventStore.open({ connectionString, schema })   cluster mode
+//   new MemoryEventStore()   tests and simulations
+// The relay acknowledges an event once the append carrying it resolved, and
+// loads a document with loadDocument (latest snapshot + the events after it).
+// Named exports only.
 export {
   type EventStore, type AppendRequest, type AppendResult, type EventOutcome, type StoredEvent, type EventSummary,
   type DocInfo, type ListDocsOptions, type SnapshotInput, type StoredSnapshot, type SnapshotInfo, type PutSnapshotResult,
