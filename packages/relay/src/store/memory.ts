@@ -175,7 +175,8 @@ export class MemoryEventStore implements EventStore {
     list.push({ docId: id, upToSeq: snap.upToSeq, heads: [...snap.heads], bytes: copy(snap.bytes), createdAt: this.stamp(), serial })
     state.snapshots.set(id, list)
     await this.hooks.afterSnapshotWrite?.()
-    state.snapshots.set(id, (state.snapshots.get(id) ?? []).filter((s) => s.serial >= serial || s.upToSeq > snap.upToSeq))
+    const keep = (s: MemSnapshot) => s.upToSeq > snap.upToSeq || (s.upToSeq === snap.upToSeq && s.serial >= serial)
+    state.snapshots.set(id, (state.snapshots.get(id) ?? []).filter(keep))
     return { written: true }
   }
 
