@@ -524,7 +524,7 @@ export class SyncClient {
     }
     return {
       state, pending, pendingByPriority: byP, localHead: d.localSeq, acked: d.ackedSeq, validatedCursor: d.validatedCursor, validated,
-      rejected: d.rejected.length, caughtUp, deadLetter: d.dead !== null, lastSyncedAt: d.lastSyncedAt, reason,
+      rejected: d.rejected.length, caughtUp, cursor: d.cursor, deadLetter: d.dead !== null, lastSyncedAt: d.lastSyncedAt, reason,
     }
   }
 
@@ -1066,7 +1066,9 @@ export class SyncClient {
     if (d === undefined) return
     this.subs.set(m.docId, true)
     this.docErrors.delete(m.docId)
-    const next = this.maybeSynced({ ...d, cursor: Math.max(d.cursor, m.cursor) })
+    // The cursor moves only with events actually received: a caughtUp may name a
+    // sequence whose events (queued during the catch-up) are still on their way.
+    const next = this.maybeSynced(d)
     await this.store.batch().putDoc(next).commit()
     this.docs.set(m.docId, next)
     this.fire(m.docId, { origin: 'status', events: [] })

@@ -76,6 +76,8 @@ export interface DocStatus {
   /** Own events the relay refused. */
   readonly rejected: number
   readonly caughtUp: boolean
+  /** The relay sequence number this device has every event of the document up to. */
+  readonly cursor: number
   readonly deadLetter: boolean
   readonly lastSyncedAt: string | null
   /** Why it is not synced, in a sentence; null when synced. */
