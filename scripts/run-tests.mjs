@@ -1,4 +1,4 @@
-// Runs every compiled test file under build/test (uvu suites), each in its own
+// Runs every compiled test file under test/dist (uvu suites), each in its own
 // process so that one crash cannot hide the others, two at a time (this
 // machine has two cores). Arguments filter test files by substring.
 // SEED is passed through; every random test prints SEED=n when it fails.
@@ -7,7 +7,7 @@ import { readdirSync, statSync, existsSync } from 'node:fs'
 import { join, relative, resolve, dirname } from 'node:path'
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..')
-const testRoot = join(root, 'build/test')
+const testRoot = join(root, 'test/dist')
 const filters = process.argv.slice(2)
 const parallel = Number(process.env.TEST_PARALLEL ?? 2)
 
@@ -21,7 +21,7 @@ function walk(dir, out = []) {
 }
 
 if (!existsSync(testRoot)) {
-  console.error('build/test does not exist: run `pnpm build` first')
+  console.error('test/dist does not exist: run `pnpm build` first')
   process.exit(1)
 }
 const files = walk(testRoot)

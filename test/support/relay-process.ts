@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The repository root (build/test/support/ is three levels down). */
+/** The repository root (test/dist/support/ is three levels down). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const RELAY_CLI = join(REPO_ROOT, 'packages/relay/dist/cli.js')
 
