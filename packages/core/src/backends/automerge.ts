@@ -63,6 +63,7 @@ const OBJ = {
   texts: `${4 + SET_NAMES.length}@${AUTOMERGE_GENESIS_ACTOR}`,
   clock: `${5 + SET_NAMES.length}@${AUTOMERGE_GENESIS_ACTOR}`,
 } as const
+const SET_BY_OBJ: ReadonlyMap<string, SetName> = new Map(SET_NAMES.map((s, i) => [`${4 + i}@${AUTOMERGE_GENESIS_ACTOR}`, s]))
 
 function hexToBytes(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2)
@@ -121,20 +122,28 @@ function splitChunks(payload: Uint8Array): Uint8Array[] {
 /** Change hashes of validated payloads (payload objects are held by the event log, so this hits). */
 const hashesOf = new WeakMap<Uint8Array, readonly string[]>()
 
+/** One decoded change: its hash and the (object, key) pairs its ops touch. */
+interface Decoded {
+  readonly bytes: Uint8Array
+  readonly hash: string
+  readonly touches: readonly (readonly [obj: string, key: string | undefined])[]
+}
+
 /** Splits and fully decodes a payload; throws INVALID_UPDATE unless every chunk is an Automerge change. */
-function decodePayload(payload: Uint8Array): { changes: Uint8Array[]; hashes: readonly string[] } {
+function decodePayload(payload: Uint8Array): Decoded[] {
   if (!(payload instanceof Uint8Array)) fail('INVALID_UPDATE', 'an Automerge payload is bytes')
-  const changes = splitChunks(payload)
-  const hashes: string[] = []
-  for (const c of changes) {
+  const out: Decoded[] = []
+  for (const bytes of splitChunks(payload)) {
+    let change: A.DecodedChange
     try {
-      hashes.push(A.decodeChange(c).hash)
+      change = A.decodeChange(bytes)
     } catch (e) {
       throw new ConcordError('INVALID_UPDATE', `not an Automerge change: ${(e as Error).message}`, {}, { cause: e })
     }
+    out.push({ bytes, hash: change.hash, touches: change.ops.map((op) => [op.obj, typeof op.key === 'string' ? op.key : undefined] as const) })
   }
-  hashesOf.set(payload, hashes)
-  return { changes, hashes }
+  hashesOf.set(payload, out.map((d) => d.hash))
+  return out
 }
 
 export function validateAutomergeUpdate(payload: Uint8Array): void {
@@ -227,10 +236,12 @@ interface Dirty {
   sets: Map<SetName, Set<string>>
   texts: Set<string>
   clock: Set<string>
+  /** Some text changed inside: re-read every text. */
+  allTexts: boolean
 }
 
 function emptyDirty(all: boolean): Dirty {
-  return { all, init: new Set(), regs: new Set(), sets: new Map(), texts: new Set(), clock: new Set() }
+  return { all, init: new Set(), regs: new Set(), sets: new Map(), texts: new Set(), clock: new Set(), allTexts: false }
 }
 
 const EMPTY_SNAPSHOT: DocSnapshot = {
@@ -248,6 +259,8 @@ export class AutomergeDoc implements CrdtDoc {
   private readonly heads: Heads | undefined
   private snapshot: DocSnapshot = EMPTY_SNAPSHOT
   private dirty: Dirty = emptyDirty(true)
+  /** Applied changes Automerge is holding back for a missing dependency, by hash. */
+  private readonly waiting = new Map<string, Decoded>()
   private cached: DocSnapshot | undefined
   private readonly onPatches = (patches: readonly A.Patch[]): void => this.markPatches(patches)
 
@@ -317,6 +330,15 @@ export class AutomergeDoc implements CrdtDoc {
       // Nothing changed (e.g. a record that already exists): still one change, so every event has one.
       this.doc = A.emptyChange(this.doc, { time: 0 })
     }
+    this.markTouches(ops.map((o) => {
+      switch (o.k) {
+        case 'init': return [OBJ.init, o.key] as const
+        case 'reg': return [OBJ.regs, o.key] as const
+        case 'rec': return [this.setObj(this.handle, o.set) ?? '', o.id] as const
+        case 'ins': case 'del': return [OBJ.texts, o.key] as const
+        case 'tick': return [OBJ.clock, o.replica] as const
+      }
+    }))
     const last = A.getLastLocalChange(this.doc)
     if (last === undefined) fail('INVALID_ARGUMENT', 'Automerge made no change')
     const payload = concat([...pre, last])
@@ -388,12 +410,60 @@ export class AutomergeDoc implements CrdtDoc {
   applyBatch(payloads: readonly Uint8Array[]): void {
     if (this.heads !== undefined) fail('INVALID_ARGUMENT', 'a view of the past is read-only')
     if (payloads.length === 0) return
-    const changes: Uint8Array[] = []
-    for (const p of payloads) changes.push(...decodePayload(p).changes)
+    const decoded: Decoded[] = []
+    for (const p of payloads) decoded.push(...decodePayload(p))
     try {
-      this.doc = A.applyChanges(this.doc, changes, { patchCallback: this.onPatches })[0]
+      this.doc = A.applyChanges(this.doc, decoded.map((d) => d.bytes), { patchCallback: this.onPatches })[0]
     } catch (e) {
       throw new ConcordError('INVALID_UPDATE', `Automerge refused the changes: ${(e as Error).message}`, {}, { cause: e })
+    }
+    this.markApplied(decoded)
+  }
+
+  /**
+   * Patches describe the visible value, so a concurrent value that does not
+   * win the key (a third writer on a conflicted register) can arrive with no
+   * patch at all. The ops themselves say which keys a change touches: mark
+   * those once the change has really applied (Automerge holds back a change
+   * whose dependencies are missing, and applies it with a later batch).
+   */
+  private markApplied(batch: readonly Decoded[]): void {
+    for (const d of batch) this.waiting.set(d.hash, d)
+    const h = this.handle
+    const allIn = h.getMissingDeps([]).length === 0
+    for (const [hash, d] of this.waiting) {
+      if (!allIn && h.getChangeMetaByHash(hash) === null) continue
+      this.waiting.delete(hash)
+      this.markTouches(d.touches)
+    }
+  }
+
+  private markTouches(touches: Decoded['touches']): void {
+    const d = this.dirty
+    this.cached = undefined
+    if (d.all) return
+    for (const [obj, key] of touches) {
+      if (key === undefined) {
+        // An element op: inside a text (or a list Concord never makes).
+        d.allTexts = true
+        continue
+      }
+      if (obj === OBJ.regs) d.regs.add(key)
+      else if (obj === OBJ.init) d.init.add(key)
+      else if (obj === OBJ.clock) d.clock.add(key)
+      else if (obj === OBJ.texts) d.texts.add(key)
+      else {
+        const set = SET_BY_OBJ.get(obj)
+        if (set !== undefined) {
+          let keys = d.sets.get(set)
+          if (keys === undefined) d.sets.set(set, (keys = new Set()))
+          keys.add(key)
+        } else {
+          // A map Concord's genesis did not make (a set created later): re-read everything.
+          d.all = true
+          return
+        }
+      }
     }
   }
 
@@ -506,7 +576,7 @@ export class AutomergeDoc implements CrdtDoc {
       init: update(prev.init, d.init, (k) => this.readValue(h, OBJ.init, k)),
       registers: update(prev.registers, d.regs, (k) => this.readRegister(h, k)),
       sets,
-      texts: update(prev.texts, d.texts, (k) => this.readText(h, k)),
+      texts: update(prev.texts, d.allTexts ? new Set([...d.texts, ...h.keys(OBJ.texts, this.heads)]) : d.texts, (k) => this.readText(h, k)),
       clock: update(prev.clock as ReadonlyMap<string, number>, d.clock, (k) => this.readClock(h, k)) as VersionVector,
     }
   }
@@ -535,7 +605,7 @@ export class AutomergeDoc implements CrdtDoc {
    */
   viewAt(payloads: readonly Uint8Array[]): CrdtDoc {
     const heads = new Set<string>([A.decodeChange(GENESIS).hash])
-    for (const p of payloads) for (const hash of hashesOf.get(p) ?? decodePayload(p).hashes) heads.add(hash)
+    for (const p of payloads) for (const hash of hashesOf.get(p) ?? decodePayload(p).map((d) => d.hash)) heads.add(hash)
     const h = this.handle
     const covered = new Set<string>()
     for (const hash of heads) {

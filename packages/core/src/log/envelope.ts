@@ -42,6 +42,14 @@ export interface EventEnvelope {
   readonly meta: EventMeta
 }
 
+const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+function sameInstant(at: string): boolean {
+  const ms = Date.parse(at)
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === at
+}
+
 const KIND_RE = /^[a-z][a-zA-Z0-9]*(\.[a-z][a-zA-Z0-9]*)*$/
 
 /**
@@ -68,7 +76,11 @@ export function validateEnvelope(e: unknown): EventEnvelope {
   if (!Array.isArray(r.deps)) bad('deps', 'must be an array')
   const deps = r.deps as unknown[]
   if (deps.length > 1024) bad('deps', 'has too many entries')
-  for (const d of deps) wrap('deps', () => parseEventId(d))
+  for (const d of deps) {
+    wrap('deps', () => parseEventId(d))
+    // Sequence numbers must stay exact integers on every platform.
+    if (!Number.isSafeInteger(Number((d as string).slice((d as string).lastIndexOf('.') + 1)))) bad('deps', 'names a sequence number beyond 2^53 - 1')
+  }
   if (new Set(deps).size !== deps.length) bad('deps', 'has duplicates')
   if (deps.includes(id)) bad('deps', 'includes the event itself')
   if (typeof r.kind !== 'string' || r.kind.length > 64 || !KIND_RE.test(r.kind)) bad('kind', 'must be a dotted name')
@@ -76,9 +88,14 @@ export function validateEnvelope(e: unknown): EventEnvelope {
   if (!(r.payload instanceof Uint8Array)) bad('payload', 'must be bytes')
   const meta = r.meta as Record<string, unknown> | undefined
   if (typeof meta !== 'object' || meta === null) return bad('meta', 'must be an object')
-  wrap('meta.at', () => parseIsoInstant(meta.at))
+  // The canonical form every Concord encoder writes is checked without Temporal (hot path).
+  if (typeof meta.at !== 'string' || !CANONICAL_INSTANT.test(meta.at) || !sameInstant(meta.at)) wrap('meta.at', () => parseIsoInstant(meta.at))
   for (const k of ['user', 'device'] as const) {
-    if (meta[k] !== undefined && (typeof meta[k] !== 'string' || (meta[k] as string).length > 200)) bad(`meta.${k}`, 'must be a short string')
+    const v = meta[k]
+    if (v === undefined) continue
+    if (typeof v !== 'string' || v.length > 200) bad(`meta.${k}`, 'must be a short string')
+    // Unpaired surrogates cannot be written as UTF-8: the wire format could not carry them.
+    if (LONE_SURROGATE.test(v as string)) bad(`meta.${k}`, 'is not well-formed Unicode')
   }
   if (meta.priority !== undefined && !PRIORITIES.includes(meta.priority as Priority)) bad('meta.priority', 'must be high, normal or low')
   return e as EventEnvelope

@@ -9,7 +9,7 @@ import { type Decimal, ZERO, addDecimal, compareDecimal, decimalFromParts, decim
 import { type MinorString, multiplyToMinor, parseMinor } from '../money/amount.js'
 import { roundDiv } from '../money/rounding.js'
 import { type IsoInstant, instantFromEpochMs } from '../time/dates.js'
-import { decodeHlc } from '../time/hlc.js'
+import { type Hlc, decodeHlc } from '../time/hlc.js'
 import type { LineId, RecordId } from '../ids.js'
 import { type Lifecycle, foldLifecycle } from './lifecycle.js'
 import type { PurchaseLine, PurchaseState, TaxSnapshot, VoidableSet } from './model.js'
@@ -200,15 +200,13 @@ export function derivePurchase(state: PurchaseState): PurchaseDerived {
     return decimalFromParts({ units: roundDiv(num, den, 'HALF_UP'), scale: 1 })
   }
 
-  let maxWall = -1
-  const seeHlc = (h: string) => {
-    const w = decodeHlc(h).wall
-    if (w > maxWall) maxWall = w
+  // HLC strings sort like the clock: the latest is the largest string; decode only that one.
+  let latest = ''
+  for (const entries of state.registers.values()) for (const e of entries) if (e.hlc > latest) latest = e.hlc
+  for (const list of [state.receipts, state.returns, state.bills, state.payments, state.refunds, state.voids, state.transitions, state.resolutions]) {
+    for (const r of list) if (r.hlc > latest) latest = r.hlc
   }
-  for (const entries of state.registers.values()) for (const e of entries) seeHlc(e.hlc)
-  for (const list of [state.receipts, state.returns, state.bills, state.payments, state.refunds, state.voids, state.transitions, state.resolutions, state.lines.map((l) => l.created)]) {
-    for (const r of list) seeHlc(r.hlc)
-  }
+  for (const l of state.lines) if (l.created.hlc > latest) latest = l.created.hlc
 
   return {
     lifecycle,
@@ -229,7 +227,7 @@ export function derivePurchase(state: PurchaseState): PurchaseDerived {
     percentReceived: percent((l) => lt(l).received, goods),
     percentBilled: percent((l) => lt(l).billed, live),
     voided,
-    updatedAt: maxWall < 0 ? null : instantFromEpochMs(maxWall),
+    updatedAt: latest === '' ? null : instantFromEpochMs(decodeHlc(latest as Hlc).wall),
   }
 }
 
