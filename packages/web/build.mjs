@@ -62,7 +62,7 @@ const result = await build({
   metafile: true,
   plugins: [lazyAutomerge],
   splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
+  chunkNames: 'assets/[name]-[hash]',
   logLevel: 'warning',
 })
 
@@ -73,7 +73,7 @@ const version = hash.digest('hex').slice(0, 12)
 // Precached by the service worker: everything but the lazily loaded Automerge chunk.
 const chunks = Object.keys(result.metafile.outputs)
   .map((p) => relative(out, join(here, p)))
-  .filter((p) => p.startsWith('chunks/') && p.endsWith('.js') && !p.includes('fullfat'))
+  .filter((p) => p.startsWith('assets/') && p.endsWith('.js') && !p.includes('fullfat'))
 const shell = ['./', './index.html', `./app.js?v=${version}`, `./app.css?v=${version}`, ...chunks.map((c) => `./${c}`)]
 for (const f of ['index.html', 'sw.js']) {
   writeFileSync(join(out, f), readFileSync(join(here, 'static', f), 'utf8').replaceAll('__VERSION__', version).replace('__SHELL__', JSON.stringify(shell)))

@@ -1,9 +1,10 @@
 /** The app shell: header with sync feedback and the offline switch, banner, and the routed page. */
+import { Component, type ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
 import type { AppClient } from './client-api.js'
 import type { Identity } from './session.js'
 import { setTabOffline, tabOffline } from './session.js'
-import { Ctx, useClientStatus, useClientTick, useRoute } from './hooks.js'
+import { Ctx, explainSafe, useClientStatus, useClientTick, useRoute } from './hooks.js'
 import { Banner, ConflictBadge, OfflineSwitch, SyncIndicator } from './components/shell.js'
 import { ConflictQueue, PurchaseList } from './components/list.js'
 import { Editor } from './components/editor.js'
@@ -44,11 +45,13 @@ export function App({ client, identity, onSwitchUser }: { readonly client: AppCl
         </div>
       </header>
       <Banner status={status} tabOffline={offline} onGoOnline={() => switchOffline(false)} onRetry={() => client.forceSync()}
-        explain={docId !== null ? client.explain(docId) : null} />
+        explain={docId !== null ? explainSafe(client, docId) || null : null} />
       <main id="main" tabIndex={-1}>
-        {route.name === 'purchase' ? <Editor key={route.id} id={route.id} at={route.at} />
-          : route.name === 'conflicts' ? <ConflictQueue />
-          : <PurchaseList />}
+        <Boundary key={location.hash}>
+          {route.name === 'purchase' ? <Editor key={route.id} id={route.id} at={route.at} />
+            : route.name === 'conflicts' ? <ConflictQueue />
+            : <PurchaseList />}
+        </Boundary>
       </main>
     </Ctx.Provider>
   )
@@ -84,4 +87,22 @@ export function Fatal({ message }: { readonly message: string }) {
       </div>
     </main>
   )
+}
+
+/** A page that fails to render says so, and the header (sync, offline switch) keeps working. */
+class Boundary extends Component<{ children?: ComponentChildren }, { error: string | null }> {
+  override state = { error: null as string | null }
+  override componentDidCatch(e: unknown) {
+    this.setState({ error: e instanceof Error ? e.message : String(e) })
+  }
+  override render() {
+    if (this.state.error === null) return this.props.children
+    return (
+      <div class="card" role="alert">
+        <h1>Something went wrong on this page</h1>
+        <p>{this.state.error}</p>
+        <p><a href="#/">Back to the purchases</a> · <button type="button" class="link" onClick={() => this.setState({ error: null })}>Try again</button></p>
+      </div>
+    )
+  }
 }

@@ -4,50 +4,12 @@
  * is absorbed here (and in session.ts) rather than across the components.
  */
 import type {
-  AuditEntry, Conflict, ConflictId, CreatePurchaseInput, EventId, LifecycleState, Priority, PurchaseDerived,
-  PurchaseId, PurchaseReplica, PurchaseState,
+  AuditEntry, Conflict, ConflictId, CreatePurchaseInput, EventId, Priority, PurchaseDerived, PurchaseId, PurchaseReplica,
+  PurchaseState,
 } from '@concord/core'
+import type { ClientStatus, DocStatus, Notification, PurchaseSummary } from '@concord/client'
 
-export type OverallState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'error'
-
-export interface DocStatus {
-  readonly state: OverallState
-  /** Local events not yet stored by the relay. */
-  readonly pending: number
-  readonly acked: number
-  readonly validated: number
-  readonly rejected: number
-  readonly lastSyncedAt: string | null
-  /** Why the document is not synced, in words. */
-  readonly reason: string | null
-}
-
-export interface ClientStatus {
-  readonly overall: OverallState
-  readonly docs: ReadonlyMap<string, DocStatus>
-  readonly pending: { readonly high: number; readonly normal: number; readonly low: number }
-  readonly lastSyncedAt: string | null
-  readonly error?: { readonly code: string; readonly message: string; readonly fatal: boolean }
-}
-
-export interface PurchaseSummary {
-  readonly id: PurchaseId
-  readonly number: string | null
-  readonly supplier: string
-  readonly status: LifecycleState | string
-  /** Formatted in the order's currency, with its code ("1234.50 EUR"). */
-  readonly total: string
-  readonly currency: string
-  readonly conflicts: number
-  readonly sync: OverallState
-  readonly pending: number
-  readonly exists: boolean
-}
-
-export interface AppNotification {
-  readonly type: string
-  readonly docId?: string
-}
+export type { ClientStatus, DocStatus, PurchaseSummary, SyncState as OverallState, Notification as AppNotification } from '@concord/client'
 
 export interface PurchaseHandle {
   readonly id: PurchaseId
@@ -55,23 +17,25 @@ export interface PurchaseHandle {
   derived(): PurchaseDerived
   conflicts(): Conflict[]
   readonly replica: PurchaseReplica
+  /** False until the purchase's first event is here (opened by id before it synced). */
+  readonly exists: boolean
   run<T>(cmd: (r: PurchaseReplica) => T): Promise<T>
   onChange(cb: () => void): () => void
   history(): AuditEntry[]
   stateAt(at: { event: EventId }): PurchaseState
   status(): DocStatus
-  close?(): void
+  close(): void
 }
 
 export interface AppClient {
   createPurchase(input: CreatePurchaseInput & { priority?: Priority }): Promise<PurchaseHandle>
-  open(id: PurchaseId): Promise<PurchaseHandle>
+  open(id: PurchaseId | string): Promise<PurchaseHandle>
   list(): PurchaseSummary[]
   search(text: string): PurchaseSummary[]
   readonly status: ClientStatus
-  explain(docId: string): string
+  explain(docId: PurchaseId | string): string
   onStatus(cb: (s: ClientStatus) => void): () => void
-  onNotification(cb: (n: AppNotification) => void): () => void
+  onNotification(cb: (n: Notification) => void): () => void
   forceSync(): void
   goOffline(): void
   goOnline(): void

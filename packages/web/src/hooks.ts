@@ -69,6 +69,7 @@ export function usePurchase(client: AppClient, id: PurchaseId): HandleState {
   useEffect(() => {
     let live = true
     let off: (() => void) | undefined
+    let opened: PurchaseHandle | undefined
     setHandle(null)
     setError(null)
     const open = () => client.open(id).catch(async (e: unknown) => {
@@ -81,7 +82,8 @@ export function usePurchase(client: AppClient, id: PurchaseId): HandleState {
     })
     open().then(
       (h) => {
-        if (!live) return
+        if (!live) return h.close()
+        opened = h
         off = h.onChange(() => bump(undefined))
         setHandle(h)
       },
@@ -90,6 +92,7 @@ export function usePurchase(client: AppClient, id: PurchaseId): HandleState {
     return () => {
       live = false
       off?.()
+      opened?.close()
     }
   }, [client, id])
   // The document's sync status changes without a change of content: follow the client too.
@@ -150,3 +153,12 @@ export function useRoute(): Route {
 }
 
 export const hrefPurchase = (id: string, at?: string) => `#/p/${encodeURIComponent(id)}${at === undefined ? '' : `/at/${encodeURIComponent(at)}`}`
+
+/** The client's words on why a document is not synced; empty for one it does not know yet. */
+export function explainSafe(client: AppClient, docId: string): string {
+  try {
+    return client.explain(docId)
+  } catch {
+    return ''
+  }
+}

@@ -16,5 +16,6 @@ boot(async (identity, { offline }) => {
     autoConnect: !offline,
   })
   if (offline) client.goOffline()
-  return client as unknown as AppClient
+  const app: AppClient = client
+  return app
 }, document.getElementById('app')!)

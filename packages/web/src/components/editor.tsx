@@ -11,7 +11,7 @@ import {
 } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
 import { ACTION_LABEL, RISKY_ACTIONS, STATE_LABEL, ago, currencyOf, money, supplierOf, when } from '../format.js'
-import { useAction, useApp, useNow, usePurchase } from '../hooks.js'
+import { explainSafe, useAction, useApp, useNow, usePurchase } from '../hooks.js'
 import { Alert, CommitInput, CommitSelect } from './fields.js'
 import { Lines } from './lines.js'
 import { GoodsAndMoney } from './money.js'
@@ -56,12 +56,12 @@ export function Editor({ id, at }: { readonly id: PurchaseId; readonly at: strin
   const [preview, setPreview] = useState<LinePreview | null>(null)
   if (error !== null) return <Alert error={`Cannot open this purchase: ${error}`} />
   if (handle === null) return <p role="status" class="muted">Opening the purchase…</p>
-  if (!handle.replica.exists) {
+  if (!handle.exists) {
     return (
       <section>
         <a href="#/" class="back">← Purchases</a>
         <h1>Waiting for this purchase</h1>
-        <p role="status">It has not reached this device yet; it appears as soon as it syncs. {client.explain(id)}</p>
+        <p role="status">It has not reached this device yet; it appears as soon as it syncs. {explainSafe(client, id)}</p>
       </section>
     )
   }
@@ -118,7 +118,7 @@ function DocSync({ handle }: { readonly handle: PurchaseHandle }) {
   const { client } = useApp()
   const now = useNow()
   const s = handle.status()
-  const reason = s.state === 'synced' ? null : (s.reason ?? client.explain(handle.id))
+  const reason = s.state === 'synced' ? null : (s.reason ?? explainSafe(client, handle.id))
   return (
     <div class={`doc-sync sync-${s.state}`} data-testid="doc-sync" data-state={s.state} data-pending={s.pending}>
       <p>

@@ -4,7 +4,7 @@
  * so a remote change never overwrites a half-typed value. A refused command
  * leaves the draft in place with the reason under the field.
  */
-import type { ComponentChildren, JSX } from 'preact'
+import type { ComponentChildren } from 'preact'
 import { useId, useState } from 'preact/hooks'
 import { errorText } from '../format.js'
 
@@ -119,7 +119,7 @@ export function Field(p: {
   readonly label: string
   readonly name: string
   readonly value?: string
-  readonly type?: string
+  readonly type?: 'text' | 'date' | 'number'
   readonly inputMode?: 'decimal' | 'text' | 'numeric'
   readonly required?: boolean
   readonly placeholder?: string
@@ -129,14 +129,12 @@ export function Field(p: {
   readonly children?: ComponentChildren
 }) {
   const id = useId()
-  const props: JSX.IntrinsicElements['input'] = {
-    id, name: p.name, type: p.type ?? 'text', inputMode: p.inputMode, required: p.required, placeholder: p.placeholder,
-  }
-  if (p.value !== undefined) props.value = p.value
   return (
     <div class={`field ${p.class ?? ''}`}>
       <label for={id}>{p.label}</label>
-      <input {...props} aria-describedby={p.hint !== undefined ? `${id}-hint` : undefined}
+      <input id={id} name={p.name} type={(p.type ?? 'text') as 'text'} inputMode={p.inputMode} required={p.required} placeholder={p.placeholder}
+        {...(p.value !== undefined ? { value: p.value } : {})}
+        aria-describedby={p.hint !== undefined ? `${id}-hint` : undefined}
         onInput={p.onInput === undefined ? undefined : (e) => p.onInput!(e.currentTarget.value)} />
       {p.hint !== undefined ? <p id={`${id}-hint`} class="field-hint">{p.hint}</p> : null}
     </div>

@@ -16,14 +16,24 @@ export function memoryClient(user: string, device: string): AppClient & { seedDe
   const replicas = new Map<PurchaseId, PurchaseReplica>()
   const statusListeners = new Set<(s: ClientStatus) => void>()
   let offline = false
-  const docStatus = (): DocStatus => ({ state: offline ? 'offline' : 'synced', pending: 0, acked: 0, validated: 0, rejected: 0, lastSyncedAt: new Date().toISOString(), reason: offline ? 'offline switch' : null })
-  const status = (): ClientStatus => ({ overall: offline ? 'offline' : 'synced', docs: new Map(), pending: { high: 0, normal: 0, low: 0 }, lastSyncedAt: new Date().toISOString() })
+  const none = { high: 0, normal: 0, low: 0 }
+  const docStatus = (): DocStatus => ({
+    state: offline ? 'offline' : 'synced', cursor: 0, pending: 0, pendingByPriority: none, localHead: 0, acked: 0, validatedCursor: 0, validated: true,
+    rejected: 0, caughtUp: true, deadLetter: false, lastSyncedAt: new Date().toISOString(), reason: offline ? 'offline switch' : null,
+  })
+  const status = (): ClientStatus => ({
+    overall: offline ? 'offline' : 'synced', docs: new Map(), pending: none, lastSyncedAt: new Date().toISOString(),
+    connection: { state: offline ? 'offline' : 'connected', attempt: 0, nextRetryAt: null, lastDelayMs: null, breaker: 'closed', lastError: null },
+    network: { online: !offline, connected: !offline, rttMs: null, quality: 'unknown', type: null, saveData: false },
+  })
   const emit = () => {
     for (const l of statusListeners) l(status())
   }
   const handle = (r: PurchaseReplica): PurchaseHandle => ({
     id: r.docId,
     replica: r,
+    exists: r.exists,
+    close: () => {},
     state: () => r.state(),
     derived: () => r.derived(),
     conflicts: () => r.conflicts(),
@@ -61,7 +71,7 @@ export function memoryClient(user: string, device: string): AppClient & { seedDe
       return handle(r)
     },
     async open(id) {
-      const r = replicas.get(id)
+      const r = replicas.get(id as PurchaseId)
       if (r === undefined) throw new Error(`no purchase ${id}`)
       return handle(r)
     },
