@@ -42,7 +42,22 @@ export function parseDecimal(input: unknown, bounds: DecimalBounds = {}): Decima
   return (negative && !isZero ? `-${body}` : body) as Decimal
 }
 
+// Quantities and prices repeat (every line at "3" or "2.5"); parsing them to
+// bigint dominates deriving totals, so parsed parts are memoised (bounded).
+const PARTS_CACHE = new Map<string, DecimalParts>()
+const PARTS_CACHE_MAX = 20_000
+
 export function decimalParts(d: Decimal): DecimalParts {
+  let parts = PARTS_CACHE.get(d)
+  if (parts === undefined) {
+    if (PARTS_CACHE.size >= PARTS_CACHE_MAX) PARTS_CACHE.clear()
+    parts = parseParts(d)
+    PARTS_CACHE.set(d, parts)
+  }
+  return parts
+}
+
+function parseParts(d: Decimal): DecimalParts {
   const negative = d.startsWith('-')
   const body = negative ? d.slice(1) : d
   const dot = body.indexOf('.')
