@@ -88,8 +88,13 @@ export function removeDir(dir: string): void {
 }
 
 /** An HS256 token for the relay: `docs` are ids or prefixes ending in `*`. */
-export async function mintToken(claims: { sub?: string; docs?: readonly string[]; rights?: readonly string[]; ttlSeconds?: number } = {}): Promise<string> {
-  return new SignJWT({ docs: claims.docs ?? ['*'], rights: claims.rights ?? ['read', 'write', 'resolve'] })
+export async function mintToken(claims: {
+  sub?: string; docs?: readonly string[]; rights?: readonly string[]; ttlSeconds?: number
+  /** Per-pattern rights instead of docs + rights. */
+  grants?: readonly { doc: string; rights: readonly string[] }[]
+} = {}): Promise<string> {
+  const body = claims.grants !== undefined ? { grants: claims.grants } : { docs: claims.docs ?? ['*'], rights: claims.rights ?? ['read', 'write', 'resolve'] }
+  return new SignJWT(body)
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(claims.sub ?? 'tester')
     .setIssuedAt()
