@@ -243,8 +243,10 @@ export class Session {
     this.pingTimer = this.pongTimer = null
     const s = this.socket
     if (s !== null) {
-      s.onopen = s.onmessage = s.onerror = null
+      s.onopen = s.onmessage = null
       s.onclose = null
+      // Keep a listener: `ws` emits 'error' when a connecting socket is dropped, and an unheard one would crash the process.
+      s.onerror = () => undefined
       if (s.readyState === 0 || s.readyState === 1) {
         const t = s as unknown as { terminate?: () => void }
         try {

@@ -51,6 +51,22 @@ export function nodeWebSocket(options: NodeSocketOptions = {}): WebSocketConstru
           : {}),
         // ws hands these to tls.connect, whose checkServerIdentity returns an Error or undefined.
       } as WebSocket.ClientOptions)
+      // tls.connect skips checkServerIdentity for a certificate that failed CA
+      // verification (pinOnly, self-signed), so the pin is checked again here,
+      // on every TLS upgrade, before the socket opens.
+      if (pin !== undefined && url.startsWith('wss:')) {
+        this.once('upgrade', (res) => {
+          const sock = res.socket as import('node:tls').TLSSocket
+          const cert = typeof sock.getPeerCertificate === 'function' ? sock.getPeerCertificate() : undefined
+          const got = cert?.fingerprint256 === undefined ? '' : normalizeFingerprint(cert.fingerprint256)
+          if (got !== pin) {
+            const e = new Error(`certificate pin mismatch: the relay presented SHA-256 ${cert?.fingerprint256 ?? '(none)'}, the client expects ${options.pinSha256}`) as Error & { code: string }
+            e.code = 'PIN_MISMATCH'
+            this.emit('error', e)
+            this.terminate()
+          }
+        })
+      }
     }
   } as unknown as WebSocketConstructor
 }
