@@ -1,0 +1,199 @@
+/**
+ * The web app end to end (issue 6): Debian's Chromium driven by
+ * playwright-core, a real relay process in demo mode (its own SQLite data in
+ * a temporary directory, port 0), one browser profile per device.
+ *
+ * 1. An edit on one device appears on another.
+ * 2. Concurrent offline edits of one line (quantity here; price and a
+ *    receipt over the new quantity there) converge to the same totals and the
+ *    same conflict; resolving it on one device clears it on both.
+ * 3. A reload while offline keeps the pending edits, which sync once back.
+ * 4. Screenshots of the editor and the resolution dialog are saved under
+ *    test/artifacts/ for a person to look at.
+ */
+import { readFileSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import {
+  ARTIFACTS, type Device, type Env, conflictIds, createPurchase, editLine, openDevice, pngSize, setOfflineSwitch, startEnv,
+  textOf, until, untilConflicts, untilDocState, untilInputValue, untilText,
+} from './driver.js'
+
+const web = suite<{ env: Env; devices: Device[] }>('web app')
+
+const SHOTS = ['editor.png', 'resolution-dialog.png', 'editor-phone.png', 'resolution-dialog-phone.png'] as const
+
+web.before(async (ctx) => {
+  // Test 4 must see this run's screenshots, never an earlier run's.
+  for (const f of SHOTS) rmSync(join(ARTIFACTS, f), { force: true })
+  ctx.env = await startEnv()
+  ctx.devices = []
+})
+
+web.after.each(async (ctx) => {
+  const errors = ctx.devices.flatMap((d) => d.errors)
+  for (const d of ctx.devices) await d.context.close()
+  ctx.devices = []
+  assert.equal(errors, [], 'no uncaught errors in the pages')
+})
+
+web.after(async (ctx) => {
+  await ctx.env?.close()
+})
+
+async function device(ctx: { env: Env; devices: Device[] }, name: string, path = '/', viewport?: { width: number; height: number }) {
+  const d = await openDevice(ctx.env, name, path, viewport)
+  ctx.devices.push(d)
+  return d
+}
+
+web('1. two devices open one purchase; an edit in one appears in the other', async (ctx) => {
+  const alice = await device(ctx, 'Alice')
+  const path = await createPurchase(alice, 'ACME Supplies', [{ product: 'Widget', qty: '10', price: '12.50' }])
+  await untilDocState(alice.page, 'synced')
+  await untilText(alice.page, 'total', '125.00')
+  // The relay numbers the order on first sync; every device shows the number.
+  await until(alice.page, 'an order number', () => /^PO-\d{4}-\d{5}$/.test(document.querySelector('[data-testid="po-number"]')?.textContent ?? ''), null)
+  const number = await textOf(alice.page.getByTestId('po-number'))
+
+  const bob = await device(ctx, 'Bob', `/${path}`)
+  await untilInputValue(bob.page, 'Quantity, line 1 (Widget)', '10')
+  await untilText(bob.page, 'po-number', number)
+
+  await editLine(alice, 'Quantity', 'line 1 (Widget)', '12')
+  await untilInputValue(bob.page, 'Quantity, line 1 (Widget)', '12')
+  await untilText(bob.page, 'total', '150.00', "Bob's total to follow Alice's quantity")
+
+  // And back the other way, through the notes (collaborative text).
+  await bob.page.getByLabel('Notes').fill('Deliver to dock 3')
+  await until(alice.page, "Bob's note on Alice's screen", () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === 'Deliver to dock 3', null)
+
+  // The list shows the purchase with its number, supplier, status, total and sync state.
+  await bob.page.goto(`${ctx.env.relay.url}/#/`)
+  const row = bob.page.getByTestId('purchase-row').filter({ hasText: number })
+  await row.waitFor()
+  const cells = await row.locator('td').allTextContents()
+  assert.ok(cells[1]?.includes('ACME Supplies'), `supplier in ${cells.join(' | ')}`)
+  assert.ok(cells[2]?.includes('Draft'), `status in ${cells.join(' | ')}`)
+  assert.ok(cells[3]?.includes('150.00'), `total in ${cells.join(' | ')}`)
+  // Offline search through the client's local index.
+  await bob.page.getByLabel('Search purchases').fill('widg')
+  await row.waitFor()
+  await bob.page.getByLabel('Search purchases').fill('nothing-like-this')
+  await until(bob.page, 'the search to find nothing', () => document.querySelectorAll('[data-testid="purchase-row"]').length === 0, null)
+})
+
+web('2. concurrent offline edits converge to the same totals and conflict; a resolution clears it everywhere', async (ctx) => {
+  const alice = await device(ctx, 'Alice')
+  const path = await createPurchase(alice, 'Globex', [{ product: 'Bolt', qty: '10', price: '12.50' }])
+  await alice.page.getByRole('button', { name: 'Confirm', exact: true }).click()
+  await untilText(alice.page, 'po-state', 'Confirmed')
+  await untilDocState(alice.page, 'synced')
+  const bob = await device(ctx, 'Bob', `/${path}`)
+  await untilText(bob.page, 'po-state', 'Confirmed')
+
+  // Alice disconnects her tab and lowers the quantity.
+  await setOfflineSwitch(alice, true)
+  await editLine(alice, 'Quantity', 'line 1 (Bolt)', '6')
+  await untilText(alice.page, 'total', '75.00')
+  await untilText(alice.page, 'doc-pending', '1')
+  await alice.page.getByTestId('banner').waitFor()
+
+  // Meanwhile Bob changes the price and receives 8 (fine against the 10 he sees).
+  await editLine(bob, 'Unit price', 'line 1 (Bolt)', '11.75')
+  const receipt = bob.page.getByTestId('receipt-form')
+  await receipt.getByLabel('Quantity received').fill('8')
+  await receipt.getByLabel('Delivery note').fill('DN-1001')
+  await receipt.getByRole('button', { name: 'Record receipt' }).click()
+  await bob.page.getByTestId('receipts').getByText('DN-1001').waitFor()
+  await untilText(bob.page, 'total', '117.50')
+  await untilDocState(bob.page, 'synced')
+  await untilConflicts(bob.page, 0, 'no conflict on Bob before the merge')
+
+  // Alice reconnects: both merge to qty 6 at 11.75 with 8 received.
+  await setOfflineSwitch(alice, false)
+  await untilDocState(alice.page, 'synced')
+  for (const d of [alice, bob]) {
+    await untilText(d.page, 'total', '70.50', `${d.name}'s merged total`)
+    await untilConflicts(d.page, 1, `one conflict on ${d.name}`)
+  }
+  const a = await conflictIds(alice.page)
+  const b = await conflictIds(bob.page)
+  assert.equal(a, b, 'the same conflict on both devices')
+  assert.ok(a[0]?.startsWith('OVER_RECEIPT:'), `an over-receipt, got ${a.join(', ')}`)
+  await untilInputValue(alice.page, 'Unit price, line 1 (Bolt)', '11.75')
+  await untilInputValue(bob.page, 'Quantity, line 1 (Bolt)', '6')
+
+  // Screenshots for a person (test 4 checks them): the editor with its conflict, and the dialog.
+  await alice.page.screenshot({ path: join(ARTIFACTS, 'editor.png'), fullPage: true })
+  await alice.page.getByRole('button', { name: 'Resolve…' }).click()
+  const dialog = alice.page.getByTestId('resolve-dialog')
+  await dialog.waitFor()
+  const sides = await dialog.getByTestId('branch').allTextContents()
+  assert.ok(sides.some((s) => s.includes('Alice') && s.includes('ordered 6')), `Alice's side: ${sides.join(' | ')}`)
+  assert.ok(sides.some((s) => s.includes('Bob') && s.includes('received 8')), `Bob's side: ${sides.join(' | ')}`)
+  const facts = await textOf(dialog.getByTestId('facts'))
+  assert.ok(facts.includes('ordered6') && facts.includes('received8'), `facts: ${facts}`)
+  await dialog.screenshot({ path: join(ARTIFACTS, 'resolution-dialog.png') })
+  await alice.page.setViewportSize({ width: 375, height: 812 })
+  await alice.page.screenshot({ path: join(ARTIFACTS, 'resolution-dialog-phone.png') })
+  await dialog.getByRole('button', { name: 'Cancel' }).click()
+  await dialog.waitFor({ state: 'detached' })
+  await alice.page.screenshot({ path: join(ARTIFACTS, 'editor-phone.png'), fullPage: true })
+
+  // Bob resolves: raise the ordered quantity to what was received.
+  await bob.page.getByRole('button', { name: 'Resolve…' }).click()
+  const bobDialog = bob.page.getByTestId('resolve-dialog')
+  await bobDialog.getByLabel('Raise the ordered quantity to 8').check()
+  await bobDialog.getByRole('button', { name: 'Resolve', exact: true }).click()
+  await bobDialog.waitFor({ state: 'detached' })
+  for (const d of [bob, alice]) {
+    await untilConflicts(d.page, 0, `the conflict to disappear on ${d.name}`)
+    await untilText(d.page, 'total', '94.00', `${d.name}'s total after the resolution`)
+  }
+  await until(alice.page, 'the header badge to show no conflicts', () => document.querySelector('[data-testid="conflict-badge"] .count')?.textContent === '0', null)
+})
+
+web('3. a reload while offline keeps the pending edits; they sync when back online', async (ctx) => {
+  const alice = await device(ctx, 'Alice')
+  const path = await createPurchase(alice, 'Initech', [{ product: 'Stapler', qty: '2', price: '9.99' }])
+  await untilDocState(alice.page, 'synced')
+  // The app shell must be cached by the service worker before the network goes.
+  await alice.page.evaluate(async () => {
+    await navigator.serviceWorker.ready
+  })
+
+  await setOfflineSwitch(alice, true)
+  await alice.context.setOffline(true)
+  await editLine(alice, 'Quantity', 'line 1 (Stapler)', '5')
+  await alice.page.getByLabel('Notes').fill('Red ones')
+  await untilText(alice.page, 'total', '49.95')
+  await until(alice.page, 'pending edits', () => Number(document.querySelector('[data-testid="doc-pending"]')?.textContent ?? 0) >= 2, null)
+
+  await alice.page.reload()
+  await alice.page.getByTestId('editor').waitFor()
+  await untilInputValue(alice.page, 'Quantity, line 1 (Stapler)', '5')
+  await until(alice.page, 'the note after the reload', () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === 'Red ones', null)
+  await until(alice.page, 'pending edits after the reload', () => Number(document.querySelector('[data-testid="doc-pending"]')?.textContent ?? 0) >= 2, null)
+  assert.is(await alice.page.getByTestId('offline-switch').getAttribute('aria-checked'), 'true', 'the tab stays offline across its reload')
+
+  await alice.context.setOffline(false)
+  await setOfflineSwitch(alice, false)
+  await untilDocState(alice.page, 'synced')
+  const bob = await device(ctx, 'Bob', `/${path}`)
+  await untilInputValue(bob.page, 'Quantity, line 1 (Stapler)', '5')
+  await untilText(bob.page, 'total', '49.95')
+  await until(bob.page, "Alice's offline note", () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === 'Red ones', null)
+})
+
+web('4. the screenshots of the editor and of the resolution dialog are saved', () => {
+  for (const [file, minWidth] of [['editor.png', 1000], ['resolution-dialog.png', 300], ['editor-phone.png', 375], ['resolution-dialog-phone.png', 375]] as const) {
+    const path = join(ARTIFACTS, file)
+    const size = pngSize(readFileSync(path))
+    assert.ok(size.width >= minWidth && size.height >= 200, `${file} is ${size.width}x${size.height}`)
+    assert.ok(statSync(path).size > 10_000, `${file} has content (${statSync(path).size} bytes)`)
+  }
+})
+
+web.run()
