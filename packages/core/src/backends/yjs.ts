@@ -126,7 +126,18 @@ export class YjsDoc implements CrdtDoc {
     if (payloads.length === 0) return
     for (const p of payloads) validateYjsUpdate(p)
     const merged = payloads.length === 1 ? (payloads[0] as Uint8Array) : Y.mergeUpdates(payloads as Uint8Array[])
-    Y.applyUpdate(this.ydoc, merged, REMOTE)
+    // Replaying this replica's own stored events is a remote transaction that
+    // contains our client id, and Yjs then switches to a random one, fearing a
+    // clash. Ours derives from a unique replica id, so those structs are ours:
+    // keep the id, which keeps replays deterministic. (A stand-in id during the
+    // apply also keeps Yjs from printing its warning.)
+    const own = this.ydoc.clientID
+    this.ydoc.clientID = own ^ 0x40000000
+    try {
+      Y.applyUpdate(this.ydoc, merged, REMOTE)
+    } finally {
+      this.ydoc.clientID = own
+    }
   }
 
   read(): DocSnapshot {
