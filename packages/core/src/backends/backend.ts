@@ -109,6 +109,8 @@ export interface CrdtDoc {
    * `replay` when a backend lacks it.
    */
   viewAt?(payloads: readonly Uint8Array[]): CrdtDoc
+  /** Optional fast path: a text's length without materialising the document. */
+  textLength?(key: string): number
   destroy(): void
 }
 

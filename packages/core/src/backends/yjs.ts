@@ -161,6 +161,10 @@ export class YjsDoc implements CrdtDoc {
     return this.cached
   }
 
+  textLength(key: string): number {
+    return this.ydoc.share.has(TEXT_PREFIX + key) ? this.ydoc.getText(TEXT_PREFIX + key).length : 0
+  }
+
   save(): Uint8Array {
     return wrapSnapshot('yjs', Y.encodeStateAsUpdate(this.ydoc))
   }

@@ -204,7 +204,9 @@ export class PurchaseReplica {
    * events this replica holds.
    */
   stateAt(at: { readonly event: EventId } | { readonly hlc: string }): PurchaseState {
-    const doc = replay(this.log.backend, `${this.replica}-h` as ReplicaId, eventsUpTo(this.log.events(), at))
+    const past = eventsUpTo(this.log.events(), at)
+    // A backend with its own history (Automerge's view by heads) answers without a replay.
+    const doc = this.log.doc.viewAt?.(past.map((e) => e.payload)) ?? replay(this.log.backend, `${this.replica}-h` as ReplicaId, past)
     try {
       return readPurchase(doc.read())
     } finally {
@@ -437,7 +439,8 @@ export class PurchaseReplica {
 
   /** Edits the notes (collaborative text): delete `remove` characters at `index`, then insert `insert`. */
   editNotes(index: number, remove: number, insert = ''): EventEnvelope {
-    const len = this.state().notes.length
+    const doc = this.log.doc
+    const len = doc.textLength?.(keys.notes) ?? doc.read().texts.get(keys.notes)?.length ?? 0
     if (!Number.isInteger(index) || index < 0 || index > len) fail('INVALID_ARGUMENT', `notes index ${index} is outside 0..${len}`, { field: 'index' })
     if (!Number.isInteger(remove) || remove < 0 || index + remove > len) fail('INVALID_ARGUMENT', `cannot delete ${remove} characters at ${index}`, { field: 'remove' })
     if (typeof insert !== 'string' || insert.length > 100_000) fail('INVALID_ARGUMENT', 'notes insert must be a string under 100k characters', { field: 'insert' })
