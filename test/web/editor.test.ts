@@ -65,6 +65,17 @@ web('1. two devices open one purchase; an edit in one appears in the other', asy
   await untilInputValue(bob.page, 'Quantity, line 1 (Widget)', '12')
   await untilText(bob.page, 'total', '150.00', "Bob's total to follow Alice's quantity")
 
+  // The audit trail says who changed what from where, and shows the order as it was.
+  await bob.page.getByRole('button', { name: 'Show who changed what' }).click()
+  const edit = bob.page.getByTestId('audit-entry').filter({ hasText: 'Edited a line' }).first()
+  await edit.waitFor()
+  const editText = await textOf(edit)
+  assert.ok(editText.includes('Alice') && editText.includes('Widget: quantity') && editText.includes('10') && editText.includes('12'), editText)
+  await bob.page.getByTestId('audit-entry').filter({ hasText: 'Added a line' }).getByRole('link').click()
+  await untilText(bob.page, 'asof-total', '125.00', 'the order as it was after the line was added')
+  await bob.page.getByRole('link', { name: '← Back to the current order' }).click()
+  await untilText(bob.page, 'total', '150.00')
+
   // And back the other way, through the notes (collaborative text).
   await bob.page.getByLabel('Notes').fill('Deliver to dock 3')
   await until(alice.page, "Bob's note on Alice's screen", () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === 'Deliver to dock 3', null)
