@@ -185,6 +185,17 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     const mixed = await store.append([{ docId: d, backend: 'yjs', events: [ev('PO-BACKEND', 'a', 2, { backend: 'automerge' }), ev('PO-BACKEND', 'b', 1)] }])
     assert.equal(okSeqs(mixed[0]!), ['err:BACKEND_MISMATCH', 2])
     assert.is(mixed[0]!.error, undefined, 'one event refused, not the request')
+    // Within one batch, requests see the document as the requests before them left it.
+    const n = doc('PO-BACKEND-NEW')
+    const seq = await store.append([
+      { docId: n, backend: 'automerge', events: [] },
+      { docId: n, backend: 'yjs', events: [ev('PO-BACKEND-NEW', 'a', 1)] },
+      { docId: n, backend: 'automerge', events: [ev('PO-BACKEND-NEW', 'b', 1, { backend: 'automerge' })] },
+      { docId: n, backend: 'yjs', events: [ev('PO-BACKEND-NEW', 'a', 2)] },
+    ])
+    assert.equal(seq.map((x) => [okSeqs(x), x.lastSeq, x.error?.code]), [
+      [[], 0, undefined], [[1], 1, undefined], [['err:BACKEND_MISMATCH'], 1, 'BACKEND_MISMATCH'], [[2], 2, undefined],
+    ])
     assert.is((await store.getDoc(d))?.backend, 'yjs')
     assert.is((await store.getDoc(d))?.lastSeq, 2)
   })

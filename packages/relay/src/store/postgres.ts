@@ -6,9 +6,14 @@
  * Concurrency. Per-document sequence numbers are assigned under a row lock on
  * the document row (SELECT ... FOR UPDATE), so two relays appending to the
  * same document serialise on that row and never hand out the same number or
- * leave a gap; the duplicate check runs under the same lock. A batch locks its
- * documents in id order, so two batches touching the same documents cannot
- * deadlock. Opening takes an advisory lock on the schema while it migrates.
+ * leave a gap; the duplicate check runs under the same lock. An append is a
+ * fixed number of round trips whatever the number of documents in the batch:
+ * create missing documents (INSERT ... ON CONFLICT DO NOTHING, in id order),
+ * lock every document row (in id order), fetch already stored ids, insert the
+ * new events, update the documents' last_seq. Creation takes no lock on an
+ * existing row and locking comes after every creation, so two relays' batches
+ * cannot deadlock. Opening takes an advisory lock on the schema while it
+ * migrates.
  *
  * Durability is Postgres's: a COMMIT that returned is on disk (with the
  * server's default synchronous_commit = on).
@@ -84,6 +89,8 @@ export class PostgresEventStore implements EventStore {
   private readonly now: () => number
   private readonly hooks: StoreTestHooks
   private readonly t: { docs: string; events: string; snapshots: string; numbers: string; counters: string }
+  /** Documents seen to exist: their creation step is skipped (documents are never deleted). */
+  private readonly knownDocs = new Set<string>()
 
   private constructor(
     private readonly pool: Pool,
@@ -158,59 +165,97 @@ export class PostgresEventStore implements EventStore {
     const pool = this.open()
     const requests = checkBatch(batch).map(prepareRequest)
     const storedAt = this.stamp()
-    // Lock documents in id order (stable, so one document's requests keep
-    // their batch order): two relays' batches then cannot deadlock.
-    const order = requests.map((_, i) => i).sort((a, b) => {
-      const x = String(requests[a]!.docId)
-      const y = String(requests[b]!.docId)
-      return x < y ? -1 : x > y ? 1 : a - b
-    })
+    const live = requests.filter((r) => r.error === undefined)
+    if (live.length === 0) return requests.map((r) => resultOf(r.docId, planDocAppend(r, undefined, () => undefined)))
+    // A new document takes the backend of the first request that has an
+    // event to store in it.
+    const creators = new Map<string, BackendName>()
+    for (const r of live) if (hasValidEvents(r) && !creators.has(r.docId) && !this.knownDocs.has(r.docId)) creators.set(r.docId, r.backend)
+    const docIds = [...new Set(live.map((r) => String(r.docId)))].sort()
     return inTransaction(pool, async (c) => {
-      const results: AppendResult[] = new Array<AppendResult>(requests.length)
-      for (const i of order) results[i] = await this.appendOne(c, requests[i]!, storedAt)
+      // A fixed number of round trips per batch, however many documents it
+      // touches. Deadlock-free: inserts of new documents come first, in id
+      // order, and take no lock on existing rows; then every document row is
+      // locked in id order. No step after that waits on another transaction.
+      // Documents this batch creates: until the request that creates them,
+      // earlier requests of the batch see them as not existing yet.
+      const unborn = new Set<string>()
+      if (creators.size > 0) {
+        const ids = [...creators.keys()].sort()
+        const made = await c.query<{ doc_id: string }>(
+          `INSERT INTO ${this.t.docs} (doc_id, backend, last_seq, created_at)
+           SELECT d, b, 0, $3 FROM unnest($1::text[], $2::text[]) AS n(d, b) ORDER BY d ON CONFLICT (doc_id) DO NOTHING RETURNING doc_id`,
+          [ids, ids.map((id) => creators.get(id)), storedAt],
+        )
+        for (const row of made.rows) unborn.add(row.doc_id)
+      }
+      const locked = await c.query<{ doc_id: string; backend: string; last_seq: string }>(
+        `SELECT doc_id, backend, last_seq FROM ${this.t.docs} WHERE doc_id = ANY($1::text[]) ORDER BY doc_id FOR UPDATE`,
+        [docIds],
+      )
+      const docs = new Map<string, { backend: BackendName; lastSeq: number }>()
+      for (const row of locked.rows) {
+        docs.set(row.doc_id, { backend: row.backend as BackendName, lastSeq: Number(row.last_seq) })
+        // Documents are never deleted, so one seen is one that exists.
+        this.knownDocs.add(row.doc_id)
+      }
+      const stored = await this.findStored(c, live, docs)
+      // Plan in batch order; a document's requests see the rows planned by
+      // its earlier requests in this batch.
+      const rows: { docId: PurchaseId; row: NewRow }[] = []
+      const results = requests.map((req) => {
+        if (req.error !== undefined) return resultOf(req.docId, planDocAppend(req, undefined, () => undefined))
+        const doc = unborn.has(req.docId) ? undefined : docs.get(req.docId)
+        const plan = planDocAppend(req, doc, (id) => stored.get(`${req.docId}\n${id}`))
+        if (plan.rows.length > 0 && unborn.delete(req.docId) && docs.get(req.docId)?.backend !== req.backend) {
+          fail('STORE_CORRUPT', `document ${req.docId} was created with another backend than its first events`)
+        }
+        if (plan.rows.length > 0 && !docs.has(req.docId)) fail('STORE_CORRUPT', `document ${req.docId} was not created before its events`)
+        for (const row of plan.rows) {
+          rows.push({ docId: req.docId, row })
+          const e = row.prepared.event
+          stored.set(`${req.docId}\n${row.prepared.id}`, { seq: row.seq, hlc: e.hlc, kind: e.kind, depsKey: row.prepared.depsKey, payload: e.payload })
+        }
+        const row = docs.get(req.docId)
+        if (row !== undefined && plan.rows.length > 0) row.lastSeq = plan.lastSeq
+        return resultOf(req.docId, plan)
+      })
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) await this.insertEvents(c, rows.slice(i, i + INSERT_CHUNK), storedAt)
+      const touched = [...new Set(rows.map((r) => String(r.docId)))]
+      if (touched.length > 0) {
+        await c.query(
+          `UPDATE ${this.t.docs} AS d SET last_seq = v.s FROM unnest($1::text[], $2::bigint[]) AS v(id, s) WHERE d.doc_id = v.id`,
+          [touched, touched.map((id) => docs.get(id)!.lastSeq)],
+        )
+      }
       return results
     })
   }
 
-  private async lockDoc(c: ClientBase, docId: PurchaseId): Promise<{ backend: BackendName; lastSeq: number } | undefined> {
-    const r = await c.query<{ backend: string; last_seq: string }>(`SELECT backend, last_seq FROM ${this.t.docs} WHERE doc_id = $1 FOR UPDATE`, [docId])
-    const row = r.rows[0]
-    return row === undefined ? undefined : { backend: row.backend as BackendName, lastSeq: Number(row.last_seq) }
+  /** The already stored events among the batch's ids, keyed "docId\nid", in one query. */
+  private async findStored(c: ClientBase, requests: readonly PreparedRequest[], docs: ReadonlyMap<string, { lastSeq: number }>): Promise<Map<string, ExistingEvent>> {
+    const keys = new Set<string>()
+    for (const r of requests) {
+      if ((docs.get(r.docId)?.lastSeq ?? 0) === 0) continue
+      for (const it of r.items) if (it.ok) keys.add(`${r.docId}\n${it.prepared.id}`)
+    }
+    const found = new Map<string, ExistingEvent>()
+    if (keys.size === 0) return found
+    const pairs = [...keys].map((k) => k.split('\n'))
+    const r = await c.query<{ doc_id: string; seq: string; event_id: string; hlc: string; kind: string; deps: string[]; payload: Buffer }>(
+      `SELECT e.doc_id, e.seq, e.event_id, e.hlc, e.kind, e.deps, e.payload
+       FROM unnest($1::text[], $2::text[]) AS k(d, i) JOIN ${this.t.events} e ON e.doc_id = k.d AND e.event_id = k.i`,
+      [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    )
+    for (const row of r.rows) {
+      found.set(`${row.doc_id}\n${row.event_id}`, { seq: Number(row.seq), hlc: row.hlc, kind: row.kind, depsKey: depsKeyOf(row.deps), payload: row.payload })
+    }
+    return found
   }
 
-  private async appendOne(c: ClientBase, req: PreparedRequest, storedAt: IsoInstant): Promise<AppendResult> {
-    if (req.error !== undefined) return resultOf(req.docId, planDocAppend(req, undefined, () => undefined))
-    let doc = await this.lockDoc(c, req.docId)
-    if (doc === undefined && hasValidEvents(req)) {
-      // Another relay may create it at the same moment: whoever loses waits on
-      // the unique key, inserts nothing, and locks the winner's row.
-      await c.query(`INSERT INTO ${this.t.docs} (doc_id, backend, last_seq, created_at) VALUES ($1, $2, 0, $3) ON CONFLICT (doc_id) DO NOTHING`, [
-        req.docId, req.backend, storedAt,
-      ])
-      doc = await this.lockDoc(c, req.docId)
-    }
-    const existing = new Map<string, ExistingEvent>()
-    const ids = req.items.flatMap((it) => (it.ok ? [it.prepared.id] : []))
-    if (doc !== undefined && doc.lastSeq > 0 && ids.length > 0) {
-      const r = await c.query<{ seq: string; event_id: string; hlc: string; kind: string; deps: string[]; payload: Buffer }>(
-        `SELECT seq, event_id, hlc, kind, deps, payload FROM ${this.t.events} WHERE doc_id = $1 AND event_id = ANY($2::text[])`,
-        [req.docId, ids],
-      )
-      for (const row of r.rows) {
-        existing.set(row.event_id, { seq: Number(row.seq), hlc: row.hlc, kind: row.kind, depsKey: depsKeyOf(row.deps), payload: row.payload })
-      }
-    }
-    const plan = planDocAppend(req, doc, (id) => existing.get(id))
-    if (plan.rows.length > 0) {
-      for (let i = 0; i < plan.rows.length; i += INSERT_CHUNK) await this.insertEvents(c, req.docId, plan.rows.slice(i, i + INSERT_CHUNK), storedAt)
-      await c.query(`UPDATE ${this.t.docs} SET last_seq = $1 WHERE doc_id = $2`, [plan.lastSeq, req.docId])
-    }
-    return resultOf(req.docId, plan)
-  }
-
-  private async insertEvents(c: ClientBase, docId: PurchaseId, rows: readonly NewRow[], storedAt: IsoInstant): Promise<void> {
+  private async insertEvents(c: ClientBase, rows: readonly { docId: PurchaseId; row: NewRow }[], storedAt: IsoInstant): Promise<void> {
     const values: unknown[] = []
-    const tuples = rows.map(({ seq, prepared: p }) => {
+    const tuples = rows.map(({ docId, row: { seq, prepared: p } }) => {
       const e = p.event
       const b = values.length
       values.push(docId, seq, e.id, e.actor, e.seq, e.hlc, e.kind, e.backend, p.depsJson, p.metaJson, e.payload, storedAt)
