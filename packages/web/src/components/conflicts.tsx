@@ -27,7 +27,7 @@ export function ConflictPanel({ handle }: { readonly handle: PurchaseHandle }) {
               <strong>{KIND_LABEL[c.kind] ?? c.kind}</strong>
               <span class={`pill sev sev-${c.severity}`}>{c.severity === 'BLOCKING' ? 'blocking' : c.severity === 'REVIEW' ? 'review' : 'suggestion'}</span>
               {c.deferred ? <span class="pill">deferred</span> : null}
-              <p class="small">{subjectText(c, state)} · {Object.entries(c.facts).map(([k, v]) => `${k} ${v}`).join(', ')}</p>
+              <p class="small">{subjectText(c, state)} · {Object.entries(c.facts).filter(([k]) => k !== 'line').map(([k, v]) => `${k} ${v}`).join(', ')}</p>
             </div>
             <button type="button" class="primary" onClick={() => setOpen(c.id)} aria-haspopup="dialog">Resolve…</button>
           </li>
