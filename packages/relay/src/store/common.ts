@@ -86,8 +86,6 @@ export interface PreparedEvent {
   readonly id: EventId
   readonly depsJson: string
   readonly metaJson: string
-  /** Sorted deps: duplicates compare deps as a set. */
-  readonly depsKey: string
 }
 
 export type PreparedItem =
@@ -144,7 +142,7 @@ export function prepareRequest(request: unknown): PreparedRequest {
       }
       return {
         ok: true,
-        prepared: { event, id: event.id, depsJson: JSON.stringify(event.deps), metaJson: JSON.stringify(event.meta), depsKey: depsKeyOf(event.deps) },
+        prepared: { event, id: event.id, depsJson: JSON.stringify(event.deps), metaJson: JSON.stringify(event.meta) },
       }
     } catch (e) {
       return { ok: false, id: rawId(raw), error: asConcordError(e) }
@@ -158,8 +156,7 @@ export interface ExistingEvent {
   readonly seq: number
   readonly hlc: string
   readonly kind: string
-  /** Sorted deps as JSON (depsKeyOf). */
-  readonly depsKey: string
+  readonly deps: readonly string[]
   readonly payload: Uint8Array
 }
 
@@ -171,7 +168,8 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 function sameContent(p: PreparedEvent, x: ExistingEvent): string | undefined {
   if (p.event.hlc !== x.hlc) return 'hlc'
   if (p.event.kind !== x.kind) return 'kind'
-  if (p.depsKey !== x.depsKey) return 'deps'
+  // Deps compare as a set (only computed for a duplicate, off the hot path).
+  if (depsKeyOf(p.event.deps) !== depsKeyOf(x.deps)) return 'deps'
   if (!bytesEqual(p.event.payload, x.payload)) return 'payload'
   return undefined
 }
@@ -235,7 +233,7 @@ export function planDocAppend(
     }
     const seq = ++lastSeq
     rows.push({ seq, prepared: p })
-    inBatch.set(p.id, { seq, hlc: p.event.hlc, kind: p.event.kind, depsKey: p.depsKey, payload: p.event.payload })
+    inBatch.set(p.id, { seq, hlc: p.event.hlc, kind: p.event.kind, deps: p.event.deps, payload: p.event.payload })
     return { ok: true, id: p.id, seq, duplicate: false }
   })
   return { outcomes, rows, lastSeq, error: undefined }

@@ -99,7 +99,7 @@ export class MemoryEventStore implements EventStore {
         for (const row of plan.rows) {
           const p = row.prepared
           const stored: MemEvent = {
-            seq: row.seq, hlc: p.event.hlc, kind: p.event.kind, depsKey: p.depsKey, payload: copy(p.event.payload),
+            seq: row.seq, hlc: p.event.hlc, kind: p.event.kind, deps: [...p.event.deps], payload: copy(p.event.payload),
             prepared: { ...p, event: { ...p.event, deps: [...p.event.deps], meta: { ...p.event.meta } } }, storedAt,
           }
           doc!.events.push(stored)

@@ -26,7 +26,7 @@ import {
 } from '@concord/core'
 import {
   type ExistingEvent, type NewRow, type PreparedRequest,
-  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, depsKeyOf,
+  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp,
   formatNumber, hasValidEvents, pagesOf, planDocAppend, resultOf, plainBytes, prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
 import { type PostgresMigration, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
@@ -214,7 +214,7 @@ export class PostgresEventStore implements EventStore {
         for (const row of plan.rows) {
           rows.push({ docId: req.docId, row })
           const e = row.prepared.event
-          stored.set(`${req.docId}\n${row.prepared.id}`, { seq: row.seq, hlc: e.hlc, kind: e.kind, depsKey: row.prepared.depsKey, payload: e.payload })
+          stored.set(`${req.docId}\n${row.prepared.id}`, { seq: row.seq, hlc: e.hlc, kind: e.kind, deps: e.deps, payload: e.payload })
         }
         const row = docs.get(req.docId)
         if (row !== undefined && plan.rows.length > 0) row.lastSeq = plan.lastSeq
@@ -248,7 +248,7 @@ export class PostgresEventStore implements EventStore {
       [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
     )
     for (const row of r.rows) {
-      found.set(`${row.doc_id}\n${row.event_id}`, { seq: Number(row.seq), hlc: row.hlc, kind: row.kind, depsKey: depsKeyOf(row.deps), payload: row.payload })
+      found.set(`${row.doc_id}\n${row.event_id}`, { seq: Number(row.seq), hlc: row.hlc, kind: row.kind, deps: row.deps, payload: row.payload })
     }
     return found
   }

@@ -26,7 +26,7 @@ import {
   ConcordError, fail, isConcordError,
 } from '@concord/core'
 import {
-  type ExistingEvent,
+  type ExistingEvent, type PreparedRequest,
   checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
   pagesOf, parseJsonColumn, planDocAppend, resultOf, plainBytes, prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
@@ -140,6 +140,7 @@ export class SqliteEventStore implements EventStore {
   private readonly hooks: StoreTestHooks
   private readonly id: ReplicaId
   private readonly stmts
+  private readonly appendTx: Database.Transaction<(requests: readonly PreparedRequest[], storedAt: IsoInstant) => AppendResult[]>
 
   private constructor(
     private readonly db: Database.Database,
@@ -198,6 +199,8 @@ export class SqliteEventStore implements EventStore {
     this.stmts.maxSnapshotSeq.pluck()
     this.stmts.getNumber.pluck()
     this.stmts.bumpCounter.pluck()
+    // Made once: better-sqlite3 wraps BEGIN/COMMIT/ROLLBACK around it.
+    this.appendTx = db.transaction((requests: readonly PreparedRequest[], storedAt: IsoInstant) => requests.map((r) => this.appendOne(r, storedAt)))
     this.id = this.ensureRelayId(options.newRelayId ?? defaultRelayId)
   }
 
@@ -256,39 +259,38 @@ export class SqliteEventStore implements EventStore {
   }
 
   async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
-    const db = this.open()
+    this.open()
     // Validation and encoding happen before the transaction: it holds the
     // write lock, so it should only do row work.
     const requests = checkBatch(batch).map(prepareRequest)
-    const storedAt = this.stamp()
+    return this.appendTx.immediate(requests, this.stamp())
+  }
+
+  /** One request's rows, inside the append transaction. */
+  private appendOne(req: PreparedRequest, storedAt: IsoInstant): AppendResult {
     const s = this.stmts
-    const run = db.transaction((): AppendResult[] =>
-      requests.map((req) => {
-        if (req.error !== undefined) return resultOf(req.docId, planDocAppend(req, undefined, () => undefined))
-        const row = s.getDoc.get(req.docId)
-        const doc = row === undefined ? undefined : { backend: row.backend as BackendName, lastSeq: row.last_seq }
-        const existing = new Map<string, ExistingEvent>()
-        if (doc !== undefined && doc.lastSeq > 0) {
-          const ids = req.items.flatMap((it) => (it.ok ? [it.prepared.id] : []))
-          if (ids.length > 0) {
-            for (const f of s.findEvents.all(req.docId, JSON.stringify(ids))) {
-              existing.set(f.event_id, { seq: f.seq, hlc: f.hlc, kind: f.kind, depsKey: depsKeyFromColumn(f.deps), payload: f.payload })
-            }
-          }
+    if (req.error !== undefined) return resultOf(req.docId, planDocAppend(req, undefined, () => undefined))
+    const row = s.getDoc.get(req.docId)
+    const doc = row === undefined ? undefined : { backend: row.backend as BackendName, lastSeq: row.last_seq }
+    const existing = new Map<string, ExistingEvent>()
+    if (doc !== undefined && doc.lastSeq > 0) {
+      const ids = req.items.flatMap((it) => (it.ok ? [it.prepared.id] : []))
+      if (ids.length > 0) {
+        for (const f of s.findEvents.all(req.docId, JSON.stringify(ids))) {
+          existing.set(f.event_id, { seq: f.seq, hlc: f.hlc, kind: f.kind, deps: parseJsonColumn<string[]>(f.deps, 'deps'), payload: f.payload })
         }
-        const plan = planDocAppend(req, doc, (id) => existing.get(id))
-        if (plan.rows.length > 0) {
-          if (doc === undefined) s.insertDoc.run(req.docId, req.backend, storedAt)
-          for (const { seq, prepared: p } of plan.rows) {
-            const e = p.event
-            s.insertEvent.run(req.docId, seq, e.id, e.actor, e.seq, e.hlc, e.kind, e.backend, p.depsJson, p.metaJson, e.payload, storedAt)
-          }
-          s.setLastSeq.run(plan.lastSeq, req.docId)
-        }
-        return resultOf(req.docId, plan)
-      }),
-    )
-    return run.immediate()
+      }
+    }
+    const plan = planDocAppend(req, doc, (id) => existing.get(id))
+    if (plan.rows.length > 0) {
+      if (doc === undefined) s.insertDoc.run(req.docId, req.backend, storedAt)
+      for (const { seq, prepared: p } of plan.rows) {
+        const e = p.event
+        s.insertEvent.run(req.docId, seq, e.id, e.actor, e.seq, e.hlc, e.kind, e.backend, p.depsJson, p.metaJson, e.payload, storedAt)
+      }
+      s.setLastSeq.run(plan.lastSeq, req.docId)
+    }
+    return resultOf(req.docId, plan)
   }
 
   async readFrom(docId: PurchaseId, afterSeq: number, limit?: number): Promise<StoredEvent[]> {
@@ -419,10 +421,6 @@ function migrate(db: Database.Database, from: number, migrations: readonly Sqlit
       db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(m.version))
     }).immediate()
   }
-}
-
-function depsKeyFromColumn(depsJson: string): string {
-  return JSON.stringify(parseJsonColumn<string[]>(depsJson, 'deps').sort())
 }
 
 function toEnvelope(docId: PurchaseId, r: EventRow, payload: Uint8Array): EventEnvelope {
