@@ -125,7 +125,6 @@ export class YjsDoc implements CrdtDoc {
   applyBatch(payloads: readonly Uint8Array[]): void {
     if (payloads.length === 0) return
     for (const p of payloads) validateYjsUpdate(p)
-    const merged = payloads.length === 1 ? (payloads[0] as Uint8Array) : Y.mergeUpdates(payloads as Uint8Array[])
     // Replaying this replica's own stored events is a remote transaction that
     // contains our client id, and Yjs then switches to a random one, fearing a
     // clash. Ours derives from a unique replica id, so those structs are ours:
@@ -134,7 +133,11 @@ export class YjsDoc implements CrdtDoc {
     const own = this.ydoc.clientID
     this.ydoc.clientID = own ^ 0x40000000
     try {
-      Y.applyUpdate(this.ydoc, merged, REMOTE)
+      // One transaction for the batch: observers and the snapshot cache run
+      // once. (Y.mergeUpdates first would cost more than the apply itself.)
+      this.ydoc.transact(() => {
+        for (const p of payloads) Y.applyUpdate(this.ydoc, p, REMOTE)
+      }, REMOTE)
     } finally {
       this.ydoc.clientID = own
     }
