@@ -17,7 +17,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   ARTIFACTS, type Device, type Env, conflictIds, createPurchase, editLine, openDevice, pngSize, setOfflineSwitch, startEnv,
-  textOf, until, untilConflicts, untilDocState, untilInputValue, untilText,
+  WAIT_MS, textOf, until, untilConflicts, untilDocState, untilInputValue, untilText,
 } from './driver.js'
 
 const web = suite<{ env: Env; devices: Device[] }>('web app')
@@ -171,9 +171,12 @@ web('3. a reload while offline keeps the pending edits; they sync when back onli
   const path = await createPurchase(alice, 'Initech', [{ product: 'Stapler', qty: '2', price: '9.99' }])
   await untilDocState(alice.page, 'synced')
   // The app shell must be cached by the service worker before the network goes.
-  await alice.page.evaluate(async () => {
-    await navigator.serviceWorker.ready
-  })
+  await alice.page.evaluate(async (ms) => {
+    await Promise.race([
+      navigator.serviceWorker.ready,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`no active service worker within ${ms} ms`)), ms)),
+    ])
+  }, WAIT_MS)
 
   await setOfflineSwitch(alice, true)
   await alice.context.setOffline(true)
