@@ -66,7 +66,7 @@ test('registers are Automerge conflicts: two concurrent writes are two values of
   const pb = b.change((w) => w.setRegister('h.supplier', entry('Globex', 'b.1', 2)))
   a.applyBatch([pb])
   b.applyBatch([pa])
-  const regs = (a.automerge as { regs: Record<string, unknown> }).regs
+  const regs = (a.toAutomerge() as { regs: Record<string, unknown> }).regs
   const conflicts = A.getConflicts(regs, 'h.supplier')
   assert.is(Object.keys(conflicts ?? {}).length, 2)
   assert.equal(a.read().registers.get('h.supplier')!.map((e) => e.value), ['ACME', 'Globex'])

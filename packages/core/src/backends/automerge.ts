@@ -25,13 +25,16 @@
  * same payload: a payload is one or more Automerge change chunks, back to
  * back (Automerge's own incremental format).
  *
- * Reads are incremental: every change and apply reports Automerge patches;
- * only the keys they touch are re-read (with all their conflicting values)
- * and re-parsed, and only the touched maps of the snapshot are copied.
+ * The document is used through Automerge's low-level handle and never
+ * materialized as a JS tree (that tree, and the patches that keep it current,
+ * cost about half of every apply and most of a load). Reads are incremental:
+ * the ops of each local or applied change name the keys it touched; only those
+ * are re-read (with all their concurrent values) and re-parsed, and only the
+ * touched maps of the snapshot are copied.
  */
 import * as A from '@automerge/automerge'
 import { digest } from 'lib0/hash/sha256'
-import { ConcordError, fail } from '../errors.js'
+import { ConcordError, fail, isConcordError } from '../errors.js'
 import type { ReplicaId } from '../ids.js'
 import type { Json } from '../json.js'
 import { compareHlc } from '../time/hlc.js'
@@ -201,10 +204,11 @@ function stripUndefined(entry: RegisterEntry): RegisterEntry {
   return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as unknown as RegisterEntry
 }
 
-function jsonText(value: unknown, what: string): A.ImmutableString {
+/** The JSON text a value is stored as (a scalar string: `put` of a string never makes a text object). */
+function jsonText(value: unknown, what: string): string {
   const text = JSON.stringify(value)
   if (text === undefined) fail('INVALID_ARGUMENT', `${what} is not a JSON value`)
-  return new A.ImmutableString(text)
+  return text
 }
 
 /** A scalar from `getAll`: ['str', value, opId]. Anything else was not written by Concord. */
@@ -254,60 +258,33 @@ const EMPTY_SNAPSHOT: DocSnapshot = {
 
 export class AutomergeDoc implements CrdtDoc {
   readonly backend = 'automerge' as const
-  private doc: AmDoc
-  /** Set for a read-only view of the past (`viewAt`). */
+  /**
+   * The low-level Automerge document. Concord never materializes the JS
+   * object tree that Automerge keeps for `A.change` users: computing and
+   * applying patches costs about half of every apply and most of a load,
+   * and reads go straight to the keys a change touched.
+   */
+  private readonly h: Handle
+  /** Set for a read-only view of the past (`viewAt`), which shares the handle. */
   private readonly heads: Heads | undefined
   private snapshot: DocSnapshot = EMPTY_SNAPSHOT
   private dirty: Dirty = emptyDirty(true)
   /** Applied changes Automerge is holding back for a missing dependency, by hash. */
   private readonly waiting = new Map<string, Decoded>()
   private cached: DocSnapshot | undefined
-  private readonly onPatches = (patches: readonly A.Patch[]): void => this.markPatches(patches)
 
-  constructor(doc: AmDoc, heads?: Heads) {
-    this.doc = doc
+  constructor(handle: Handle, heads?: Heads) {
+    this.h = handle
     this.heads = heads
   }
 
-  /** The Automerge document (for tests and tools; do not change it behind this object's back). */
-  get automerge(): A.Doc<unknown> {
-    return this.doc
+  /** A materialized copy as a regular Automerge document (for tests and tools). */
+  toAutomerge(): A.Doc<unknown> {
+    return A.load(this.heads === undefined ? this.h.save() : this.forkSave())
   }
 
   private get handle(): Handle {
-    return A.getBackend(this.doc)
-  }
-
-  private markPatches(patches: readonly A.Patch[]): void {
-    const d = this.dirty
-    this.cached = undefined
-    if (d.all) return
-    for (const p of patches) {
-      const [part, key, sub] = p.path
-      if (typeof key !== 'string') {
-        // A patch on a root map itself (never made by Concord): re-read everything.
-        d.all = true
-        return
-      }
-      switch (part) {
-        case 'init': d.init.add(key); break
-        case 'regs': d.regs.add(key); break
-        case 'texts': d.texts.add(key); break
-        case 'clock': d.clock.add(key); break
-        case 'sets': {
-          if (!(SET_NAMES as readonly string[]).includes(key)) break
-          if (typeof sub !== 'string') {
-            d.all = true
-            return
-          }
-          let keys = d.sets.get(key as SetName)
-          if (keys === undefined) d.sets.set(key as SetName, (keys = new Set()))
-          keys.add(sub)
-          break
-        }
-        default: break
-      }
-    }
+    return this.h
   }
 
   // ------------------------------------------------------------- writing
@@ -316,34 +293,74 @@ export class AutomergeDoc implements CrdtDoc {
     if (this.heads !== undefined) fail('INVALID_ARGUMENT', 'a view of the past is read-only')
     const ops = this.record(fn)
     const before = this.read()
+    const h = this.h
     // Containers this change needs that do not exist yet: created by deterministic changes first.
     const pre: Uint8Array[] = []
     const texts = new Set(ops.flatMap((o) => (o.k === 'ins' || o.k === 'del' ? [o.key] : [])))
     for (const key of texts) if (!before.texts.has(key)) pre.push(creationChange('text', key))
     const sets = new Set(ops.flatMap((o) => (o.k === 'rec' ? [o.set] : [])))
-    for (const set of sets) if (this.setObj(this.handle, set) === undefined) pre.push(creationChange('set', set))
-    if (pre.length > 0) this.doc = A.applyChanges(this.doc, pre, { patchCallback: this.onPatches })[0]
-
-    const headsBefore = A.getHeads(this.doc).join(',')
-    this.doc = A.change(this.doc, { time: 0, patchCallback: this.onPatches }, (d) => applyOps(d as unknown as Root, ops))
-    if (A.getHeads(this.doc).join(',') === headsBefore) {
-      // Nothing changed (e.g. a record that already exists): still one change, so every event has one.
-      this.doc = A.emptyChange(this.doc, { time: 0 })
+    for (const set of sets) if (this.setObj(h, set) === undefined) pre.push(creationChange('set', set))
+    if (pre.length > 0) {
+      h.applyChanges(pre)
+      this.dirty.all = true
+      this.cached = undefined
     }
+    try {
+      this.applyOps(ops)
+    } catch (e) {
+      h.rollback()
+      throw e
+    }
+    // One change per call, at time 0 so replays are deterministic; an empty one when nothing changed.
+    if (h.commit(null, 0) === null) h.emptyChange(null, 0)
     this.markTouches(ops.map((o) => {
       switch (o.k) {
         case 'init': return [OBJ.init, o.key] as const
         case 'reg': return [OBJ.regs, o.key] as const
-        case 'rec': return [this.setObj(this.handle, o.set) ?? '', o.id] as const
+        case 'rec': return [this.setObj(h, o.set) ?? '', o.id] as const
         case 'ins': case 'del': return [OBJ.texts, o.key] as const
         case 'tick': return [OBJ.clock, o.replica] as const
       }
     }))
-    const last = A.getLastLocalChange(this.doc)
-    if (last === undefined) fail('INVALID_ARGUMENT', 'Automerge made no change')
+    const last = h.getLastLocalChange()
+    if (last === null) fail('INVALID_ARGUMENT', 'Automerge made no change')
     const payload = concat([...pre, last])
-    hashesOf.set(payload, [...pre.map((c) => A.decodeChange(c).hash), ...A.getHeads(this.doc)])
+    hashesOf.set(payload, [...pre.map((c) => A.decodeChange(c).hash), ...h.getHeads()])
     return payload
+  }
+
+  private applyOps(ops: readonly Op[]): void {
+    const h = this.h
+    const textObj = (key: string): string => {
+      const full = h.getWithType(OBJ.texts, key) as unknown as unknown[] | null
+      if (full == null || full[0] !== 'text') fail('INVALID_ARGUMENT', `no text ${key}`)
+      return full[1] as string
+    }
+    for (const o of ops) {
+      switch (o.k) {
+        case 'init':
+          if (h.getWithType(OBJ.init, o.key) == null) h.put(OBJ.init, o.key, jsonText(o.value, o.key))
+          break
+        case 'reg':
+          // Assigning the key supersedes every value this replica has seen; concurrent ones stay.
+          h.put(OBJ.regs, o.key, jsonText(o.entry, o.key))
+          break
+        case 'rec': {
+          const obj = this.setObj(h, o.set)!
+          if (h.getWithType(obj, o.id) == null) h.put(obj, o.id, jsonText(o.record, o.id))
+          break
+        }
+        case 'ins':
+          if (o.text !== '') h.splice(textObj(o.key), o.index, 0, o.text)
+          break
+        case 'del':
+          if (o.length > 0) h.splice(textObj(o.key), o.index, o.length)
+          break
+        case 'tick':
+          if ((this.readClock(h, o.replica) ?? 0) < o.seq) h.put(OBJ.clock, o.replica, o.seq, 'int')
+          break
+      }
+    }
   }
 
   /**
@@ -365,7 +382,7 @@ export class AutomergeDoc implements CrdtDoc {
     fn({
       init: (key, value) => {
         checkKey(key, 'an init key')
-        const text = jsonText(value, key).val
+        const text = jsonText(value, key)
         const prev = init.get(key) ?? (snap.init.has(key) ? JSON.stringify(snap.init.get(key)) : undefined)
         if (prev !== undefined && prev !== text) fail('INVALID_ARGUMENT', `${key} is set once and already holds another value`)
         if (prev === undefined) {
@@ -413,7 +430,7 @@ export class AutomergeDoc implements CrdtDoc {
     const decoded: Decoded[] = []
     for (const p of payloads) decoded.push(...decodePayload(p))
     try {
-      this.doc = A.applyChanges(this.doc, decoded.map((d) => d.bytes), { patchCallback: this.onPatches })[0]
+      this.h.applyChanges(decoded.map((d) => d.bytes))
     } catch (e) {
       throw new ConcordError('INVALID_UPDATE', `Automerge refused the changes: ${(e as Error).message}`, {}, { cause: e })
     }
@@ -421,11 +438,10 @@ export class AutomergeDoc implements CrdtDoc {
   }
 
   /**
-   * Patches describe the visible value, so a concurrent value that does not
-   * win the key (a third writer on a conflicted register) can arrive with no
-   * patch at all. The ops themselves say which keys a change touches: mark
-   * those once the change has really applied (Automerge holds back a change
-   * whose dependencies are missing, and applies it with a later batch).
+   * The ops of applied changes say which keys they touch (patches would not:
+   * a concurrent value that does not win its key comes with no patch). Keys
+   * are marked once a change has really applied: Automerge holds back a
+   * change whose dependencies are missing and applies it with a later batch.
    */
   private markApplied(batch: readonly Decoded[]): void {
     for (const d of batch) this.waiting.set(d.hash, d)
@@ -584,18 +600,21 @@ export class AutomergeDoc implements CrdtDoc {
   // ----------------------------------------------------- state and history
 
   save(): Uint8Array {
-    if (this.heads === undefined) return wrapSnapshot('automerge', A.save(this.doc))
-    // A view saves the document as of its heads.
-    const past = A.clone(A.view(this.doc, this.heads))
+    return wrapSnapshot('automerge', this.heads === undefined ? this.h.save() : this.forkSave())
+  }
+
+  /** A view saves the document as of its heads. */
+  private forkSave(): Uint8Array {
+    const past = this.h.fork(undefined, this.heads)
     try {
-      return wrapSnapshot('automerge', A.save(past))
+      return past.save()
     } finally {
-      A.free(past)
+      past.free()
     }
   }
 
   version(): string {
-    return (this.heads ?? A.getHeads(this.doc)).slice().sort().join(',')
+    return (this.heads ?? this.h.getHeads()).slice().sort().join(',')
   }
 
   /**
@@ -614,53 +633,25 @@ export class AutomergeDoc implements CrdtDoc {
       for (const d of meta.deps) covered.add(d)
     }
     // The minimal heads, so version() matches a document that applied exactly these payloads.
-    return new AutomergeDoc(this.doc, [...heads].filter((x) => !covered.has(x)))
+    return new AutomergeDoc(this.h, [...heads].filter((x) => !covered.has(x)))
   }
 
   destroy(): void {
-    if (this.heads === undefined) A.free(this.doc)
-  }
-}
-
-interface Root {
-  init: Record<string, A.ImmutableString>
-  regs: Record<string, A.ImmutableString>
-  sets: Record<string, Record<string, A.ImmutableString>>
-  texts: Record<string, string>
-  clock: Record<string, number>
-}
-
-function applyOps(d: Root, ops: readonly Op[]): void {
-  for (const o of ops) {
-    switch (o.k) {
-      case 'init':
-        if (d.init[o.key] === undefined) d.init[o.key] = jsonText(o.value, o.key)
-        break
-      case 'reg':
-        d.regs[o.key] = jsonText(o.entry, o.key)
-        break
-      case 'rec': {
-        const set = d.sets[o.set]!
-        if (set[o.id] === undefined) set[o.id] = jsonText(o.record, o.id)
-        break
-      }
-      case 'ins':
-        if (o.text !== '') A.splice(d as unknown as A.Doc<unknown>, ['texts', o.key], o.index, 0, o.text)
-        break
-      case 'del':
-        if (o.length > 0) A.splice(d as unknown as A.Doc<unknown>, ['texts', o.key], o.index, o.length)
-        break
-      case 'tick':
-        if ((d.clock[o.replica] ?? 0) < o.seq) d.clock[o.replica] = o.seq
-        break
-    }
+    if (this.heads === undefined) this.h.free()
   }
 }
 
 const GENESIS_HASH = A.decodeChange(GENESIS).hash
 
-function fromGenesis(replica: ReplicaId): AmDoc {
-  return A.applyChanges(A.init<Record<string, unknown>>({ actor: automergeActorOf(replica) }), [GENESIS])[0]
+/** A bare low-level document with this replica's actor (no materialized JS tree). */
+function emptyHandle(replica: ReplicaId): Handle {
+  return A.getBackend(A.init({ actor: automergeActorOf(replica) }))
+}
+
+function fromGenesis(replica: ReplicaId): Handle {
+  const h = emptyHandle(replica)
+  h.applyChanges([GENESIS])
+  return h
 }
 
 export const automergeBackend: CrdtBackend = {
@@ -668,17 +659,18 @@ export const automergeBackend: CrdtBackend = {
   create: (replica) => new AutomergeDoc(fromGenesis(replica)),
   load: (snapshot, replica) => {
     const body = unwrapSnapshot('automerge', snapshot)
-    let doc: AmDoc
+    const h = emptyHandle(replica)
     try {
-      doc = A.load<Record<string, unknown>>(body, { actor: automergeActorOf(replica) })
+      if (body.length === 0) fail('CORRUPT_SNAPSHOT', 'the saved Automerge document is empty')
+      h.loadIncremental(body)
+      if (h.getChangeMetaByHash(GENESIS_HASH) === null) fail('CORRUPT_SNAPSHOT', 'the saved Automerge document is not a Concord document (no genesis change)')
+      if (h.getMissingDeps([]).length > 0) fail('CORRUPT_SNAPSHOT', 'the saved Automerge document misses changes it depends on')
     } catch (e) {
+      h.free()
+      if (isConcordError(e)) throw e
       throw new ConcordError('CORRUPT_SNAPSHOT', `the saved Automerge document does not load: ${(e as Error).message}`, {}, { cause: e })
     }
-    if (A.getBackend(doc).getChangeMetaByHash(GENESIS_HASH) === null) {
-      A.free(doc)
-      fail('CORRUPT_SNAPSHOT', 'the saved Automerge document is not a Concord document (no genesis change)')
-    }
-    return new AutomergeDoc(doc)
+    return new AutomergeDoc(h)
   },
   validateUpdate: validateAutomergeUpdate,
 }
