@@ -8,8 +8,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import os from 'node:os'
 import path from 'node:path'
 import { scenarios } from './registry.js'
+import { relayServers } from './relay/servers.js'
 import { Progress } from './progress.js'
 import { libraryVersions, machineInfo } from './versions.js'
 import { resolveTracePath } from './crdt/trace.js'
@@ -25,6 +27,7 @@ interface Args {
   trace: string | undefined
   reps: number | undefined
   loadProcs: number | undefined
+  servers: string[] | undefined
   out: string
 }
 
@@ -34,11 +37,12 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --trace <path>     B4 editing trace (default: $CONCORD_TRACE, then ../shared/data/automerge-paper.json.gz)
   --reps <n>         repetitions per measure (default 3, quick 1); tables show medians
   --load-procs <n>   load generator processes for the relay scenarios (1 or 2, default 2)
+  --servers a,b      relay servers to run (default all): ${relayServers.map((s) => s.id).join(', ')}
   --out <dir>        results directory (default bench/results)
 scenarios: ${scenarios.map((s) => s.id).join(', ')}`
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, only: [], trace: undefined, reps: undefined, loadProcs: undefined, out: path.join(benchDir, 'results') }
+  const args: Args = { quick: false, only: [], trace: undefined, reps: undefined, loadProcs: undefined, servers: undefined, out: path.join(benchDir, 'results') }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const value = (): string => {
@@ -54,6 +58,7 @@ function parseArgs(argv: readonly string[]): Args {
       case '--trace': args.trace = v(); break
       case '--reps': args.reps = Number(v()); break
       case '--load-procs': args.loadProcs = Number(v()); break
+      case '--servers': args.servers = v().split(',').map((x) => x.trim()).filter((x) => x !== ''); break
       case '--out': args.out = path.resolve(v()); break
       case '--help': case '-h': process.stdout.write(USAGE + '\n'); process.exit(0); break
       default: throw new Error(`unknown option ${a}\n${USAGE}`)
@@ -99,11 +104,13 @@ async function main(): Promise<number> {
     tracePath: trace.path,
     tracePathSource: trace.source,
     loadProcesses: args.loadProcs ?? 2,
+    servers: args.servers,
     repoRoot,
     benchDir,
     progress,
   }
   const startedAt = new Date()
+  const loadBefore = os.loadavg()
   const command = `node bench/dist/run.js ${process.argv.slice(2).join(' ')}`.trim()
   const selected = scenarios.filter((s) => scenarioSelected(s, args.only))
   progress.log(`${selected.length} scenario(s): ${selected.map((s) => s.id).join(', ')}${options.quick ? ' (quick)' : ''}, ${options.reps} rep(s)`)
@@ -128,6 +135,7 @@ async function main(): Promise<number> {
     records.push({ id: s.id, title: s.title, group: s.group, status, seconds, ...(error !== undefined ? { error } : {}), result })
   }
   const wallSeconds = (Date.now() - startedAt.getTime()) / 1000
+  const loadAfter = os.loadavg()
   const machine = machineInfo()
   const libraries = libraryVersions(benchDir)
 
@@ -136,7 +144,11 @@ async function main(): Promise<number> {
   md.push(`## Benchmark results`, '')
   md.push(`Command: \`${command}\` — ${startedAt.toISOString()}, wall time ${wallSeconds.toFixed(0)} s.`)
   md.push(`Machine: ${machine.cpus} x ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${machine.platform} ${machine.arch}; Node ${machine.node}.`)
-  md.push(`Libraries: ${Object.entries(libraries).map(([k, v]) => `${k} ${v}`).join(', ')}.`, '')
+  md.push(`Libraries: ${Object.entries(libraries).map(([k, v]) => `${k} ${v}`).join(', ')}.`)
+  md.push(`Load average (1 min) at start ${loadBefore[0]!.toFixed(1)}, at end ${loadAfter[0]!.toFixed(1)} on ${machine.cpus} CPUs.`, '')
+  if (Math.max(loadBefore[0]!, loadAfter[0]!) > machine.cpus) {
+    md.push(`**Warning: other processes competed for the CPUs during this run (load average above the CPU count). Wall-clock figures (time, delivered/s, latency) are inflated; CPU-time figures (server CPU per delivery) hold better.**`, '')
+  }
   for (const r of records) {
     md.push(`## [${r.id}] ${r.title} — ${r.status} (${r.seconds.toFixed(1)} s)`, '')
     if (r.result.skipped !== undefined) md.push(`Skipped: ${r.result.skipped}`, '')
@@ -162,9 +174,10 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     wallSeconds,
     command,
-    options: { quick: options.quick, reps: options.reps, only: args.only, tracePath: options.tracePath, tracePathSource: options.tracePathSource, loadProcesses: options.loadProcesses },
+    options: { quick: options.quick, reps: options.reps, only: args.only, servers: args.servers ?? null, tracePath: options.tracePath, tracePathSource: options.tracePathSource, loadProcesses: options.loadProcesses },
     seeds: { crdtBenchmarks: 42, relay: 7 },
     machine,
+    loadAverage: { start: loadBefore, end: loadAfter },
     libraries,
     scenarios: records.map((r) => ({ ...r, result: { ...r.result, plots: r.result.plots.map((p) => ({ file: `plots/${p.file}`, title: p.title })) } })),
   }

@@ -252,3 +252,50 @@ export function applyTextOps(start: string, ops: readonly TextOp[]): string {
   }
   return s
 }
+
+/**
+ * The case cut to its first `steps` inputs, with the reference recomputed:
+ * quick mode runs the slow variants (Automerge's change() costs ~0.3-0.5 ms
+ * here) on a prefix. Cases with a single input are returned unchanged.
+ */
+export function limitSteps(def: CaseDef, steps: number): CaseDef {
+  const input = def.input
+  switch (input.kind) {
+    case 'text-ops': {
+      if (input.ops.length <= steps) return def
+      const ops = input.ops.slice(0, steps)
+      return { ...def, input: { ...input, ops, expected: applyTextOps('', ops) } }
+    }
+    case 'array-ops': {
+      if (input.ops.length <= steps) return def
+      const ops = input.ops.slice(0, steps)
+      const arr: number[] = []
+      for (const op of ops) arr.splice(op.index, 0, ...op.values)
+      return { ...def, input: { ...input, ops, expected: arr } }
+    }
+    case 'concurrent-text': {
+      if (input.ops1.length <= steps && input.ops2.length <= steps) return def
+      const ops1 = input.ops1.slice(0, steps)
+      const ops2 = input.ops2.slice(0, steps)
+      const all = [...ops1, ...ops2]
+      const onlyInserts = all.every((op) => 'insert' in op)
+      const inserted = all.reduce((a, op) => a + ('insert' in op ? op.insert.length : 0), 0)
+      const { expectedLength: _drop, ...rest } = input
+      return { ...def, input: { ...rest, ops1, ops2, ...(onlyInserts ? { expectedLength: input.initText.length + inserted } : {}) } }
+    }
+    default:
+      return def
+  }
+}
+
+/** How many input steps a case has (what limitSteps cuts). */
+export function stepCount(def: CaseDef): number {
+  const input = def.input
+  switch (input.kind) {
+    case 'text-ops': return input.ops.length
+    case 'array-ops': return input.ops.length
+    case 'concurrent-text': return Math.max(input.ops1.length, input.ops2.length)
+    case 'insert-delete': return 1
+    default: return SQRT_N_CLIENTS
+  }
+}

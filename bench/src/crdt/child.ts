@@ -3,7 +3,7 @@
  * --expose-gc): memory figures are not polluted by the previous case and a
  * crash fails only that cell. Receives its job over IPC, answers once, exits.
  */
-import { crdtCases } from './cases.js'
+import { crdtCases, limitSteps, stepCount } from './cases.js'
 import { runB1, runB2, runB3, runB4, type CaseResult } from './measure.js'
 import { loadTrace } from './trace.js'
 import { loadVariants } from './variants.js'
@@ -17,6 +17,8 @@ export interface CrdtJob {
   readonly tracePath?: string
   readonly txnLimit?: number
   readonly streamTxnLimit?: number
+  /** B1/B2: run only the first this-many input steps (quick mode, slow variants). */
+  readonly stepLimit?: number
 }
 
 export type CrdtJobReply =
@@ -40,11 +42,18 @@ async function runJob(job: CrdtJob): Promise<CrdtJobReply> {
     })
     return { ok: true, result, library: factory.library, supported: true }
   }
-  const def = crdtCases().find((c) => c.id === job.caseId)
-  if (def === undefined) return { ok: false, error: `unknown case ${job.caseId}` }
+  const full = crdtCases().find((c) => c.id === job.caseId)
+  if (full === undefined) return { ok: false, error: `unknown case ${job.caseId}` }
+  const def = job.stepLimit !== undefined ? limitSteps(full, job.stepLimit) : full
   if (!factory.supports[def.needs]) return { ok: true, result: empty, library: factory.library, supported: false }
   const opts = { reps: job.reps, applyOneBudgetMs: job.applyOneBudgetMs }
   const result = def.group === 'B1' ? runB1(factory, def, opts) : def.group === 'B2' ? runB2(factory, def, opts) : runB3(factory, def, opts)
+  const steps = stepCount(def)
+  const of = stepCount(full)
+  if (steps < of) {
+    result.notes.push(`${def.id} ${factory.id}: first ${steps.toLocaleString('en-US')} of ${of.toLocaleString('en-US')} steps (quick mode)`)
+    for (const rep of result.reps) rep.steps = steps
+  }
   return { ok: true, result, library: factory.library, supported: true }
 }
 

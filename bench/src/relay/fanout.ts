@@ -107,17 +107,20 @@ class LoadProcess {
   }
 }
 
-export function docName(i: number): string {
-  return `bench-${i}`
+/** Documents are named per run, so runs that share a server never share a document. */
+export function docName(run: number, i: number): string {
+  return `bench-${run}-${i}`
 }
 
+let runCounter = 0
+
 /** Assigns clients to docs and to load processes (round robin, so each process has a share of every doc). */
-export function planClients(server: RelayServer, base: string, docs: number, perDoc: number, processes: number): ClientSpec[][] {
+export function planClients(server: RelayServer, handle: ServerHandle, run: number, docs: number, perDoc: number, processes: number): ClientSpec[][] {
   const plan: ClientSpec[][] = Array.from({ length: processes }, () => [])
   let index = 0
   for (let d = 0; d < docs; d++) {
     for (let k = 0; k < perDoc; k++) {
-      const spec: ClientSpec = { index, url: server.roomUrl(base, docName(d)), doc: docName(d), yClient: 1000 + index }
+      const spec: ClientSpec = { index, url: server.roomUrl(handle, docName(run, d)), doc: docName(run, d), yClient: 1000 + index }
       plan[index % processes]!.push(spec)
       index++
     }
@@ -163,15 +166,16 @@ export function fetchDocument(protocol: WireProtocol, url: string, doc: string, 
   })
 }
 
-export async function runFanout(server: RelayServer, ctx: ServerContext, cfg: FanoutConfig): Promise<FanoutResult> {
+/** One fan-out run on a server that is already started (runs on one server use fresh documents). */
+export async function runFanout(server: RelayServer, handle: ServerHandle, cfg: FanoutConfig): Promise<FanoutResult> {
   if (server.protocol === 'concord-native') throw new Error(`${server.id}: no load client for the native protocol yet`)
   const protocol = server.protocol
-  const handle: ServerHandle = await server.start(ctx)
+  const run = ++runCounter
   const procs: LoadProcess[] = []
   try {
-    const plan = planClients(server, handle.url, cfg.docs, cfg.clientsPerDoc, cfg.loadProcesses)
+    const plan = planClients(server, handle, run, cfg.docs, cfg.clientsPerDoc, cfg.loadProcesses)
     const expectedPerDoc: Record<string, number> = {}
-    for (let d = 0; d < cfg.docs; d++) expectedPerDoc[docName(d)] = cfg.clientsPerDoc * cfg.updatesPerClient
+    for (let d = 0; d < cfg.docs; d++) expectedPerDoc[docName(run, d)] = cfg.clientsPerDoc * cfg.updatesPerClient
     for (let p = 0; p < cfg.loadProcesses; p++) procs.push(new LoadProcess())
     procs.forEach((proc, p) =>
       proc.send({
@@ -209,10 +213,11 @@ export async function runFanout(server: RelayServer, ctx: ServerContext, cfg: Fa
     if (server.stateful && problems.length === 0) {
       // A late joiner must get the whole text: every client's characters, in each client's order.
       for (const d of [0, cfg.docs - 1]) {
-        const ydoc = await fetchDocument(protocol, server.roomUrl(handle.url, docName(d)), docName(d))
+        const name = docName(run, d)
+        const ydoc = await fetchDocument(protocol, server.roomUrl(handle, name), name)
         const len = ydoc.getText('t').length
         const want = cfg.clientsPerDoc * cfg.updatesPerClient
-        if (len !== want) problems.push(`${docName(d)}: a late joiner got ${len} characters, expected ${want}`)
+        if (len !== want) problems.push(`${name}: a late joiner got ${len} characters, expected ${want}`)
         ydoc.destroy()
       }
     }
@@ -232,7 +237,6 @@ export async function runFanout(server: RelayServer, ctx: ServerContext, cfg: Fa
     }
   } finally {
     await Promise.all(procs.map((p) => p.close()))
-    await handle.stop()
   }
 }
 
@@ -269,18 +273,16 @@ export async function runConnect(server: RelayServer, ctx: ServerContext, connec
     const perStep = Math.ceil((docs * perDoc) / steps)
     // Several batches, so the memory curve has points; each batch is its own load process pair.
     let opened = 0
-    const plan = planClients(server, handle.url, docs, perDoc, 1)[0]!
+    const plan = planClients(server, handle, ++runCounter, docs, perDoc, 1)[0]!
     while (opened < plan.length) {
       const batch = plan.slice(opened, opened + perStep)
       const split: ClientSpec[][] = Array.from({ length: loadProcesses }, (_, p) => batch.filter((_, i) => i % loadProcesses === p))
       const batchProcs = split.filter((s) => s.length > 0).map(() => new LoadProcess())
-      const t0 = performance.now()
       batchProcs.forEach((proc, p) =>
         proc.send({ type: 'setup', protocol, clients: split[p]!, expectedPerDoc: {}, updatesPerClient: 0, window: 1, seed: RELAY_SEED, connectConcurrency: 32 }),
       )
       const ready = (await Promise.all(batchProcs.map((p) => p.next(120_000)))).map(expectReady)
       ms += Math.max(...ready.map((r) => r.connectMs))
-      void t0
       procs.push(...batchProcs)
       opened += batch.length
       if (docs === 1) {

@@ -101,7 +101,7 @@ let duplicates = 0
 let finished = 0
 let totalSent = 0
 const problems: string[] = []
-let hist = new LatencyHistogram()
+const hist = new LatencyHistogram()
 let doneTimer: NodeJS.Timeout | undefined
 let rateTimer: NodeJS.Timeout | undefined
 
@@ -192,12 +192,13 @@ function onUpdate(c: Client, update: Uint8Array, t: number): void {
   if (c.received === c.expected) {
     finished++
     endUs = t
-    if (finished === clients.length) finish()
+    if (finished === clients.length && running) finish()
   }
 }
 
 function onMessage(c: Client, data: Buffer): void {
-  if (!running) return
+  // Not gated on `running`: another load process may get 'go' first, and its
+  // clients' first updates can arrive here before our own 'go' does.
   const t = nowUs()
   let msg
   try {
@@ -294,7 +295,6 @@ async function setup(req: Extract<LoadRequest, { type: 'setup' }>): Promise<void
 }
 
 function go(req: Extract<LoadRequest, { type: 'go' }>): void {
-  hist = new LatencyHistogram()
   running = true
   startUs = nowUs()
   cpuStart = process.cpuUsage()

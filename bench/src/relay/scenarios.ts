@@ -9,12 +9,12 @@ import { median, LatencyHistogram } from '../stats.js'
 import { fmtInt, fmtMem, fmtPct, fmtRate, fmtUs } from '../report/markdown.js'
 import { lineChart, type Series } from '../report/svg.js'
 import type { Check, MarkdownTable, Measurement, Plot, RunOptions, Scenario, ScenarioResult } from '../types.js'
-import { relayServers, type RelayServer, type ServerContext } from './servers.js'
+import { relayServers, type RelayServer, type ServerContext, type ServerHandle } from './servers.js'
 import { runConnect, runFanout, type FanoutConfig, type FanoutResult } from './fanout.js'
 
 const KS = [10, 50, 200] as const
 /** Offered load for the "same load" latency runs, in delivered messages per second. */
-const FIXED_LOAD = 20_000
+const FIXED_LOAD = 10_000
 
 function fmtMsFromUs(us: number | undefined): string {
   if (us === undefined || !Number.isFinite(us)) return 'n/a'
@@ -63,9 +63,11 @@ function medianRun(runs: readonly FanoutResult[]): FanoutResult | undefined {
   return sorted[(sorted.length - 1) >> 1]
 }
 
-function usableServers(ctx: ServerContext, notes: string[]): RelayServer[] {
+function usableServers(options: RunOptions, notes: string[]): RelayServer[] {
+  const ctx: ServerContext = { repoRoot: options.repoRoot }
   const out: RelayServer[] = []
   for (const s of relayServers) {
+    if (options.servers !== undefined && !options.servers.includes(s.id)) continue
     const why = s.unavailable(ctx)
     if (why === undefined) out.push(s)
     else notes.push(`${s.title}: not run (${why}).`)
@@ -82,20 +84,29 @@ async function fanoutCells(
   const ctx: ServerContext = { repoRoot: options.repoRoot }
   const out: Agg[] = []
   for (const server of servers) {
+    // One server process for all of this scenario's runs on it (each run uses
+    // fresh documents): its JIT is warm after the first, as in production.
+    let handle: ServerHandle
+    try {
+      handle = await server.start(ctx)
+    } catch (err) {
+      for (const { params } of configs) out.push({ server, params, runs: [], error: `start: ${err instanceof Error ? err.message : String(err)}` })
+      continue
+    }
     for (const { params, cfg, fixed } of configs) {
       const runs: FanoutResult[] = []
       const desc = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ')
       try {
         for (let rep = 0; rep < options.reps; rep++) {
           options.progress.log(`${label} ${server.id} ${desc} rep ${rep + 1}/${options.reps}: ${cfg.docs * cfg.clientsPerDoc} clients x ${cfg.updatesPerClient} updates`)
-          const r = await runFanout(server, ctx, cfg)
+          const r = await runFanout(server, handle, cfg)
           options.progress.log(`  ${fmtRate(r.deliveredPerSec)} delivered/s, p99 ${fmtMsFromUs(r.hist.quantile(0.99))}, ${fmtUs(r.serverCpuUsPerDelivery)} server CPU per delivery, busier: ${busier(r)}${r.problems.length > 0 ? `, PROBLEMS: ${r.problems.slice(0, 3).join('; ')}` : ''}`)
           runs.push(r)
         }
         let fixedResult: FanoutResult | undefined
         if (fixed !== undefined) {
           options.progress.log(`${label} ${server.id} ${desc} at ${fmtRate(FIXED_LOAD)} deliveries/s offered`)
-          fixedResult = await runFanout(server, ctx, fixed)
+          fixedResult = await runFanout(server, handle, fixed)
           options.progress.log(`  p50 ${fmtMsFromUs(fixedResult.hist.quantile(0.5))}, p99 ${fmtMsFromUs(fixedResult.hist.quantile(0.99))}${fixedResult.problems.length > 0 ? `, PROBLEMS: ${fixedResult.problems.slice(0, 3).join('; ')}` : ''}`)
         }
         out.push({ server, params, runs, ...(fixedResult !== undefined ? { fixed: fixedResult } : {}) })
@@ -103,6 +114,7 @@ async function fanoutCells(
         out.push({ server, params, runs, error: err instanceof Error ? err.message : String(err) })
       }
     }
+    await handle.stop()
   }
   return out
 }
@@ -181,7 +193,7 @@ function cdfPlot(file: string, title: string, entries: ReadonlyArray<{ name: str
 
 const FANOUT_NOTES = [
   'delivered/s: updates received by all clients together per second of the run (each update counts once per receiving client, the sender included); saturation run, closed loop (each client keeps a few of its own updates in flight; its own update coming back is the acknowledgement). Medians of the repetitions.',
-  'p50/p99: send -> receipt latency measured inside each load process on its own clock. At saturation this is mostly queueing; the @20k/s columns are the same clients at a fixed offered load of 20,000 deliveries/s, the fair comparison of latency.',
+  `p50/p99: send -> receipt latency measured inside each load process on its own clock. At saturation this is mostly queueing; the @${fmtRate(FIXED_LOAD)}/s columns are the same clients at a fixed offered load of ${FIXED_LOAD.toLocaleString('en-US')} deliveries/s (open loop), the fair comparison of latency (quick mode: K = 50 only).`,
   'server CPU / delivery: user+system CPU time of the server process over the run divided by deliveries; it holds on a shared machine where wall-clock throughput does not. server/load CPU: share of one core used by the server process and by the busiest load process.',
   'busier side: the process with the higher CPU share. When it is the load side, the server was not the bottleneck and delivered/s understates the server.',
   'Targets: issue 7 anchors measured on this kind of machine (medians of 3 runs; Hocuspocus 5-20 us, raw ws 3.4-4.1 us, built-once 1-3 us per delivery). Hocuspocus 4 merges the updates of one event-loop turn into one broadcast; its deliveries are counted per update inside the merged frames.',
@@ -194,8 +206,8 @@ function r1Scenario(): Scenario {
     group: 'relay',
     async run(options: RunOptions): Promise<ScenarioResult> {
       const notes: string[] = []
-      const servers = usableServers({ repoRoot: options.repoRoot }, notes)
-      const target = options.quick ? 60_000 : 300_000
+      const servers = usableServers(options, notes)
+      const target = options.quick ? 25_000 : 300_000
       const fixedSeconds = options.quick ? 1 : 3
       const configs = KS.map((K) => {
         const window = Math.max(1, Math.ceil(100 / K))
@@ -212,7 +224,8 @@ function r1Scenario(): Scenario {
           updatesPerClient: Math.max(1, Math.round((FIXED_LOAD * fixedSeconds) / (K * K))),
           ratePerSec: FIXED_LOAD / K,
         }
-        return { params: { K }, cfg, fixed }
+        // Quick mode measures latency at the fixed load at K = 50 only.
+        return { params: { K }, cfg, ...(options.quick && K !== 50 ? {} : { fixed }) }
       })
       const aggs = await fanoutCells(options, 'R1', servers, configs)
       const plots: Plot[] = []
@@ -257,10 +270,10 @@ function r2Scenario(): Scenario {
     group: 'relay',
     async run(options: RunOptions): Promise<ScenarioResult> {
       const notes: string[] = []
-      const servers = usableServers({ repoRoot: options.repoRoot }, notes)
+      const servers = usableServers(options, notes)
       const docs = options.quick ? 20 : 100
       const perDoc = 5
-      const target = options.quick ? 60_000 : 300_000
+      const target = options.quick ? 25_000 : 300_000
       const cfg: FanoutConfig = {
         docs,
         clientsPerDoc: perDoc,
@@ -287,9 +300,9 @@ function r3Scenario(): Scenario {
     group: 'relay',
     async run(options: RunOptions): Promise<ScenarioResult> {
       const notes: string[] = []
-      const servers = usableServers({ repoRoot: options.repoRoot }, notes)
-      const connections = options.quick ? 300 : 1000
-      const documents = options.quick ? 200 : 1000
+      const servers = usableServers(options, notes)
+      const connections = options.quick ? 200 : 1000
+      const documents = options.quick ? 100 : 1000
       const measurements: Measurement[] = []
       const checks: Check[] = []
       const rows: string[][] = []

@@ -27,6 +27,8 @@ export interface ServerStatsSample {
 export interface ServerHandle {
   /** Base ws:// URL. */
   readonly url: string
+  /** Access token for servers that require one (sent as ?token=). */
+  readonly token?: string
   readonly pid: number
   stats(): Promise<ServerStatsSample>
   /** Runs a full GC in the server if it can; false when it cannot (external command). */
@@ -53,7 +55,7 @@ export interface RelayServer {
   readonly protocol: WireProtocol | 'concord-native'
   /** Whether it keeps document state (so a late joiner can be checked against it). */
   readonly stateful: boolean
-  roomUrl(base: string, doc: string): string
+  roomUrl(server: ServerHandle, doc: string): string
   /** Why it cannot run here, or undefined when it can. */
   unavailable(ctx: ServerContext): string | undefined
   start(ctx: ServerContext): Promise<ServerHandle>
@@ -212,17 +214,37 @@ function concordRelayCli(ctx: ServerContext): string {
   return path.join(ctx.repoRoot, 'packages', 'relay', 'dist', 'cli.js')
 }
 
-function startConcordRelay(ctx: ServerContext, extraArgs: readonly string[] = []): Promise<ServerHandle> {
+/**
+ * The Concord relay as a user starts it, in demo auth mode (no secret: it
+ * signs a token with every right at POST /demo/token), with the per-connection
+ * rate limit lifted (a benchmark client sends thousands of updates a second).
+ * Logging stays at its default (info): the "listening" line is an info line.
+ */
+async function startConcordRelay(ctx: ServerContext, extraArgs: readonly string[] = []): Promise<ServerHandle> {
   const data = mkdtempSync(path.join(tmpdir(), 'concord-bench-relay-'))
-  return commandServer({
+  const handle = await commandServer({
     command: process.execPath,
-    args: [concordRelayCli(ctx), '--port', '0', '--data', data, ...extraArgs],
+    args: [concordRelayCli(ctx), '--port', '0', '--data', data, '--rate-limit', '1000000', '--rate-burst', '10000000', ...extraArgs],
     cwd: ctx.repoRoot,
     cleanup: data,
   })
+  try {
+    const res = await fetch(`${handle.url.replace(/^ws/, 'http')}/demo/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'bench', device: 'bench' }),
+    })
+    const body = (await res.json()) as { token?: unknown }
+    if (!res.ok || typeof body.token !== 'string') throw new Error(`POST /demo/token answered ${res.status}`)
+    return { ...handle, token: body.token }
+  } catch (err) {
+    await handle.stop()
+    throw err
+  }
 }
 
-const plainRoom = (base: string, doc: string): string => `${base}/${doc}`
+const withToken = (url: string, server: ServerHandle): string => (server.token === undefined ? url : `${url}?token=${encodeURIComponent(server.token)}`)
+const plainRoom = (server: ServerHandle, doc: string): string => withToken(`${server.url}/${doc}`, server)
 
 export const relayServers: readonly RelayServer[] = [
   {
@@ -230,7 +252,7 @@ export const relayServers: readonly RelayServer[] = [
     title: 'Concord relay (native)',
     protocol: 'concord-native',
     stateful: true,
-    roomUrl: (base) => base,
+    roomUrl: (server) => withToken(server.url, server),
     unavailable: (ctx) =>
       !existsSync(concordRelayCli(ctx))
         ? 'packages/relay/dist/cli.js is not built yet'
@@ -242,9 +264,18 @@ export const relayServers: readonly RelayServer[] = [
     title: 'Concord relay (y-websocket endpoint)',
     protocol: 'y-websocket',
     stateful: true,
-    roomUrl: (base, doc) => `${base}/y/${doc}`,
+    roomUrl: (server, doc) => withToken(`${server.url}/y/${doc}`, server),
     unavailable: (ctx) => (existsSync(concordRelayCli(ctx)) ? undefined : 'packages/relay/dist/cli.js is not built yet'),
     start: (ctx) => startConcordRelay(ctx),
+  },
+  {
+    id: 'concord-y-fsync',
+    title: 'Concord relay (y-websocket endpoint, fsync per commit group)',
+    protocol: 'y-websocket',
+    stateful: true,
+    roomUrl: (server, doc) => withToken(`${server.url}/y/${doc}`, server),
+    unavailable: (ctx) => (existsSync(concordRelayCli(ctx)) ? undefined : 'packages/relay/dist/cli.js is not built yet'),
+    start: (ctx) => startConcordRelay(ctx, ['--durability', 'power']),
   },
   {
     id: 'y-websocket-server',
@@ -261,7 +292,7 @@ export const relayServers: readonly RelayServer[] = [
     title: '@hocuspocus/server',
     protocol: 'hocuspocus',
     stateful: true,
-    roomUrl: (base) => base,
+    roomUrl: (server) => server.url,
     unavailable: () => undefined,
     start: () => childServer('hocuspocus'),
     targets: { cpuUsPerDelivery: [5, 20] },
