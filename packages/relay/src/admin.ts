@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type PurchaseId, auditTrail, isConcordError, parsePurchaseId } from '@concord/core'
 import { AuthError, type TokenVerifier } from './auth.js'
 import { type DocHost, backendFor } from './doc-host.js'
-import type { EventStore, StoredEvent } from './store/index.js'
+import type { EventStore, StoredEvent } from './store/types.js'
 
 export interface AdminContext {
   readonly store: EventStore

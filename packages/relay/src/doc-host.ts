@@ -30,7 +30,8 @@ import { Fanout, type FanoutTarget, type NativeSubscriber, type YSubscriber } fr
 import { GroupCommitter } from './group-commit.js'
 import type { RelayMetrics } from './metrics.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js'
-import { type EventStore, type StoredEvent, loadDocument } from './store/index.js'
+import { loadDocument } from './store/load.js'
+import type { EventStore, StoredEvent } from './store/types.js'
 
 /** Backends this relay can host; y-websocket rooms are Yjs only. */
 const BACKENDS: Partial<Record<BackendName, CrdtBackend>> = { yjs: yjsBackend, automerge: automergeBackend }

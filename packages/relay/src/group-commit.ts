@@ -11,7 +11,7 @@
  * submission order, and under load makes groups larger exactly when
  * batching pays.
  */
-import type { AppendRequest, AppendResult, EventStore } from './store/index.js'
+import type { AppendRequest, AppendResult, EventStore } from './store/types.js'
 
 export interface CommitCallbacks {
   /** The store's answer for this request (per-event outcomes inside). */

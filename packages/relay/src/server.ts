@@ -30,7 +30,9 @@ import { DocHost } from './doc-host.js'
 import { RelayMetrics } from './metrics.js'
 import { NativeConnection } from './native-connection.js'
 import type { Peer } from './peer.js'
-import { type EventStore, MemoryEventStore, PostgresEventStore, SqliteEventStore } from './store/index.js'
+import { MemoryEventStore } from './store/memory.js'
+import { SqliteEventStore } from './store/sqlite.js'
+import type { EventStore } from './store/types.js'
 import { YConnection } from './ywebsocket-room.js'
 
 export interface Relay {
@@ -63,8 +65,11 @@ async function openStore(config: RelayConfig): Promise<EventStore> {
   switch (config.store) {
     case 'memory':
       return new MemoryEventStore()
-    case 'postgres':
+    case 'postgres': {
+      // Loaded only in cluster mode: pg costs start-up time everywhere else.
+      const { PostgresEventStore } = await import('./store/postgres.js')
       return PostgresEventStore.open({ connectionString: config.postgresUrl as string, schema: config.postgresSchema })
+    }
     case 'sqlite':
       mkdirSync(config.dataDir, { recursive: true })
       return SqliteEventStore.open({ path: join(config.dataDir, 'concord.sqlite'), durability: config.durability })
