@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import { ConfigError, parseConfig, usage } from './config.js'
-import { startRelay } from './server.js'
 
 async function main(): Promise<void> {
   let parsed
@@ -30,6 +29,8 @@ async function main(): Promise<void> {
   const { config, warnings } = parsed
   const log = pino({ level: config.logLevel, base: { service: 'concord-relay', pid: process.pid } })
   for (const w of warnings) log.warn(w)
+  // Loaded after the settings are checked, so a bad setting is reported at once.
+  const { startRelay } = await import('./server.js')
   let relay: Awaited<ReturnType<typeof startRelay>>
   try {
     relay = await startRelay(config, log)
