@@ -6,8 +6,7 @@
  */
 import { useState } from 'preact/hooks'
 import {
-  type HeaderField, type LineId, type PurchaseDerived, type PurchaseId, type PurchaseLine, type PurchaseState,
-  allowedActions, derivePurchase, parseDecimal,
+  type HeaderField, type PurchaseDerived, type PurchaseId, type PurchaseState, allowedActions,
 } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
 import { ACTION_LABEL, RISKY_ACTIONS, STATE_LABEL, ago, currencyOf, money, supplierOf, when } from '../format.js'
@@ -19,34 +18,7 @@ import { ConflictPanel } from './conflicts.js'
 import { AsOf, History } from './history.js'
 import { Notes } from './notes.js'
 import { SYNC_LABEL } from './shell.js'
-
-export interface LinePreview {
-  readonly line: LineId
-  readonly field: 'qty' | 'price' | 'discount'
-  readonly value: string
-}
-
-const PREVIEW_LIMITS = {
-  qty: { maxScale: 4, nonNegative: true, maxIntegerDigits: 9 },
-  price: { maxScale: 6, nonNegative: true, maxIntegerDigits: 12 },
-  discount: { maxScale: 4, nonNegative: true, maxIntegerDigits: 3 },
-} as const
-
-/** Totals as they would be with the value being typed: derive is a pure function of state, so this is exact. */
-export function previewDerived(state: PurchaseState, p: LinePreview): PurchaseDerived | null {
-  try {
-    const v = parseDecimal(p.value, PREVIEW_LIMITS[p.field])
-    const lines = state.lines.map((l): PurchaseLine => {
-      if (l.id !== p.line) return l
-      if (p.field === 'qty') return { ...l, qty: v }
-      if (p.field === 'price') return { ...l, price: { ...l.price, amount: v } }
-      return { ...l, discount: v }
-    })
-    return derivePurchase({ ...state, lines })
-  } catch {
-    return null
-  }
-}
+import { type LinePreview, previewDerived } from './preview.js'
 
 export const EDITABLE_STATES: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
 

@@ -9,7 +9,7 @@ import type { PurchaseHandle } from '../client-api.js'
 import { money } from '../format.js'
 import { useAction } from '../hooks.js'
 import { Alert, CommitInput, Field, formValues } from './fields.js'
-import type { LinePreview } from './editor.js'
+import type { LinePreview } from './preview.js'
 
 /** Tax rates offered in the demo; each line keeps a snapshot of the rate it was given. */
 export const TAX_PRESETS = [
