@@ -15,11 +15,14 @@ import {
   PROTOCOL_VERSION, decodeServerMessage, encodeClientMessage,
 } from '@concord/core/protocol'
 
-/** Polls `check` on every turn of the event loop until it returns a value other than undefined/false; fails loudly after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+/**
+ * Polls `check` (which may be async) until it returns a value other than
+ * undefined/false; fails loudly after timeoutMs, naming what it waited for.
+ */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const started = Date.now()
   for (;;) {
-    const v = check()
+    const v = await check()
     if (v !== undefined && v !== false) return v
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 5))
