@@ -49,10 +49,6 @@ function values(doc: CrdtDoc, key: string): Json[] {
   return (doc.read().registers.get(key) ?? []).map((e) => e.value)
 }
 
-/** Exchanges everything between docs: each applies the others' payloads as one batch. */
-function exchange(docs: readonly CrdtDoc[], sent: readonly Uint8Array[][]): void {
-  docs.forEach((d, i) => d.applyBatch(sent.flatMap((ps, j) => (j === i ? [] : ps))))
-}
 
 // ---------------------------------------------------------------- random ops
 

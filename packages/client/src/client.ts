@@ -20,7 +20,7 @@ import { Session, SessionFailure, type SessionEnd, errorOf } from './connection.
 import { PurchaseHandle, type DocChange } from './handle.js'
 import { NetworkMonitor } from './network.js'
 import { Notifier } from './notifications.js'
-import { RetryState, backoffCeiling } from './retry.js'
+import { RetryState } from './retry.js'
 import { PurchaseSearch } from './search.js'
 import { ClientStore, type DocRecord, type DocSummary, type OutboxEntry, eventKey } from './storage/store.js'
 import type {

@@ -12,7 +12,7 @@ import { type IsoInstant, instantFromEpochMs } from '../time/dates.js'
 import { type Hlc, decodeHlc } from '../time/hlc.js'
 import type { LineId, RecordId } from '../ids.js'
 import { type Lifecycle, foldLifecycle } from './lifecycle.js'
-import type { PurchaseLine, PurchaseState, TaxSnapshot, VoidableSet } from './model.js'
+import type { PurchaseLine, PurchaseState, TaxSnapshot } from './model.js'
 
 export type FlowStatus = 'NONE' | 'PARTIAL' | 'FULL' | 'OVER'
 
