@@ -68,8 +68,8 @@ test('encrypted SQLite store: wrong key and missing key are refused; the file is
   const { id, replica } = await seed(sqliteStorage(path), KEY)
   const before = hashDir(dir)
   assert.not.match(readFileSync(path).toString('latin1'), /Acme|Bolts/, 'nothing readable at rest')
-  await refused(open(sqliteStorage(path), OTHER_KEY), 'STORE_CORRUPT', 'WRONG_KEY', /does not open with this encryptionKey/)
-  await refused(open(sqliteStorage(path)), 'STORE_CORRUPT', 'KEY_REQUIRED', /is encrypted/)
+  await refused(open(sqliteStorage(path), OTHER_KEY), 'STORE_KEY_MISMATCH', 'WRONG_KEY', /does not open with this encryptionKey/)
+  await refused(open(sqliteStorage(path)), 'STORE_KEY_MISMATCH', 'KEY_REQUIRED', /is encrypted/)
   assert.is(hashDir(dir), before, 'refused opens changed nothing')
   const c = await open(sqliteStorage(path), KEY)
   assert.is(c.replicaId, replica)
@@ -83,7 +83,7 @@ test('encrypted SQLite store: wrong key and missing key are refused; the file is
 test('a plain store opened with a key is refused rather than mixed', async () => {
   const storage = memoryStorage('plain')
   await seed(storage)
-  await refused(open(storage, KEY), 'STORE_CORRUPT', 'NOT_ENCRYPTED')
+  await refused(open(storage, KEY), 'STORE_KEY_MISMATCH', 'NOT_ENCRYPTED')
 })
 
 test('a tampered encrypted record is a clear STORE_CORRUPT error and is left as it was', async () => {

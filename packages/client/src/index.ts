@@ -29,9 +29,10 @@
  * - Notifications also include `rejected` and `dead-letter`; every one has
  *   `at` (ISO 8601) and `suppressed` (how many of its type the rate limit held back).
  * - Browser storage does not use y-indexeddb; see storage/indexeddb.ts for why.
- * - Wrong key / key missing / corrupt store are ConcordError STORE_CORRUPT with
- *   `details.reason` WRONG_KEY | KEY_REQUIRED | NOT_ENCRYPTED | CORRUPT (core
- *   has no dedicated code yet); a newer store is STORE_SCHEMA_TOO_NEW.
+ * - A wrong key, a missing key or a key given to a plain store is ConcordError
+ *   STORE_KEY_MISMATCH (`details.reason` WRONG_KEY | KEY_REQUIRED |
+ *   NOT_ENCRYPTED); an unreadable store is STORE_CORRUPT; a newer store is
+ *   STORE_SCHEMA_TOO_NEW.
  */
 export { createClient, SyncClient } from './client.js'
 export { PurchaseHandle, type DocChange } from './handle.js'

@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'INVALID_RESOLUTION'
   // relay storage
   | 'STORE_CORRUPT'
+  /** A local store opened with the wrong encryption key, without its key, or a plain store given a key. */
+  | 'STORE_KEY_MISMATCH'
   | 'STORE_SCHEMA_TOO_NEW'
   | 'STORE_CLOSED'
 

@@ -103,8 +103,10 @@ export const pad = (n: number): string => String(n).padStart(10, '0')
 export const eventKey = (docId: PurchaseId, n: number): string => `${docId}/${pad(n)}`
 export const outboxKey = (docId: PurchaseId, seq: number): string => `${docId}/${pad(seq)}`
 
+/** Key problems (WRONG_KEY, KEY_REQUIRED, NOT_ENCRYPTED) are STORE_KEY_MISMATCH; anything unreadable is STORE_CORRUPT. */
 function storeError(reason: string, message: string, details: Record<string, unknown> = {}, cause?: unknown): ConcordError {
-  return new ConcordError('STORE_CORRUPT', message, { reason, ...details }, cause === undefined ? undefined : { cause })
+  const code = reason === 'CORRUPT' ? 'STORE_CORRUPT' : 'STORE_KEY_MISMATCH'
+  return new ConcordError(code, message, { reason, ...details }, cause === undefined ? undefined : { cause })
 }
 
 /** Wraps a backend's own failures (a file that is not a database...) as STORE_CORRUPT. */
