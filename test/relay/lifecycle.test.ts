@@ -6,6 +6,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import pg from 'pg'
 import WebSocket from 'ws'
 import { type PurchaseId, type PurchaseReplica, canonicalJson, flattenPurchase, parsePurchaseId } from '@concord/core'
 import { CLOSE, PROTOCOL_VERSION } from '@concord/core/protocol'
@@ -132,6 +133,33 @@ test('limits: pre-auth bytes, rate limit, slow consumer', async () => {
     await writer.close()
   } finally {
     await relay.stop()
+  }
+})
+
+test('a relay on the Postgres store: acked events survive a SIGKILL and a restart', async () => {
+  const schema = `relay_it_${process.pid}`
+  const url = 'postgres://postgres@127.0.0.1:5432/test'
+  const args = ['--store', 'postgres', '--postgres-url', url, '--postgres-schema', schema]
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  let relay = await startRelayProcess({ args })
+  try {
+    const docId = parsePurchaseId('01J8LIFECYCLE0000000000PG1')
+    const w = await NativeTestClient.connect(relay.wsUrl, token, { replica: 'pgW', seed: SEED })
+    const r = w.createPurchase(docId)
+    await w.subscribe(docId)
+    r.addLine({ product: 'Stored in Postgres', qty: '3', price: '7.00' })
+    await w.push(docId)
+    await w.waitFor('the order number', () => r.state().number !== null)
+    await relay.kill()
+    relay = await startRelayProcess({ args })
+    const reader = await NativeTestClient.connect(relay.wsUrl, token, { replica: 'pgR', seed: SEED + 1 })
+    await reader.subscribe(docId)
+    assert.is(view(reader.replica(docId)), view(r))
+    await reader.close()
+  } finally {
+    await relay.stop()
+    await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await pool.end()
   }
 })
 

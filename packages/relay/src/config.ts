@@ -199,6 +199,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     throw new ConfigError(settingOf(config.tlsCert === undefined ? 'tls-key' : 'tls-cert'), 'TLS needs both --tls-cert and --tls-key')
   }
   if (config.store === 'postgres' && config.postgresUrl === undefined) throw new ConfigError(settingOf('postgres-url'), 'store=postgres needs a Postgres URL')
+  if (config.redisUrl !== undefined) {
+    // Cross-relay fan-out is not built yet: refusing is better than a cluster whose relays do not see each other's events.
+    throw new ConfigError(settingOf('redis-url'), 'cluster fan-out through Redis is not available in this version; run one relay per store')
+  }
   if (config.store !== 'postgres' && config.redisUrl !== undefined) {
     throw new ConfigError(settingOf('redis-url'), 'cross-relay fan-out needs the shared Postgres store (--store postgres)')
   }

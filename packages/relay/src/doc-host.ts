@@ -449,10 +449,18 @@ export class DocHost {
     if (doc.replica.log.pending().events.length > 0) return
     doc.snapshotting = true
     const upToSeq = doc.lastSeq
-    const snap = doc.replica.log.snapshot()
+    const replica = doc.replica
+    const snap = replica.log.snapshot()
     try {
       await this.o.store.putSnapshot(doc.docId, { upToSeq, heads: snap.heads, bytes: encodeSnapshot(snap) })
       doc.snapshotSeq = Math.max(doc.snapshotSeq, upToSeq)
+      // The replica keeps every event it applied since it was built; restarting
+      // it from the snapshot just written bounds a long-lived document's memory
+      // by snapshotEvery events. Only if nothing moved meanwhile.
+      if (!doc.evicted && !this.closing && doc.replica === replica && doc.lastSeq === upToSeq && doc.inflight === 0 && !doc.numbering) {
+        doc.replica = PurchaseReplica.fromSnapshot(this.replicaOptions(doc.docId, doc.backend), snap)
+        replica.log.doc.destroy()
+      }
     } catch (e) {
       this.o.log.warn({ docId: doc.docId, err: (e as Error).message }, 'snapshot not written')
     } finally {
