@@ -4,13 +4,16 @@
  * token (documents, history, the conflict queue built by the relay's own
  * invariant registry), and /demo/token only in demo mode.
  */
+import { type KeyObject, generateKeyPairSync, sign } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { type PurchaseId, parsePurchaseId } from '@concord/core'
-import { PROTOCOL_VERSION } from '@concord/core/protocol'
+import { CLOSE, PROTOCOL_VERSION } from '@concord/core/protocol'
 import { signToken } from '@concord/relay'
 import { NativeTestClient } from '../support/native-test-client.js'
-import { type RelayProcess, TEST_SECRET, startRelayProcess } from '../support/relay-process.js'
+import { type RelayProcess, TEST_SECRET, startRelayProcess, tempDir } from '../support/relay-process.js'
 import { SEED } from '../support/seed.js'
 
 const DOC: PurchaseId = parsePurchaseId('01J8HTTP0000000000000000P1')
@@ -158,6 +161,32 @@ test('/demo/token exists only in demo mode, and its token opens a session', asyn
     await c.close()
   } finally {
     await demo.stop()
+  }
+})
+
+/** An ES256 JWT made with node:crypto alone (the operator's identity provider, in tests). */
+function es256Token(privateKey: KeyObject, claims: Record<string, unknown>): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
+  const body = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64({ ...claims, exp: Math.floor(Date.now() / 1000) + 600 })}`
+  const sig = sign('sha256', Buffer.from(body), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+  return `${body}.${sig}`
+}
+
+test('tokens verified with a public key (ES256); an HS256 token is refused there', async () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const keyFile = join(tempDir(), 'tokens.pub.pem')
+  writeFileSync(keyFile, publicKey.export({ type: 'spki', format: 'pem' }))
+  const pk = await startRelayProcess({ secret: null, args: ['--token-public-key', keyFile] })
+  try {
+    const c = await NativeTestClient.connect(pk.wsUrl, es256Token(privateKey, { sub: 'idp-user', docs: ['*'], rights: ['read'] }), { replica: 'pk1', seed: SEED })
+    assert.is(c.welcome?.user, 'idp-user')
+    await c.close()
+    const d = await NativeTestClient.connect(pk.wsUrl, writer, { replica: 'pk2', seed: SEED, hello: false })
+    d.send({ t: 'hello', version: PROTOCOL_VERSION, token: writer, client: 't' })
+    assert.is((await d.waitClosed()).code, CLOSE.UNAUTHORIZED)
+    assert.is((await fetch(`${pk.url}/demo/token`, { method: 'POST', body: '{"user":"x"}' })).status, 404, 'no demo tokens with a key')
+  } finally {
+    await pk.stop()
   }
 })
 
