@@ -59,6 +59,7 @@ test('two y-websocket providers converge through /y/<docId>, with awareness', as
   p1.doc.getMap('m').set('k1', 1)
   p2.doc.getArray('a').push(['x'])
   await waitFor('text converged', () => p1.doc.getText('text').toString() === p2.doc.getText('text').toString() && p1.doc.getText('text').length === 12)
+  assert.ok(p1.doc.getText('text').length === 12)
   await waitFor('map and array converged', () => p2.doc.getMap('m').get('k1') === 1 && p1.doc.getArray('a').length === 1)
 
   p1.awareness.setLocalStateField('user', { name: 'Anna' })
@@ -70,6 +71,24 @@ test('two y-websocket providers converge through /y/<docId>, with awareness', as
   const p3 = provider('plain-yjs-room')
   await waitFor('p3 synced with the whole text', () => p3.synced && p3.doc.getText('text').toString() === p1.doc.getText('text').toString())
   await waitFor('p3 sees both presences', () => p3.awareness.getStates().has(p1.doc.clientID) && p3.awareness.getStates().has(p2.doc.clientID))
+
+  // A reconnect answers the relay's step 1 with a step 2 that always carries the client's whole
+  // delete set: nothing new, so nothing is stored.
+  p1.doc.getText('text').delete(0, 1)
+  await waitFor('the deletion everywhere', () => p2.doc.getText('text').length === 11)
+  const watcher = await NativeTestClient.connect(relay.wsUrl, token, { replica: 'watcher', seed: SEED + 5 })
+  const room = parsePurchaseId('plain-yjs-room')
+  await watcher.subscribe(room)
+  const stored = () => watcher.messages.reduce((n, m) => n + (m.t === 'events' ? m.events.length : 0), 0)
+  const before = stored()
+  p1.disconnect()
+  p1.connect()
+  await waitFor('p1 synced again', () => p1.synced)
+  p1.doc.getText('text').insert(0, '!')
+  await watcher.waitFor('the edit after the reconnect', () => stored() > before)
+  await watcher.ping()
+  assert.is(stored(), before + 1, 'only the new edit was stored, not the re-sent state')
+  await watcher.close()
 
   // A provider that leaves is removed from the others' presence.
   const gone = p2.doc.clientID

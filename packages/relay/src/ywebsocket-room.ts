@@ -135,8 +135,10 @@ export class YConnection extends Peer implements YSubscriber {
         return
       }
       case 'syncStep2':
+        this.update(doc, m.update, true)
+        return
       case 'update':
-        this.update(doc, m.update)
+        this.update(doc, m.update, false)
         return
       case 'awareness':
         this.awareness(doc, m.update)
@@ -152,7 +154,7 @@ export class YConnection extends Peer implements YSubscriber {
     }
   }
 
-  private update(doc: LoadedDoc, update: Uint8Array): void {
+  private update(doc: LoadedDoc, update: Uint8Array, syncReply: boolean): void {
     const session = this.session as Session
     if (!rightsFor(session.grants, this.docId).has('write')) {
       this.send(encodeYMessage({ t: 'authPermissionDenied', reason: `read-only access to ${this.docId}: update dropped` }))
@@ -167,6 +169,10 @@ export class YConnection extends Peer implements YSubscriber {
       this.close(CLOSE_CODES.MALFORMED, `${e.code}: ${e.message}`)
       return
     }
+    // A reconnecting client answers step 1 with everything it has, mostly
+    // what the relay already stored: storing that again on every reconnect
+    // would grow the log without end.
+    if (syncReply && Y.snapshotContainsUpdate(Y.snapshot(this.ydoc(doc)), update)) return
     this.ctx.host.pushYjs(doc, this, update, session)
   }
 
