@@ -102,6 +102,10 @@ const pemFile: Parse = (raw, setting) => {
   if (!pem.includes('-----BEGIN')) throw new ConfigError(setting, `${raw} is not a PEM file`)
   return raw
 }
+const redisUrl: Parse = (raw, setting) => {
+  if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError(setting, `must be a redis:// or rediss:// URL, got ${JSON.stringify(raw)}`)
+  return raw
+}
 const schema: Parse = (raw, setting) => {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError(setting, 'must be a lower-case SQL identifier')
   return raw
@@ -115,8 +119,8 @@ const SPECS: readonly Spec[] = [
   { flag: 'store', key: 'store', help: 'sqlite | postgres | memory', parse: oneOf('sqlite', 'postgres', 'memory'), fallback: 'sqlite' },
   { flag: 'postgres-url', key: 'postgresUrl', help: 'postgres://... (store=postgres)', parse: text, fallback: undefined },
   { flag: 'postgres-schema', key: 'postgresSchema', help: 'schema of the Postgres store', parse: schema, fallback: 'concord' },
-  { flag: 'redis-url', key: 'redisUrl', help: 'redis://... for cross-relay fan-out (cluster mode)', parse: text, fallback: undefined },
-  { flag: 'redis-prefix', key: 'redisPrefix', help: 'Redis channel prefix', parse: text, fallback: 'concord:' },
+  { flag: 'redis-url', key: 'redisUrl', help: 'redis://... for cross-relay fan-out (cluster mode, needs --store postgres)', parse: redisUrl, fallback: undefined },
+  { flag: 'redis-prefix', key: 'redisPrefix', help: 'Redis channel prefix (one per cluster sharing a Redis)', parse: text, fallback: 'concord:' },
   { flag: 'durability', key: 'durability', help: 'process (survives kill -9) | power (fsync per commit group)', parse: oneOf('process', 'power'), fallback: 'process' },
   { flag: 'token-secret', key: 'tokenSecret', help: 'HS256 token secret (32+ characters)', parse: secret, fallback: undefined },
   { flag: 'token-public-key', key: 'tokenPublicKey', help: 'PEM file of an SPKI public key (ES256, RS256, EdDSA)', parse: pemFile, fallback: undefined },
@@ -199,10 +203,6 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     throw new ConfigError(settingOf(config.tlsCert === undefined ? 'tls-key' : 'tls-cert'), 'TLS needs both --tls-cert and --tls-key')
   }
   if (config.store === 'postgres' && config.postgresUrl === undefined) throw new ConfigError(settingOf('postgres-url'), 'store=postgres needs a Postgres URL')
-  if (config.redisUrl !== undefined) {
-    // Cross-relay fan-out is not built yet: refusing is better than a cluster whose relays do not see each other's events.
-    throw new ConfigError(settingOf('redis-url'), 'cluster fan-out through Redis is not available in this version; run one relay per store')
-  }
   if (config.store !== 'postgres' && config.redisUrl !== undefined) {
     throw new ConfigError(settingOf('redis-url'), 'cross-relay fan-out needs the shared Postgres store (--store postgres)')
   }

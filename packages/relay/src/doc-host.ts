@@ -33,6 +33,14 @@ import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js'
 import { loadDocument } from './store/load.js'
 import type { EventStore, StoredEvent } from './store/types.js'
 
+/** What the document host tells the cluster link (cluster.ts); absent when the relay runs alone. */
+export interface ClusterSink {
+  /** This relay stored events of a document, up to `lastSeq`: tell the others. */
+  written(docId: PurchaseId, lastSeq: number): void
+  /** Events of other relays read from the store and applied. */
+  caughtUp(docId: PurchaseId, events: number): void
+}
+
 /** Backends this relay can host; y-websocket rooms are Yjs only. */
 const BACKENDS: Partial<Record<BackendName, CrdtBackend>> = { yjs: yjsBackend, automerge: automergeBackend }
 
@@ -61,6 +69,16 @@ export class LoadedDoc implements FanoutTarget {
   snapshotting = false
   evicted = false
   openConflicts = 0
+  /**
+   * Cluster mode only: this relay's own stored events whose sequence number
+   * is past a gap (another relay's events not read yet). They are applied to
+   * the replica already; their fan-out waits until the gap is read from the
+   * store, so subscribers always receive a document's events in order.
+   */
+  readonly ahead = new Map<number, { readonly item: SequencedEvent; readonly sender: NativeSubscriber | undefined }>()
+  /** Cluster mode only: the catch-up from the store running now, and whether another was asked for meanwhile. */
+  catchUp: Promise<void> | undefined
+  catchUpAgain = false
 
   constructor(
     readonly docId: PurchaseId,
@@ -105,6 +123,8 @@ export class DocHost {
   readonly committer: GroupCommitter
   /** The relay's own actor for raw Yjs updates it wraps into events. */
   readonly importActor: ReplicaId
+  /** Cluster mode (see cluster.ts): other relays write to the same store. */
+  private cluster: ClusterSink | undefined
   private readonly loading = new Map<PurchaseId, Promise<LoadedDoc>>()
   private readonly touched = new Set<LoadedDoc>()
   private readonly newId = createUlidFactory(Date.now, Math.random)
@@ -145,6 +165,8 @@ export class DocHost {
           this.o.metrics.loadedDocuments.set(this.docs.size)
           this.setConflicts(d)
           this.touched.add(d)
+          // Another relay may have stored events after this load read the store and before its notice could find the document.
+          if (this.cluster !== undefined) void this.catchUpFromStore(d)
           queueMicrotask(() => this.maybeNumber(d))
           return d
         })
@@ -280,7 +302,7 @@ export class DocHost {
             this.fanout.later(push.sender, encodeServerMessage({ t: 'ack', docId: doc.docId, ids, cursor: maxSeq }))
             this.o.metrics.ackLatency.observe(Number(process.hrtime.bigint() - push.receivedAt) / 1e9)
           }
-          this.fanout.add(doc, items, push.sender)
+          this.broadcastStored(doc, items, push.sender, result.lastSeq)
         },
         failed: (err) => {
           doc.inflight--
@@ -301,7 +323,8 @@ export class DocHost {
 
   /** Applies stored events to the relay's replica (they are durable now). */
   private applyStored(doc: LoadedDoc, items: readonly SequencedEvent[], lastSeq: number): void {
-    doc.lastSeq = Math.max(doc.lastSeq, lastSeq)
+    // In cluster mode the store's lastSeq may count other relays' events this replica does not hold yet: broadcastStored moves it.
+    if (this.cluster === undefined) doc.lastSeq = Math.max(doc.lastSeq, lastSeq)
     if (items.length === 0) return
     this.o.metrics.eventsAppended.inc(items.length)
     const r = doc.replica.receive(items.map((i) => i.event))
@@ -337,7 +360,7 @@ export class DocHost {
           }
           const items = outcome.duplicate ? [] : [{ seq: outcome.seq, event: e }]
           this.applyStored(doc, items, result.lastSeq)
-          this.fanout.add(doc, items)
+          this.broadcastStored(doc, items, undefined, result.lastSeq)
         },
         failed: (err) => {
           doc.inflight--
@@ -386,7 +409,15 @@ export class DocHost {
     doc.numbering = true
     const replica = doc.replica
     const year = Number(businessDateOf(instantFromEpochMs(Date.now()), replica.state().settings.timeZone).slice(0, 4))
-    this.o.store.allocateNumber(doc.docId, year).then(
+    this.o.store.allocateNumber(doc.docId, year).then(async (number) => {
+        // Cluster mode: another relay may have loaded the same new purchase and
+        // got the same number from the store; read what it stored first, so
+        // that usually only one relay writes the number event. (Should both
+        // write it, they write the same value: h.number is read last-writer-
+        // wins and is no guarded field, so no conflict is raised.)
+        if (this.cluster !== undefined && !doc.evicted) await this.catchUpFromStore(doc)
+        return number
+      }).then(
       (number) => {
         if (doc.evicted || replica !== doc.replica || replica.state().number !== null) {
           doc.numbering = false
@@ -414,11 +445,11 @@ export class DocHost {
                 this.evict(doc, `the store refused the order number event: ${outcome?.ok === false ? outcome.error.message : 'no outcome'}`)
                 return
               }
-              doc.lastSeq = Math.max(doc.lastSeq, result.lastSeq)
+              if (this.cluster === undefined) doc.lastSeq = Math.max(doc.lastSeq, result.lastSeq)
               this.o.metrics.eventsAppended.inc()
               this.o.log.info({ docId: doc.docId, number }, 'order number assigned')
               this.touched.add(doc)
-              this.fanout.add(doc, [{ seq: outcome.seq, event }])
+              this.broadcastStored(doc, outcome.duplicate ? [] : [{ seq: outcome.seq, event }], undefined, result.lastSeq)
             },
             failed: (err) => {
               doc.inflight--
@@ -445,7 +476,7 @@ export class DocHost {
    * nothing waiting for a dependency.
    */
   async writeSnapshot(doc: LoadedDoc): Promise<void> {
-    if (doc.snapshotting || doc.evicted || doc.inflight > 0 || doc.lastSeq <= doc.snapshotSeq) return
+    if (doc.snapshotting || doc.evicted || doc.inflight > 0 || doc.ahead.size > 0 || doc.lastSeq <= doc.snapshotSeq) return
     if (doc.replica.log.pending().events.length > 0) return
     doc.snapshotting = true
     const upToSeq = doc.lastSeq
@@ -466,6 +497,113 @@ export class DocHost {
     } finally {
       doc.snapshotting = false
     }
+  }
+
+  // ------------------------------------------------------------ cluster mode
+
+  /** Turns on cluster mode (before any document is loaded). */
+  attachCluster(sink: ClusterSink): void {
+    this.cluster = sink
+  }
+
+  /**
+   * Fans out this relay's newly stored events. One relay alone: at once. In
+   * cluster mode, in sequence order only: events past a gap (another relay
+   * stored the sequence numbers between) wait in `ahead` while the gap is
+   * read from the store, and the other relays are told the document moved.
+   */
+  private broadcastStored(doc: LoadedDoc, items: readonly SequencedEvent[], sender: NativeSubscriber | undefined, storeLastSeq: number): void {
+    const cluster = this.cluster
+    if (cluster === undefined) {
+      this.fanout.add(doc, items, sender)
+      return
+    }
+    for (const item of items) if (item.seq > doc.lastSeq) doc.ahead.set(item.seq, { item, sender })
+    this.drainAhead(doc)
+    if (items.length > 0) cluster.written(doc.docId, Math.max(...items.map((i) => i.seq)))
+    if (storeLastSeq > doc.lastSeq) void this.catchUpFromStore(doc)
+  }
+
+  private drainAhead(doc: LoadedDoc): void {
+    for (let next = doc.ahead.get(doc.lastSeq + 1); next !== undefined; next = doc.ahead.get(doc.lastSeq + 1)) {
+      doc.ahead.delete(doc.lastSeq + 1)
+      doc.lastSeq++
+      this.fanout.add(doc, [next.item], next.sender)
+    }
+  }
+
+  /** Another relay stored events of a document up to `lastSeq` (a Redis notice, never trusted for data). */
+  noticeFromCluster(docId: PurchaseId, lastSeq: number): void {
+    const doc = this.docs.get(docId)
+    if (doc !== undefined && !doc.evicted && lastSeq > doc.lastSeq) void this.catchUpFromStore(doc)
+  }
+
+  /** Catches up every loaded document from the store (Redis came back: notices may have been missed). */
+  catchUpAll(): Promise<void> {
+    return Promise.all([...this.docs.values()].map((d) => this.catchUpFromStore(d))).then(() => undefined)
+  }
+
+  /**
+   * Reads the document's stored events after its cursor, in order: other
+   * relays' events are applied to the replica and fanned out like local ones
+   * (natives and y-websocket rooms); this relay's own waiting ones are
+   * released. Stops at an event of this relay still in flight (its commit
+   * callback continues). One catch-up per document at a time; asking during
+   * one runs another after it.
+   */
+  catchUpFromStore(doc: LoadedDoc): Promise<void> {
+    if (this.cluster === undefined) return Promise.resolve()
+    if (doc.catchUp !== undefined) {
+      doc.catchUpAgain = true
+      return doc.catchUp
+    }
+    const pageSize = this.o.config.catchUpPageSize
+    const run = async () => {
+      do {
+        doc.catchUpAgain = false
+        for (;;) {
+          if (doc.evicted || this.closing) return
+          const page = await this.o.store.readFrom(doc.docId, doc.lastSeq, pageSize)
+          if (doc.evicted) return
+          const { blocked, applied } = this.sequenceFromStore(doc, page)
+          if (applied > 0) {
+            this.cluster?.caughtUp(doc.docId, applied)
+            this.touched.add(doc)
+            this.committer.kick()
+          }
+          if (blocked || page.length < pageSize) break
+        }
+      } while (doc.catchUpAgain)
+    }
+    doc.catchUp = run()
+      .catch((e: unknown) => this.o.log.warn({ docId: doc.docId, err: (e as Error).message }, 'cluster catch-up from the store failed; the next notice or write retries it'))
+      .finally(() => {
+        doc.catchUp = undefined
+      })
+    return doc.catchUp
+  }
+
+  private sequenceFromStore(doc: LoadedDoc, page: readonly StoredEvent[]): { blocked: boolean; applied: number } {
+    let applied = 0
+    for (const s of page) {
+      if (s.seq <= doc.lastSeq) continue
+      if (s.seq !== doc.lastSeq + 1) break // moved meanwhile: the next round reads from the new cursor
+      const mine = doc.ahead.get(s.seq)
+      if (mine !== undefined) {
+        this.drainAhead(doc)
+        continue
+      }
+      if (doc.inflightIds.has(s.event.id)) return { blocked: true, applied }
+      if (!doc.replica.log.has(s.event.id)) {
+        const r = doc.replica.receive([s.event])
+        if (r.rejected.length > 0) this.o.log.warn({ docId: doc.docId, rejected: r.rejected.map((x) => `${x.id}: ${x.error.message}`) }, 'stored events the replica refuses')
+      }
+      doc.lastSeq = s.seq
+      this.fanout.add(doc, [{ seq: s.seq, event: s.event }])
+      applied++
+      this.drainAhead(doc)
+    }
+    return { blocked: false, applied }
   }
 
   // ------------------------------------------------------------------ lifecycle

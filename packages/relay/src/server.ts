@@ -98,7 +98,10 @@ async function readBody(req: IncomingMessage, max: number): Promise<string> {
 
 export async function startRelay(config: RelayConfig, log: Logger, options: RelayOptions = {}): Promise<Relay> {
   const store = options.store ?? (await openStore(config))
-  const relayId = await store.relayId()
+  const storeRelayId = await store.relayId()
+  // Cluster mode (several relays on one Postgres schema, Redis notices): each process writes as its own actor.
+  const clusterModule = config.redisUrl !== undefined ? await import('./cluster.js') : undefined
+  const relayId = clusterModule !== undefined ? clusterModule.clusterProcessId(storeRelayId) : storeRelayId
   const verifier: TokenVerifier = await createTokenVerifier({
     ...(config.tokenSecret !== undefined ? { secret: config.tokenSecret } : {}),
     ...(config.tokenPublicKey !== undefined ? { publicKeyFile: config.tokenPublicKey } : {}),
@@ -107,6 +110,11 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
   })
   const metrics = new RelayMetrics()
   const host = new DocHost({ store, config, metrics, log, relayId })
+  let cluster: import('./cluster.js').ClusterLink | undefined
+  if (clusterModule !== undefined && config.redisUrl !== undefined) {
+    cluster = await clusterModule.ClusterLink.start({ redisUrl: config.redisUrl, prefix: config.redisPrefix, processId: relayId, host, metrics, log })
+    host.attachCluster(cluster)
+  }
   const ctx = { config, metrics, log, host, verifier, relayId }
   const peers = new Set<Peer>()
   const web = webRoot(config)
@@ -142,12 +150,16 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://relay')
-    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok', relayId })
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok', relayId, ...(cluster !== undefined ? { storeRelayId } : {}) })
     if (url.pathname === '/readyz') {
       if (closing) return sendJson(res, 503, { status: 'shutting down' })
       try {
         await store.ping()
-        return sendJson(res, 200, { status: 'ready' })
+        // Without Redis a cluster relay still serves its own clients and stores everything: ready, but degraded.
+        if (cluster !== undefined && !cluster.connected) {
+          return sendJson(res, 200, { status: 'degraded', redis: 'disconnected', detail: 'events of other relays are delayed until Redis is back' })
+        }
+        return sendJson(res, 200, cluster === undefined ? { status: 'ready' } : { status: 'ready', redis: 'connected' })
       } catch (e) {
         return sendJson(res, 503, { status: 'store unavailable', error: (e as Error).message })
       }
@@ -255,7 +267,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
   if (verifier.mode === 'demo') {
     log.warn('demo mode: no token secret or public key is configured, so the relay made a random secret and serves POST /demo/token (every right on every document, 12 h). Configure --token-secret or --token-public-key for real use.')
   }
-  log.info({ url, relayId, store: config.store, dataDir: config.store === 'sqlite' ? resolve(config.dataDir) : undefined, durability: config.durability, tokens: verifier.mode, web: web ?? null }, 'listening')
+  log.info({ url, relayId, ...(cluster !== undefined ? { cluster: { storeRelayId, redisPrefix: config.redisPrefix, redis: cluster.connected ? 'connected' : 'disconnected' } } : {}), store: config.store, dataDir: config.store === 'sqlite' ? resolve(config.dataDir) : undefined, durability: config.durability, tokens: verifier.mode, web: web ?? null }, 'listening')
 
   let closed: Promise<void> | undefined
   const close = () => {
@@ -264,6 +276,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
       log.info('shutting down: no new connections, storing what is queued')
       const serverClosed = new Promise<void>((r) => server.close(() => r()))
       await host.close()
+      await cluster?.close()
       for (const peer of [...peers]) peer.close(CLOSE_CODES.SHUTTING_DOWN)
       server.closeIdleConnections()
       // Give sockets a moment for their close handshake, but never hang the shutdown on one.

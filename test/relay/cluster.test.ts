@@ -1,0 +1,239 @@
+/**
+ * Cluster mode: several relay processes on one Postgres schema, with Redis
+ * notices for cross-relay fan-out (packages/relay/src/cluster.ts).
+ *
+ * 1. Two relays on the machine's Redis: a native client on each edits one
+ *    purchase and they converge; a y-websocket provider on B sees A's edits.
+ * 2. Fault: two relays on a private redis-server that is SIGKILLed mid-run.
+ *    A keeps acknowledging; once Redis is back on the same port, B's client
+ *    receives every event of the outage without any further edit.
+ * 3. --redis-url without the Postgres store is refused, naming the setting.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import pg from 'pg'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import { type PurchaseReplica, type ReplicaId, canonicalJson, flattenPurchase, parsePurchaseId, readPurchase, yjsBackend } from '@concord/core'
+import { signToken } from '@concord/relay'
+import { NativeTestClient, waitFor } from '../support/native-test-client.js'
+import { type RelayProcess, TEST_SECRET, runRelayCli, startRelayProcess, tempDir } from '../support/relay-process.js'
+import { SEED } from '../support/seed.js'
+
+const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
+const SCHEMA = `relay_cluster_${process.pid}`
+const pool = new pg.Pool({ connectionString: PG_URL, max: 1 })
+const relays: RelayProcess[] = []
+const redisServers = new Set<ChildProcess>()
+const providers: WebsocketProvider[] = []
+let token: string
+
+process.on('exit', () => {
+  for (const r of redisServers) r.kill('SIGKILL')
+})
+
+function view(r: PurchaseReplica): string {
+  return canonicalJson(Object.fromEntries(flattenPurchase(r.state())))
+}
+
+function clusterArgs(redisUrl: string, prefix: string, schema = SCHEMA): string[] {
+  return ['--store', 'postgres', '--postgres-url', PG_URL, '--postgres-schema', schema, '--redis-url', redisUrl, '--redis-prefix', prefix, '--idle-unload-ms', '600000']
+}
+
+async function startRelay(args: string[]): Promise<RelayProcess> {
+  const r = await startRelayProcess({ args })
+  relays.push(r)
+  return r
+}
+
+async function metric(relay: RelayProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${relay.url}/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+  return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1))
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** A private redis-server on `port`, resolved once it accepts connections. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  redisServers.add(child)
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  child.on('exit', () => redisServers.delete(child))
+  await waitFor(`redis-server on port ${port} to accept connections (output: ${out})`, () => out.includes('Ready to accept connections') || (child.exitCode !== null ? Promise.reject(new Error(`redis-server exited: ${out}`)) : undefined), 10_000)
+  return child
+}
+
+async function killRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGKILL')
+  await exited
+}
+
+function provider(wsUrl: string, room: string): WebsocketProvider {
+  const doc = new Y.Doc()
+  const p = new WebsocketProvider(`${wsUrl}/y`, room, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+    params: { token },
+  })
+  providers.push(p)
+  return p
+}
+
+/** The purchase as a y-websocket client's Y.Doc holds it, read with core (on a copy). */
+function purchaseOf(ydoc: Y.Doc) {
+  const copy = yjsBackend.create('reader' as ReplicaId)
+  copy.applyBatch([Y.encodeStateAsUpdate(ydoc)])
+  return readPurchase(copy.read())
+}
+
+test.before(async () => {
+  token = await signToken(TEST_SECRET, { sub: 'cluster', docs: ['*'], rights: ['read', 'write', 'resolve'] }, 3600)
+})
+
+test.after(async () => {
+  for (const p of providers) {
+    p.destroy()
+    p.doc.destroy()
+  }
+  await Promise.all(relays.map((r) => r.stop()))
+  for (const r of [...redisServers]) await killRedis(r)
+  await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`)
+  await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA}_fault CASCADE`)
+  await pool.end()
+})
+
+test('two relays on one Postgres schema and Redis: native clients on each converge; a y-websocket provider on B sees A\'s edits', async () => {
+  const prefix = `concord-test:${process.pid}:${SEED}:a:`
+  const args = clusterArgs('redis://127.0.0.1:6379', prefix)
+  const a = await startRelay(args)
+  const b = await startRelay(args)
+  assert.is.not(a.relayId, b.relayId, 'each process writes as its own actor')
+  for (const r of [a, b]) {
+    const ready = (await (await fetch(`${r.url}/readyz`)).json()) as { status: string; redis?: string }
+    assert.equal(ready, { status: 'ready', redis: 'connected' })
+    assert.is(await metric(r, 'concord_cluster_redis_connected'), 1)
+  }
+
+  const docId = parsePurchaseId('01J8CLUSTER000000000000001')
+  const ca = await NativeTestClient.connect(a.wsUrl, token, { replica: 'clA', seed: SEED })
+  const cb = await NativeTestClient.connect(b.wsUrl, token, { replica: 'clB', seed: SEED + 1 })
+  const ra = ca.createPurchase(docId)
+  ra.addLine({ product: 'Created on A', qty: '1', price: '10.00' })
+  await ca.subscribe(docId)
+  await ca.push(docId)
+  await cb.subscribe(docId)
+  const rb = cb.replica(docId)
+  await cb.waitFor('B holds the purchase A created', () => rb.exists && rb.state().lines.length === 1)
+
+  // Both edit at once, several rounds.
+  for (let i = 0; i < 5; i++) {
+    ra.addLine({ product: `A${i}`, qty: String(i + 1), price: '1.00' })
+    rb.addLine({ product: `B${i}`, qty: String(i + 1), price: '2.00' })
+    rb.editNotes(0, 0, `b${i} `)
+    await Promise.all([ca.push(docId), cb.push(docId)])
+  }
+  await waitFor('A and B converged (11 lines, both numbered)', () =>
+    ra.state().lines.length === 11 && rb.state().lines.length === 11 && ra.state().number !== null && view(ra) === view(rb),
+  )
+  assert.is(view(ra), view(rb))
+  assert.ok(/^PO-\d{4}-\d{5}$/.test(ra.state().number ?? ''), `numbered: ${ra.state().number}`)
+  assert.equal(ra.conflicts(), [], 'no conflict (two relays numbering one purchase would show here)')
+  assert.is(ca.rejects.length + cb.rejects.length, 0, `no rejects: ${JSON.stringify([...ca.rejects, ...cb.rejects])}`)
+
+  // A y-websocket provider on B sees A's native edits, and a native client on A sees the provider's.
+  const p = provider(b.wsUrl, docId)
+  await waitFor('the provider on B synced with 11 lines', () => p.synced && purchaseOf(p.doc).lines.length === 11)
+  ra.addLine({ product: 'Late line from A', qty: '3', price: '3.00' })
+  await ca.push(docId)
+  await waitFor('the provider on B received A\'s late line', () => purchaseOf(p.doc).lines.some((l) => l.product === 'Late line from A'))
+  await cb.waitFor('B\'s native client received it too', () => rb.state().lines.length === 12)
+
+  // Every event was stored exactly once and both relays' views are the store's.
+  const fresh = await NativeTestClient.connect(b.wsUrl, token, { replica: 'clFresh', seed: SEED + 2 })
+  await fresh.subscribe(docId)
+  assert.is(view(fresh.replica(docId)), view(ra))
+  const stored = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.events WHERE doc_id = $1 AND kind = 'purchase.number'`, [docId])
+  assert.ok(Number(stored.rows[0]!.n) >= 1, 'the number event is stored')
+  assert.ok((await metric(b, 'concord_cluster_caught_up_events_total')) > 0, 'B read A\'s events from the store')
+  await Promise.all([ca.close(), cb.close(), fresh.close()])
+})
+
+test('Redis SIGKILLed mid-run: A keeps acking; once Redis is back, B\'s client receives every event of the outage without a further edit', async () => {
+  const port = await freePort()
+  let redis = await startRedis(port)
+  const schema = `${SCHEMA}_fault`
+  const args = clusterArgs(`redis://127.0.0.1:${port}`, `concord-fault:${process.pid}:`, schema)
+  const a = await startRelay(args)
+  const b = await startRelay(args)
+  const docId = parsePurchaseId('01J8CLUSTERFAULT0000000001')
+  const ca = await NativeTestClient.connect(a.wsUrl, token, { replica: 'fA', seed: SEED + 10 })
+  const cb = await NativeTestClient.connect(b.wsUrl, token, { replica: 'fB', seed: SEED + 11 })
+  const ra = ca.createPurchase(docId)
+  await ca.subscribe(docId)
+  await ca.push(docId)
+  await cb.subscribe(docId)
+  const rb = cb.replica(docId)
+  ra.addLine({ product: 'before the outage', qty: '1', price: '1.00' })
+  await ca.push(docId)
+  await cb.waitFor('B sees the edit before the outage', () => rb.exists && rb.state().lines.length === 1)
+
+  await killRedis(redis)
+  await waitFor('both relays notice Redis is gone', async () => (await metric(a, 'concord_cluster_redis_connected')) === 0 && (await metric(b, 'concord_cluster_redis_connected')) === 0)
+  const degraded = (await (await fetch(`${b.url}/readyz`)).json()) as { status: string }
+  assert.is(degraded.status, 'degraded')
+
+  const during: string[] = []
+  for (let i = 0; i < 10; i++) {
+    const product = `during outage ${i}`
+    during.push(product)
+    ra.addLine({ product, qty: String(i + 1), price: '1.50' })
+    await ca.push(docId) // waits for the ack: A stores and acknowledges without Redis
+  }
+  assert.is(ca.rejects.length, 0)
+  assert.is(ra.state().lines.length, 11)
+  // B has not been told; this is what the restart must repair.
+  assert.ok(rb.state().lines.length < 11, 'B did not get the outage edits through any other path')
+
+  redis = await startRedis(port)
+  await cb.waitFor('B\'s client received every event of the outage', () => during.every((p) => rb.state().lines.some((l) => l.product === p)), 20_000)
+  await waitFor('A and B converged', () => view(ra) === view(rb), 10_000)
+  assert.is(await metric(b, 'concord_cluster_redis_connected'), 1)
+  assert.ok((await metric(b, 'concord_cluster_redis_reconnects_total')) >= 1)
+  assert.ok(b.output().includes('Redis is back'), 'B logged the recovery')
+  assert.ok(a.output().includes('lost Redis'), 'A logged the outage')
+
+  // Live delivery works again after the recovery.
+  ra.addLine({ product: 'after the outage', qty: '1', price: '1.00' })
+  await ca.push(docId)
+  await cb.waitFor('B sees an edit after the recovery', () => rb.state().lines.some((l) => l.product === 'after the outage'))
+  await Promise.all([ca.close(), cb.close()])
+  await Promise.all([a.stop(), b.stop()])
+  await killRedis(redis)
+})
+
+test('--redis-url without the Postgres store is refused, naming the setting', async () => {
+  const r = await runRelayCli(['--data', tempDir(), '--redis-url', 'redis://127.0.0.1:6379'])
+  assert.ok(r.code !== 0 && r.code !== null, `exit code ${r.code}`)
+  assert.ok(r.stderr.includes('--redis-url') && r.stderr.includes('--store postgres'), r.stderr)
+  const bad = await runRelayCli(['--store', 'postgres', '--postgres-url', PG_URL, '--redis-url', 'http://nope'])
+  assert.ok(bad.code !== 0 && bad.stderr.includes('--redis-url'), bad.stderr)
+})
+
+test.run()
