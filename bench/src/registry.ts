@@ -6,5 +6,6 @@
 import type { Scenario } from './types.js'
 import { crdtScenarios } from './crdt/scenarios.js'
 import { relayScenarios } from './relay/scenarios.js'
+import { storeScenario } from './store-scenario.js'
 
-export const scenarios: readonly Scenario[] = [...crdtScenarios, ...relayScenarios]
+export const scenarios: readonly Scenario[] = [...crdtScenarios, ...relayScenarios, storeScenario]

@@ -71,7 +71,7 @@ export interface ScenarioResult {
 export interface Scenario {
   readonly id: string
   readonly title: string
-  readonly group: 'crdt' | 'relay'
+  readonly group: 'crdt' | 'relay' | 'store'
   run(options: RunOptions): Promise<ScenarioResult>
 }
 

@@ -12,6 +12,8 @@ import type { Check } from '../types.js'
 
 export interface MeasureOptions {
   readonly reps: number
+  /** B3: how many clients (20 x floor(sqrt(N)) = 1540 unless cut for quick mode). */
+  readonly clients?: number
   /** Time budget for one-at-a-time remote apply; past it the rest is applied batched, unmeasured. */
   readonly applyOneBudgetMs: number
 }
@@ -249,8 +251,9 @@ export function runB3(f: CrdtFactory, def: CaseDef, opts: MeasureOptions): CaseR
   if (input.kind !== 'map-clients' && input.kind !== 'array-clients') throw new Error(`${def.id}: not a B3 input`)
   const check = new Checker()
   const reps: Array<Record<string, number>> = []
+  const clients = opts.clients ?? SQRT_N_CLIENTS
   for (let rep = 0; rep < opts.reps; rep++) {
-    const m: Record<string, number> = {}
+    const m: Record<string, number> = { clients }
     let state: Uint8Array
     let reference: unknown
     {
@@ -262,12 +265,12 @@ export function runB3(f: CrdtFactory, def: CaseDef, opts: MeasureOptions): CaseR
         try { fn() } finally { busy = false }
       }
       const docs: CrdtReplica[] = []
-      for (let i = 0; i < SQRT_N_CLIENTS; i++) docs.push(f.create((u) => mux(() => updates.push(u))))
+      for (let i = 0; i < clients; i++) docs.push(f.create((u) => mux(() => updates.push(u))))
       for (let i = 0; i < docs.length; i++) {
         if (input.kind === 'map-clients') docs[i]!.setMap('v', input.value(i))
         else docs[i]!.insertArray(0, [input.value(i)])
       }
-      check.expect('every client produced an update', updates.length >= SQRT_N_CLIENTS, () => `${updates.length} updates`)
+      check.expect('every client produced an update', updates.length >= clients, () => `${updates.length} updates`)
       const doc0 = docs[0]!
       const doc1 = docs[1]!
       mux(() => doc0.applyUpdates(updates))
@@ -278,11 +281,11 @@ export function runB3(f: CrdtFactory, def: CaseDef, opts: MeasureOptions): CaseR
       expectSame(check, 'two clients that applied every update agree', contentOf(def, doc1), reference)
       if (input.kind === 'array-clients') {
         const arr = reference as unknown[]
-        check.expect('the array holds every client\'s item', arr.length === SQRT_N_CLIENTS, () => `${arr.length} items`)
+        check.expect('the array holds every client\'s item', arr.length === clients, () => `${arr.length} items`)
       } else {
         const v = (reference as Record<string, unknown>).v
         let found = false
-        for (let i = 0; i < SQRT_N_CLIENTS && !found; i++) found = isDeepStrictEqual(v, input.value(i))
+        for (let i = 0; i < clients && !found; i++) found = isDeepStrictEqual(v, input.value(i))
         check.expect('the map holds one of the written values', found, () => `v = ${JSON.stringify(v)?.slice(0, 60)}`)
       }
       m.updates = updates.length
@@ -410,4 +413,31 @@ export function runB4(f: CrdtFactory, trace: EditingTrace, opts: B4Options): Cas
     reps.push(m)
   }
   return { reps, checks: check.checks, notes, growth }
+}
+
+/**
+ * The v2 document size raw Yjs reaches on a whole case, without measuring
+ * anything else: quick mode runs the tables on cut-down inputs, and still
+ * checks the crdt-benchmarks sanity sizes on the full ones with this.
+ */
+export function yjsDocSize(f: CrdtFactory, def: CaseDef): number {
+  const r = f.create()
+  const input = def.input
+  if (input.kind === 'text-ops') for (const op of input.ops) applyEdit(r, op)
+  else if (input.kind === 'insert-delete') { r.insertText(0, input.text); r.deleteText(0, input.text.length) }
+  else if (input.kind === 'array-ops') for (const op of input.ops) r.insertArray(op.index, op.values)
+  else throw new Error(`${def.id}: no single-replica size`)
+  const size = r.encodeState().length
+  r.destroy()
+  return size
+}
+
+export function yjsTraceSize(f: CrdtFactory, trace: EditingTrace): { size: number; ok: boolean } {
+  const r = f.create()
+  if (trace.startContent !== '') r.insertText(0, trace.startContent)
+  replayInto(r, trace, trace.txnEnds.length)
+  const ok = r.getText() === trace.endContent
+  const size = r.encodeState().length
+  r.destroy()
+  return { size, ok }
 }

@@ -8,7 +8,7 @@ import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { crdtCases, N, SEED, SQRT_N_CLIENTS } from './cases.js'
-import type { CrdtJob, CrdtJobReply } from './child.js'
+import type { CrdtJob, CrdtJobReply, JobBatch, SanityJob } from './child.js'
 import type { CaseResult } from './measure.js'
 import { rawVariantOf } from './concord.js'
 import { loadVariants } from './variants.js'
@@ -23,11 +23,13 @@ const childPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'child
 /** Raw Yjs with v2 encoding must give exactly these document sizes (crdt-benchmarks' published table). */
 export const YJS_V2_SANITY: Readonly<Record<string, number>> = { 'B1.1': 6031, 'B1.4': 29554, 'B1.7': 28377, B4: 159929 }
 
-function runChild(job: CrdtJob, timeoutMs: number): Promise<CrdtJobReply> {
+function runChild(job: CrdtJob | SanityJob, timeoutMs: number): Promise<CrdtJobReply>
+function runChild(job: JobBatch, timeoutMs: number): Promise<CrdtJobReply | CrdtJobReply[]>
+function runChild(job: CrdtJob | SanityJob | JobBatch, timeoutMs: number): Promise<CrdtJobReply | CrdtJobReply[]> {
   return new Promise((resolve) => {
     const child = fork(childPath, [], { execArgv: ['--expose-gc', '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     let settled = false
-    const finish = (reply: CrdtJobReply): void => {
+    const finish = (reply: CrdtJobReply | CrdtJobReply[]): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
@@ -37,7 +39,7 @@ function runChild(job: CrdtJob, timeoutMs: number): Promise<CrdtJobReply> {
       child.kill('SIGKILL')
       finish({ ok: false, error: `timed out after ${Math.round(timeoutMs / 1000)} s` })
     }, timeoutMs)
-    child.on('message', (reply: CrdtJobReply) => finish(reply))
+    child.on('message', (reply: CrdtJobReply | CrdtJobReply[]) => finish(reply))
     child.on('error', (err) => finish({ ok: false, error: err.message }))
     child.on('exit', (code, signal) => finish({ ok: false, error: `child exited (${signal ?? code}) without an answer` }))
     child.send(job)
@@ -83,39 +85,84 @@ function medians(result: CaseResult): { metrics: Record<string, number>; samples
   return { metrics, samples }
 }
 
-const QUICK_AUTOMERGE_STEPS = 1500
+/**
+ * Quick mode runs every variant on the same cut-down inputs, so the ratios
+ * still compare like with like: B1/B2 on their first 600 steps, B3 with a
+ * quarter of the clients, B4 on the first 5,000 transactions. The sanity
+ * sizes are then checked on the whole cases by a separate raw-Yjs pass.
+ */
+const QUICK_STEPS = 600
+const QUICK_CLIENTS = Math.floor(SQRT_N_CLIENTS / 4)
+const QUICK_B4 = { txnLimit: 5_000, streamTxnLimit: 2_000 }
 
 function b4Limits(variant: string, quick: boolean): { txnLimit: number; streamTxnLimit: number } {
-  const automerge = variant.includes('automerge')
-  // Automerge's change() costs ~200 us here and remote apply one change at a
-  // time grows with the document (ms per change at 10k characters), so its
-  // trace is cut in quick mode and its update stream always.
-  if (quick) return automerge ? { txnLimit: 10_000, streamTxnLimit: 5_000 } : { txnLimit: Number.MAX_SAFE_INTEGER, streamTxnLimit: 20_000 }
-  return automerge ? { txnLimit: Number.MAX_SAFE_INTEGER, streamTxnLimit: 20_000 } : { txnLimit: Number.MAX_SAFE_INTEGER, streamTxnLimit: Number.MAX_SAFE_INTEGER }
+  if (quick) return QUICK_B4
+  // Remote apply of Automerge changes one call at a time grows with the
+  // document (milliseconds per change at 10k characters): its update stream
+  // is always cut.
+  return variant.includes('automerge') ? { txnLimit: Number.MAX_SAFE_INTEGER, streamTxnLimit: 20_000 } : { txnLimit: Number.MAX_SAFE_INTEGER, streamTxnLimit: Number.MAX_SAFE_INTEGER }
 }
 
+/** Quick mode: raw Yjs v2 sizes of the whole cases, checked against crdt-benchmarks. */
+async function sanityChecks(options: RunOptions, ids: readonly string[]): Promise<Check[]> {
+  const wanted = ids.filter((id) => YJS_V2_SANITY[id] !== undefined)
+  if (wanted.length === 0) return []
+  options.progress.log(`sanity: raw Yjs v2 sizes of the whole ${wanted.join(', ')}`)
+  const reply = await runChild({ sanity: wanted, ...(wanted.includes('B4') ? { tracePath: options.tracePath } : {}) }, 5 * 60_000)
+  if (!reply.ok) return [{ name: `sanity (${wanted.join(', ')}): ran`, ok: false, detail: reply.error }]
+  if (!('sizes' in reply)) return [{ name: 'sanity: answered', ok: false, detail: 'unexpected reply' }]
+  const checks: Check[] = wanted.map((id) => ({
+    name: `${id} yjs: v2 document size of the whole case is ${YJS_V2_SANITY[id]!.toLocaleString('en-US')} B (crdt-benchmarks)`,
+    ok: reply.sizes[id] === YJS_V2_SANITY[id],
+    detail: `got ${reply.sizes[id] ?? 'nothing'} B`,
+  }))
+  if (reply.traceContentOk !== undefined) checks.push({ name: 'B4 yjs: whole trace ends with endContent', ok: reply.traceContentOk, detail: reply.traceContentOk ? 'ok' : 'differs' })
+  return checks
+}
+
+function jobFor(options: RunOptions, variant: string, caseId: string): CrdtJob {
+  return {
+    variant,
+    caseId,
+    reps: options.reps,
+    applyOneBudgetMs: options.quick ? 250 : 4000,
+    ...(caseId === 'B4' ? { tracePath: options.tracePath, ...b4Limits(variant, options.quick) } : {}),
+    ...(options.quick && /^B[12]\./.test(caseId) ? { stepLimit: QUICK_STEPS } : {}),
+    ...(options.quick && caseId.startsWith('B3.') ? { clients: QUICK_CLIENTS } : {}),
+  }
+}
+
+function cellOf(variant: string, caseId: string, reply: CrdtJobReply): Cell {
+  if (reply.ok && 'result' in reply) return { variant, caseId, result: reply.result, supported: reply.supported }
+  return { variant, caseId, supported: true, error: reply.ok ? 'unexpected reply' : reply.error }
+}
+
+/**
+ * Full runs give every (case, variant) its own process, so memory figures
+ * start from a clean heap; quick runs give each variant one process for all
+ * the scenario's cases, paying the start-up (imports, case generation) once.
+ */
 async function runCells(options: RunOptions, caseIds: readonly string[], label: string): Promise<{ cells: Cell[]; variants: string[] }> {
   const variants = (await loadVariants()).map((v) => v.id)
   const cells: Cell[] = []
+  if (options.quick) {
+    for (const [i, variant] of variants.entries()) {
+      options.progress.log(`${label} ${variant}: ${caseIds.join(', ')} (${i + 1}/${variants.length})`)
+      const reply = await runChild({ batch: caseIds.map((c) => jobFor(options, variant, c)) }, 10 * 60_000)
+      caseIds.forEach((caseId, k) => {
+        const r = Array.isArray(reply) ? reply[k] : reply
+        cells.push(cellOf(variant, caseId, r ?? { ok: false, error: 'no answer' }))
+      })
+    }
+    return { cells, variants }
+  }
   const total = caseIds.length * variants.length
   let done = 0
   for (const caseId of caseIds) {
     for (const variant of variants) {
       done++
       options.progress.log(`${label} ${caseId} ${variant} (${done}/${total}, ${options.reps} rep${options.reps === 1 ? '' : 's'})`)
-      const limits = b4Limits(variant, options.quick)
-      const job: CrdtJob = {
-        variant,
-        caseId,
-        reps: options.reps,
-        applyOneBudgetMs: options.quick ? 250 : 4000,
-        ...(caseId === 'B4' ? { tracePath: options.tracePath, ...limits } : {}),
-        // Quick mode: Automerge edits cost ~0.3-0.5 ms each here, so its B1/B2 cases run a prefix.
-        ...(options.quick && variant.includes('automerge') && caseId !== 'B4' ? { stepLimit: QUICK_AUTOMERGE_STEPS } : {}),
-      }
-      const reply = await runChild(job, options.quick ? 5 * 60_000 : 40 * 60_000)
-      if (reply.ok) cells.push({ variant, caseId, result: reply.result, supported: reply.supported })
-      else cells.push({ variant, caseId, supported: true, error: reply.error })
+      cells.push(cellOf(variant, caseId, await runChild(jobFor(options, variant, caseId), 40 * 60_000)))
     }
   }
   return { cells, variants }
@@ -136,7 +183,7 @@ function collect(cells: readonly Cell[], titles: Readonly<Record<string, string>
     for (const c of cell.result.checks) checks.push({ ...c, name: `${cell.caseId} ${cell.variant}: ${c.name}` })
     notes.push(...cell.result.notes)
     const sanity = YJS_V2_SANITY[cell.caseId]
-    const full = cell.caseId !== 'B4' || metrics.txns === metrics.txnsTotal
+    const full = metrics.steps === undefined && (cell.caseId !== 'B4' || metrics.txns === metrics.txnsTotal)
     if (cell.variant === 'yjs' && sanity !== undefined && full) {
       const sizes = cell.result.reps.map((r) => r.docBytes)
       checks.push({
@@ -187,12 +234,19 @@ function makeGroupScenario(id: 'B1' | 'B2' | 'B3', title: string): Scenario {
       const defs = crdtCases().filter((c) => c.group === id && options.selects(c.id))
       const titles = Object.fromEntries(defs.map((d) => [d.id, d.title]))
       const { cells, variants } = await runCells(options, defs.map((d) => d.id), id)
-      const { measurements, checks, notes } = collect(cells, titles)
+      const collected = collect(cells, titles)
+      const { measurements } = collected
+      const checks = [...collected.checks, ...(options.quick ? await sanityChecks(options, defs.map((d) => d.id)) : [])]
+      // One line for the quick-mode cut instead of one per cell.
+      const cut = collected.notes.filter((n) => n.endsWith('(quick mode)'))
+      const notes = collected.notes.filter((n) => !n.endsWith('(quick mode)'))
+      if (cut.length > 0 && id !== 'B3') notes.unshift(`Quick mode: every variant runs the first ${QUICK_STEPS.toLocaleString('en-US')} input steps of each case (of ${N.toLocaleString('en-US')}); sizes are not comparable with the published table, ratios are.`)
+      if (options.quick && id === 'B3') notes.unshift(`Quick mode: ${QUICK_CLIENTS} clients instead of ${SQRT_N_CLIENTS}.`)
       const unsupported = cells.filter((c) => !c.supported).map((c) => `${c.variant} cannot run ${c.caseId} (n/a)`)
       const oneNotes = measurements
         .filter((m) => m.metrics.applyOneCount !== undefined && m.metrics.updates !== undefined && m.metrics.applyOneCount < m.metrics.updates)
         .map((m) => `${m.case} ${m.subject}: one-at-a-time apply measured on the first ${Math.round(m.metrics.applyOneCount!)} of ${Math.round(m.metrics.updates!)} updates (time budget)`)
-      const extra = id === 'B3' ? [`B3 runs ${SQRT_N_CLIENTS} clients (20 x floor(sqrt(N))); time = one client applying every update in one batch.`] : []
+      const extra = id === 'B3' ? [`B3 runs ${options.quick ? QUICK_CLIENTS : SQRT_N_CLIENTS} clients (20 x floor(sqrt(N)) = ${SQRT_N_CLIENTS} in a full run); time = one client applying every update in one batch.`] : []
       const table = crdtTable(`[${id}] ${title}`, defs.map((d) => d.id), titles, id === 'B1' ? B1_ROWS : B23_ROWS, variants, measurements, [...extra, ...notes, ...oneNotes, ...unsupported])
       return { measurements, checks, notes: [...notes, ...unsupported], tables: [table], plots: [] }
     },
@@ -222,7 +276,9 @@ const b4Scenario: Scenario = {
     }
     const titles = { B4: 'Apply real-world editing dataset' }
     const { cells, variants } = await runCells(options, ['B4'], 'B4')
-    const { measurements, checks, notes } = collect(cells, titles)
+    const collected = collect(cells, titles)
+    const { measurements, notes } = collected
+    const checks = [...collected.checks, ...(options.quick ? await sanityChecks(options, ['B4']) : [])]
     const series = cells
       .filter((c) => c.result?.growth !== undefined && c.result.growth.length > 1)
       .map((c) => ({ name: c.variant, points: c.result!.growth! }))

@@ -262,7 +262,7 @@ async function settledStats(handle: ServerHandle): Promise<ServerStatsSample> {
  * per connection), then `documents` clients on as many documents (memory per
  * document, net of one connection each), on a fresh server each time.
  */
-export async function runConnect(server: RelayServer, ctx: ServerContext, connections: number, documents: number, loadProcesses: number): Promise<ConnectResult> {
+export async function runConnect(server: RelayServer, ctx: ServerContext, connections: number, documents: number, loadProcesses: number, steps: number): Promise<ConnectResult> {
   if (server.protocol === 'concord-native') throw new Error(`${server.id}: no load client for the native protocol yet`)
   const protocol = server.protocol
   const problems: string[] = []
@@ -301,7 +301,7 @@ export async function runConnect(server: RelayServer, ctx: ServerContext, connec
     try {
       const base = await settledStats(handle)
       rssCurve.push([0, base.rss])
-      const { ms, procs } = await open(handle, 1, connections, 5)
+      const { ms, procs } = await open(handle, 1, connections, steps)
       connectMs = ms
       const s = await settledStats(handle)
       rssPerConnection = (s.rss - base.rss) / connections

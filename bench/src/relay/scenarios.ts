@@ -271,9 +271,9 @@ function r2Scenario(): Scenario {
     async run(options: RunOptions): Promise<ScenarioResult> {
       const notes: string[] = []
       const servers = usableServers(options, notes)
-      const docs = options.quick ? 20 : 100
+      const docs = options.quick ? 10 : 100
       const perDoc = 5
-      const target = options.quick ? 25_000 : 300_000
+      const target = options.quick ? 15_000 : 300_000
       const cfg: FanoutConfig = {
         docs,
         clientsPerDoc: perDoc,
@@ -301,8 +301,8 @@ function r3Scenario(): Scenario {
     async run(options: RunOptions): Promise<ScenarioResult> {
       const notes: string[] = []
       const servers = usableServers(options, notes)
-      const connections = options.quick ? 200 : 1000
-      const documents = options.quick ? 100 : 1000
+      const connections = options.quick ? 100 : 1000
+      const documents = options.quick ? 50 : 1000
       const measurements: Measurement[] = []
       const checks: Check[] = []
       const rows: string[][] = []
@@ -313,7 +313,7 @@ function r3Scenario(): Scenario {
         let last: Awaited<ReturnType<typeof runConnect>> | undefined
         try {
           for (let rep = 0; rep < options.reps; rep++) {
-            const r = await runConnect(server, { repoRoot: options.repoRoot }, connections, documents, options.loadProcesses)
+            const r = await runConnect(server, { repoRoot: options.repoRoot }, connections, documents, options.loadProcesses, options.quick ? 2 : 5)
             last = r
             const add = (k: string, v: number | undefined): void => { if (v !== undefined) (samples[k] ??= []).push(v) }
             add('connectionsPerSec', r.perSec)
