@@ -110,13 +110,32 @@ const totalMismatch: Detector = ({ state, derived }) => {
   }]
 }
 
-function lineActivity(state: PurchaseState, derived: PurchaseDerived, line: LineId) {
-  const v = derived.voided
-  return {
-    receipts: state.receipts.filter((r) => r.line === line && !v.has(r.id)),
-    returns: state.returns.filter((r) => r.line === line && !v.has(r.id)),
-    bills: state.bills.filter((b) => b.line === line && !v.has(b.id)),
+interface LineActivity {
+  readonly receipts: PurchaseState['receipts'][number][]
+  readonly returns: PurchaseState['returns'][number][]
+  readonly bills: PurchaseState['bills'][number][]
+}
+
+// Receipts, returns and bills grouped by line once per state, so detectors stay linear in lines.
+const ACTIVITY = new WeakMap<PurchaseState, Map<LineId, LineActivity>>()
+const NO_ACTIVITY: LineActivity = { receipts: [], returns: [], bills: [] }
+
+function lineActivity(state: PurchaseState, derived: PurchaseDerived, line: LineId): LineActivity {
+  let byLine = ACTIVITY.get(state)
+  if (byLine === undefined) {
+    byLine = new Map()
+    const v = derived.voided
+    const slot = (l: LineId) => {
+      let a = byLine!.get(l)
+      if (a === undefined) byLine!.set(l, (a = { receipts: [], returns: [], bills: [] }))
+      return a
+    }
+    for (const r of state.receipts) if (!v.has(r.id)) slot(r.line).receipts.push(r)
+    for (const r of state.returns) if (!v.has(r.id)) slot(r.line).returns.push(r)
+    for (const b of state.bills) if (!v.has(b.id)) slot(b.line).bills.push(b)
+    ACTIVITY.set(state, byLine)
   }
+  return byLine.get(line) ?? NO_ACTIVITY
 }
 
 const reg = (state: PurchaseState, key: string): readonly RegisterEntry[] => state.registers.get(key) ?? []
