@@ -7,7 +7,7 @@ import * as A from '@automerge/automerge'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  type ReplicaId, AUTOMERGE_GENESIS_HEX, AutomergeDoc, SET_NAMES, automergeActorOf, automergeBackend,
+  type ReplicaId, AUTOMERGE_GENESIS_HEX, AutomergeDoc, REGISTER_BUCKETS, registerBucketOf, SET_NAMES, automergeActorOf, automergeBackend,
   isConcordError, wrapSnapshot,
 } from '@concord/core'
 import { canonicalSnapshot, entry } from './backend-contract.js'
@@ -30,7 +30,9 @@ test('the genesis constant is what Automerge makes from its description', () => 
   let g = A.init<Record<string, unknown>>({ actor: '00'.repeat(16) })
   g = A.change(g, { time: 0 }, (d) => {
     d.init = {}
-    d.regs = {}
+    const regs: Record<string, unknown> = {}
+    for (let b = 0; b < REGISTER_BUCKETS; b++) regs[b.toString(16).padStart(2, '0')] = {}
+    d.regs = regs
     const sets: Record<string, unknown> = {}
     d.sets = sets
     for (const s of SET_NAMES) (d.sets as Record<string, unknown>)[s] = {}
@@ -41,6 +43,14 @@ test('the genesis constant is what Automerge makes from its description', () => 
   // Every new document starts from it, whoever creates it.
   assert.is(create('a').version(), create('b').version())
   assert.is(create('a').version(), A.decodeChange(Buffer.from(AUTOMERGE_GENESIS_HEX, 'hex')).hash)
+})
+
+test('registers spread over every bucket, deterministically', () => {
+  const seen = new Set<string>()
+  for (let i = 0; i < 2000; i++) seen.add(registerBucketOf(`l.${i}.qty`))
+  assert.is(seen.size, REGISTER_BUCKETS)
+  assert.is(registerBucketOf('h.supplier'), registerBucketOf('h.supplier'))
+  assert.match(registerBucketOf('x'), /^[0-3][0-9a-f]$/)
 })
 
 test('actors derive from replica ids; the same change on the same replica makes the same bytes', () => {
@@ -66,8 +76,10 @@ test('registers are Automerge conflicts: two concurrent writes are two values of
   const pb = b.change((w) => w.setRegister('h.supplier', entry('Globex', 'b.1', 2)))
   a.applyBatch([pb])
   b.applyBatch([pa])
-  const regs = (a.toAutomerge() as { regs: Record<string, unknown> }).regs
-  const conflicts = A.getConflicts(regs, 'h.supplier')
+  const regs = (a.toAutomerge() as { regs: Record<string, Record<string, unknown>> }).regs
+  const bucket = regs[registerBucketOf('h.supplier')]!
+  assert.ok('h.supplier' in bucket)
+  const conflicts = A.getConflicts(bucket, 'h.supplier')
   assert.is(Object.keys(conflicts ?? {}).length, 2)
   assert.equal(a.read().registers.get('h.supplier')!.map((e) => e.value), ['ACME', 'Globex'])
 })
