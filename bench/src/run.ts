@@ -6,7 +6,7 @@
  * and SVG plots under bench/results/plots/. Exits 1 when any scenario's own
  * check failed: a fast wrong answer is a failure, not a result.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import path from 'node:path'
@@ -28,6 +28,7 @@ interface Args {
   reps: number | undefined
   loadProcs: number | undefined
   servers: string[] | undefined
+  readme: boolean
   out: string
 }
 
@@ -38,11 +39,12 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --reps <n>         repetitions per measure (default 3, quick 1); tables show medians
   --load-procs <n>   load generator processes for the relay scenarios (1 or 2, default 2)
   --servers a,b      relay servers to run (default all): ${relayServers.map((s) => s.id).join(', ')}
+  --readme           also put this run's tables in bench/README.md (after its latest-results marker)
   --out <dir>        results directory (default bench/results)
 scenarios: ${scenarios.map((s) => s.id).join(', ')}`
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, only: [], trace: undefined, reps: undefined, loadProcs: undefined, servers: undefined, out: path.join(benchDir, 'results') }
+  const args: Args = { quick: false, only: [], trace: undefined, reps: undefined, loadProcs: undefined, servers: undefined, readme: false, out: path.join(benchDir, 'results') }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const value = (): string => {
@@ -59,6 +61,7 @@ function parseArgs(argv: readonly string[]): Args {
       case '--reps': args.reps = Number(v()); break
       case '--load-procs': args.loadProcs = Number(v()); break
       case '--servers': args.servers = v().split(',').map((x) => x.trim()).filter((x) => x !== ''); break
+      case '--readme': args.readme = true; break
       case '--out': args.out = path.resolve(v()); break
       case '--help': case '-h': process.stdout.write(USAGE + '\n'); process.exit(0); break
       default: throw new Error(`unknown option ${a}\n${USAGE}`)
@@ -186,6 +189,14 @@ async function main(): Promise<number> {
   writeFileSync(path.join(args.out, 'latest.json'), text)
   writeFileSync(path.join(args.out, 'latest.md'), markdown + '\n')
   for (const r of records) for (const p of r.result.plots) writeFileSync(path.join(args.out, 'plots', p.file), p.svg)
+  if (args.readme) {
+    const readmePath = path.join(benchDir, 'README.md')
+    const marker = '<!-- latest-results -->'
+    const readme = readFileSync(readmePath, 'utf8')
+    const at = readme.indexOf(marker)
+    if (at < 0) progress.log(`--readme: no ${marker} in ${readmePath}; left it alone`)
+    else writeFileSync(readmePath, `${readme.slice(0, at + marker.length)}\n\n${markdown.replace(/\(plots\//g, '(results/plots/').replace(/^### /gm, '#### ').replace(/^## /gm, '### ')}\n`)
+  }
   process.stdout.write(markdown + '\n')
   const failed = records.filter((r) => r.status === 'failed')
   progress.log(`done in ${wallSeconds.toFixed(0)} s: ${records.length - failed.length} ok/skipped, ${failed.length} failed; results in ${path.relative(process.cwd(), args.out) || '.'}/latest.md`)

@@ -14,6 +14,10 @@
  *   sync step 1 with an empty sync step 2 so the same load clients work.
  * - built-once: the same, but each broadcast frame is built once and written
  *   to every socket directly: the practical floor of a Node relay.
+ * - built-once-coalesced: the same frames, but each socket is corked for the
+ *   rest of the event-loop turn, so all the frames a socket gets in one turn
+ *   leave in one write (one syscall): the floor for a relay that batches per
+ *   turn, as group commit does.
  */
 import http from 'node:http'
 import { createRequire } from 'node:module'
@@ -21,7 +25,7 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 
-export type ServerKind = 'y-websocket-server' | 'hocuspocus' | 'raw-ws' | 'built-once'
+export type ServerKind = 'y-websocket-server' | 'hocuspocus' | 'raw-ws' | 'built-once' | 'built-once-coalesced'
 
 export type ServerRequest = { type: 'stats'; id: number } | { type: 'gc'; id: number } | { type: 'stop' }
 export interface ServerStats {
@@ -43,8 +47,15 @@ function roomOf(url: string | undefined): string {
 }
 
 /** Raw ws and built-once share the room bookkeeping and the handshake answer. */
-function startBroadcastServer(mode: 'raw-ws' | 'built-once'): Promise<string> {
+function startBroadcastServer(mode: 'raw-ws' | 'built-once' | 'built-once-coalesced'): Promise<string> {
   const rooms = new Map<string, Set<WebSocket>>()
+  const corked = new Set<Duplex>()
+  let flushScheduled = false
+  const flush = (): void => {
+    flushScheduled = false
+    for (const sock of corked) sock.uncork()
+    corked.clear()
+  }
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 1 << 20 })
   wss.on('connection', (ws, req) => {
     const room = roomOf(req.url)
@@ -75,7 +86,23 @@ function startBroadcastServer(mode: 'raw-ws' | 'built-once'): Promise<string> {
       const header = len < 126 ? Buffer.from([0x82, len]) : len < 65536 ? Buffer.from([0x82, 126, len >> 8, len & 0xff]) : undefined
       if (header === undefined) return
       const frameBytes = Buffer.concat([header, data])
-      for (const peer of peers) if (peer.readyState === 1) socketOf(peer).write(frameBytes)
+      if (mode === 'built-once') {
+        for (const peer of peers) if (peer.readyState === 1) socketOf(peer).write(frameBytes)
+        return
+      }
+      for (const peer of peers) {
+        if (peer.readyState !== 1) continue
+        const sock = socketOf(peer)
+        if (!corked.has(sock)) {
+          sock.cork()
+          corked.add(sock)
+        }
+        sock.write(frameBytes)
+      }
+      if (!flushScheduled) {
+        flushScheduled = true
+        setImmediate(flush)
+      }
     })
     ws.on('close', () => {
       peers.delete(ws)
@@ -126,6 +153,7 @@ async function start(kind: string): Promise<string> {
     case 'hocuspocus': return startHocuspocus()
     case 'raw-ws': return startBroadcastServer('raw-ws')
     case 'built-once': return startBroadcastServer('built-once')
+    case 'built-once-coalesced': return startBroadcastServer('built-once-coalesced')
     default: throw new Error(`unknown server kind ${kind}`)
   }
 }

@@ -317,4 +317,13 @@ export const relayServers: readonly RelayServer[] = [
     start: () => childServer('built-once'),
     targets: { cpuUsPerDelivery: [1, 3] },
   },
+  {
+    id: 'built-once-coalesced',
+    title: 'built-once frame, one write per socket per turn',
+    protocol: 'y-websocket',
+    stateful: false,
+    roomUrl: plainRoom,
+    unavailable: () => undefined,
+    start: () => childServer('built-once-coalesced'),
+  },
 ]

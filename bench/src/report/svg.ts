@@ -59,6 +59,15 @@ interface Axis {
 }
 
 function axis(min: number, max: number, log: boolean, from: number, to: number, fixedTicks?: readonly number[]): Axis {
+  if (log && fixedTicks !== undefined) {
+    // Exact data range, padded: a few named points (K = 10, 50, 200) fill the width.
+    const a = Math.log10(Math.max(min, 1e-12))
+    const b = Math.log10(Math.max(max, 1e-12))
+    const pad = Math.max(0.05, (b - a) * 0.05)
+    const lo = a - pad
+    const hi = b + pad
+    return { map: (v) => from + ((Math.log10(Math.max(v, 1e-12)) - lo) / (hi - lo)) * (to - from), ticks: [...fixedTicks] }
+  }
   if (log) {
     const lo = Math.floor(Math.log10(Math.max(min, 1e-12)))
     let hi = Math.ceil(Math.log10(Math.max(max, 1e-12)))
