@@ -122,8 +122,13 @@ export class ClusterLink implements ClusterSink {
 
   private onFirstSubscribe: (() => void) | undefined
 
+  /** Both connections up: notices go out and come in. */
   get connected(): boolean {
-    return this.subscribed
+    return this.subscribed && this.pub.status === 'ready'
+  }
+
+  private refreshGauge(): void {
+    this.connectedGauge.set(this.connected && !this.closing ? 1 : 0)
   }
 
   private wire(): void {
@@ -138,6 +143,12 @@ export class ClusterLink implements ClusterSink {
     this.sub.on('error', onError)
     this.sub.on('ready', () => void this.onReady())
     this.sub.on('close', () => this.onDown())
+    // Notices held while the publisher was away go out as soon as it is back (the subscriber side may have come back first).
+    this.pub.on('ready', () => {
+      this.refreshGauge()
+      this.publish()
+    })
+    this.pub.on('close', () => this.refreshGauge())
     this.sub.on('pmessage', (_pattern: string, _channel: string, message: string) => this.onMessage(message))
   }
 
@@ -151,7 +162,7 @@ export class ClusterLink implements ClusterSink {
       return
     }
     this.subscribed = true
-    this.connectedGauge.set(1)
+    this.refreshGauge()
     const wasDown = this.downSince
     this.downSince = undefined
     if (!this.everSubscribed) {
@@ -169,7 +180,7 @@ export class ClusterLink implements ClusterSink {
   private onDown(): void {
     if (this.closing || !this.subscribed) return
     this.subscribed = false
-    this.connectedGauge.set(0)
+    this.refreshGauge()
     this.downSince = Date.now()
     this.o.log.warn('cluster mode: lost Redis; this relay keeps serving its clients and storing to Postgres, but events of other relays are not delivered until it is back (reconnecting with backoff)')
   }
@@ -215,10 +226,13 @@ export class ClusterLink implements ClusterSink {
   }
 
   private publish(): void {
+    // While Redis is away, only the latest lastSeq per document is kept (bounded by
+    // the documents written, not by the events) and sent when the publisher is
+    // back: a relay whose subscription returned before this publisher would
+    // otherwise miss the wake-up. (The others' own reconnect catch-up covers the rest.)
+    if (this.outgoing.size === 0 || this.pub.status !== 'ready' || this.closing) return
     const batch = [...this.outgoing]
     this.outgoing.clear()
-    // While Redis is away nothing is queued: the others catch up from Postgres when it returns.
-    if (batch.length === 0 || this.pub.status !== 'ready') return
     const pipeline = this.pub.pipeline()
     for (const [docId, lastSeq] of batch) {
       const notice: Notice = { relayProcess: this.o.processId, docId, lastSeq }
@@ -231,7 +245,7 @@ export class ClusterLink implements ClusterSink {
   async close(): Promise<void> {
     this.closing = true
     this.subscribed = false
-    this.connectedGauge.set(0)
+    this.refreshGauge()
     const quit = (r: Redis) => (r.status === 'ready' ? r.quit().then(() => undefined, () => r.disconnect()) : Promise.resolve(r.disconnect()))
     await Promise.all([quit(this.pub), quit(this.sub)])
   }
