@@ -20,7 +20,7 @@ const cases: { name: string; args: string[]; env?: Record<string, string>; names
   { name: 'TLS with a certificate but no key', args: ['--tls-cert', '/nonexistent/cert.pem'], names: '--tls-cert' },
   { name: 'a stray argument', args: ['8080'], names: '8080' },
   { name: 'postgres without a URL', args: ['--store', 'postgres'], names: '--postgres-url' },
-  { name: 'Redis fan-out, which this version does not have', args: ['--redis-url', 'redis://127.0.0.1:6379'], names: '--redis-url' },
+  { name: '--redis-url without --store postgres', args: ['--redis-url', 'redis://127.0.0.1:6379'], names: '--redis-url' },
 ]
 
 for (const c of cases) {
