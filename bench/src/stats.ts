@@ -42,6 +42,13 @@ export class LatencyHistogram {
     if (v > this.max) this.max = v
   }
 
+  clear(): void {
+    this.counts.fill(0)
+    this.count = 0
+    this.min = Number.POSITIVE_INFINITY
+    this.max = 0
+  }
+
   merge(other: HistogramJson): void {
     for (const [i, c] of other.buckets) this.counts[i]! += c
     this.count += other.count

@@ -91,6 +91,17 @@ class LoadProcess {
     })
   }
 
+  get alive(): boolean {
+    return !this.exited
+  }
+
+  async reset(): Promise<void> {
+    if (this.exited) return
+    this.send({ type: 'reset' })
+    const r = await this.next(30_000)
+    if (r.type !== 'reset-done') throw new Error(r.type === 'error' ? r.message : `unexpected ${r.type} to reset`)
+  }
+
   async close(): Promise<void> {
     this.send({ type: 'close' })
     if (this.exited) return
@@ -108,6 +119,26 @@ class LoadProcess {
 }
 
 /** Documents are named per run, so runs that share a server never share a document. */
+/**
+ * Load processes reused across the runs of a scenario (a process start and
+ * its imports cost ~0.2-0.5 s each on a busy two-core machine). Each run
+ * resets them when it ends.
+ */
+export class LoadPool {
+  private readonly procs: LoadProcess[] = []
+
+  async take(n: number): Promise<LoadProcess[]> {
+    // A process that died (or was killed on a timeout) is replaced.
+    for (let i = this.procs.length - 1; i >= 0; i--) if (!this.procs[i]!.alive) this.procs.splice(i, 1)
+    while (this.procs.length < n) this.procs.push(new LoadProcess())
+    return this.procs.slice(0, n)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.procs.splice(0).map((p) => p.close()))
+  }
+}
+
 export function docName(run: number, i: number): string {
   return `bench-${run}-${i}`
 }
@@ -167,16 +198,15 @@ export function fetchDocument(protocol: WireProtocol, url: string, doc: string, 
 }
 
 /** One fan-out run on a server that is already started (runs on one server use fresh documents). */
-export async function runFanout(server: RelayServer, handle: ServerHandle, cfg: FanoutConfig): Promise<FanoutResult> {
+export async function runFanout(server: RelayServer, handle: ServerHandle, cfg: FanoutConfig, pool: LoadPool): Promise<FanoutResult> {
   if (server.protocol === 'concord-native') throw new Error(`${server.id}: no load client for the native protocol yet`)
   const protocol = server.protocol
   const run = ++runCounter
-  const procs: LoadProcess[] = []
+  const procs = await pool.take(cfg.loadProcesses)
   try {
     const plan = planClients(server, handle, run, cfg.docs, cfg.clientsPerDoc, cfg.loadProcesses)
     const expectedPerDoc: Record<string, number> = {}
     for (let d = 0; d < cfg.docs; d++) expectedPerDoc[docName(run, d)] = cfg.clientsPerDoc * cfg.updatesPerClient
-    for (let p = 0; p < cfg.loadProcesses; p++) procs.push(new LoadProcess())
     procs.forEach((proc, p) =>
       proc.send({
         type: 'setup',
@@ -236,7 +266,8 @@ export async function runFanout(server: RelayServer, handle: ServerHandle, cfg: 
       connectMs: Math.max(...ready.map((r) => r.connectMs)),
     }
   } finally {
-    await Promise.all(procs.map((p) => p.close()))
+    // A process that cannot reset is killed; the pool replaces it.
+    await Promise.all(procs.map((p) => p.reset().catch(() => p.close())))
   }
 }
 
@@ -262,13 +293,13 @@ async function settledStats(handle: ServerHandle): Promise<ServerStatsSample> {
  * per connection), then `documents` clients on as many documents (memory per
  * document, net of one connection each), on a fresh server each time.
  */
-export async function runConnect(server: RelayServer, ctx: ServerContext, connections: number, documents: number, loadProcesses: number, steps: number): Promise<ConnectResult> {
+export async function runConnect(server: RelayServer, ctx: ServerContext, connections: number, documents: number, loadProcesses: number, steps: number, pool: LoadPool): Promise<ConnectResult> {
   if (server.protocol === 'concord-native') throw new Error(`${server.id}: no load client for the native protocol yet`)
   const protocol = server.protocol
   const problems: string[] = []
   const rssCurve: Array<[number, number]> = []
+  const procs = await pool.take(loadProcesses)
   const open = async (handle: ServerHandle, docs: number, perDoc: number, steps: number): Promise<{ ms: number; procs: LoadProcess[] }> => {
-    const procs: LoadProcess[] = []
     let ms = 0
     const perStep = Math.ceil((docs * perDoc) / steps)
     // Several batches, so the memory curve has points; each batch is its own load process pair.
@@ -276,14 +307,13 @@ export async function runConnect(server: RelayServer, ctx: ServerContext, connec
     const plan = planClients(server, handle, ++runCounter, docs, perDoc, 1)[0]!
     while (opened < plan.length) {
       const batch = plan.slice(opened, opened + perStep)
-      const split: ClientSpec[][] = Array.from({ length: loadProcesses }, (_, p) => batch.filter((_, i) => i % loadProcesses === p))
-      const batchProcs = split.filter((s) => s.length > 0).map(() => new LoadProcess())
+      const split: ClientSpec[][] = Array.from({ length: loadProcesses }, (_, p) => batch.filter((_, i) => i % loadProcesses === p)).filter((s) => s.length > 0)
+      const batchProcs = procs.slice(0, split.length)
       batchProcs.forEach((proc, p) =>
         proc.send({ type: 'setup', protocol, clients: split[p]!, expectedPerDoc: {}, updatesPerClient: 0, window: 1, seed: RELAY_SEED, connectConcurrency: 32 }),
       )
       const ready = (await Promise.all(batchProcs.map((p) => p.next(120_000)))).map(expectReady)
       ms += Math.max(...ready.map((r) => r.connectMs))
-      procs.push(...batchProcs)
       opened += batch.length
       if (docs === 1) {
         const s = await settledStats(handle)
@@ -301,13 +331,13 @@ export async function runConnect(server: RelayServer, ctx: ServerContext, connec
     try {
       const base = await settledStats(handle)
       rssCurve.push([0, base.rss])
-      const { ms, procs } = await open(handle, 1, connections, steps)
+      const { ms } = await open(handle, 1, connections, steps)
       connectMs = ms
       const s = await settledStats(handle)
       rssPerConnection = (s.rss - base.rss) / connections
       if (s.heapUsed !== undefined && base.heapUsed !== undefined) heapPerConnection = (s.heapUsed - base.heapUsed) / connections
-      await Promise.all(procs.map((p) => p.close()))
     } finally {
+      await Promise.all(procs.map((p) => p.reset().catch(() => p.close())))
       await handle.stop()
     }
   }
@@ -318,14 +348,14 @@ export async function runConnect(server: RelayServer, ctx: ServerContext, connec
     const handle = await server.start(ctx)
     try {
       const base = await settledStats(handle)
-      const { procs } = await open(handle, documents, 1, 1)
+      await open(handle, documents, 1, 1)
       const s = await settledStats(handle)
       rssPerDocument = (s.rss - base.rss) / documents - rssPerConnection
       if (s.heapUsed !== undefined && base.heapUsed !== undefined && heapPerConnection !== undefined) {
         heapPerDocument = (s.heapUsed - base.heapUsed) / documents - heapPerConnection
       }
-      await Promise.all(procs.map((p) => p.close()))
     } finally {
+      await Promise.all(procs.map((p) => p.reset().catch(() => p.close())))
       await handle.stop()
     }
   }

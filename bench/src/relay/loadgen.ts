@@ -41,6 +41,8 @@ export type LoadRequest =
       readonly connectConcurrency: number
     }
   | { readonly type: 'go'; readonly ratePerSec?: number; readonly timeoutMs: number }
+  /** Closes every client and forgets the run, ready for the next setup (the process is reused). */
+  | { readonly type: 'reset' }
   | { readonly type: 'close' }
 
 export interface LoadReady {
@@ -67,7 +69,7 @@ export interface LoadDone {
   readonly problems: string[]
 }
 
-export type LoadReply = LoadReady | LoadDone | { readonly type: 'error'; readonly message: string }
+export type LoadReply = LoadReady | LoadDone | { readonly type: 'reset-done' } | { readonly type: 'error'; readonly message: string }
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000
 
@@ -289,8 +291,9 @@ async function setup(req: Extract<LoadRequest, { type: 'setup' }>): Promise<void
     }
   })
   await Promise.all(workers)
-  clients = out.sort((a, b) => a.spec.index - b.spec.index)
-  for (const c of clients) byYClient.set(c.spec.yClient, c)
+  // Appends: R3 opens connections in several batches and keeps them all open.
+  clients = clients.concat(out.sort((a, b) => a.spec.index - b.spec.index))
+  for (const c of out) byYClient.set(c.spec.yClient, c)
   reply({ type: 'ready', connectMs: performance.now() - t1, prepareMs: t1 - t0 })
 }
 
@@ -332,11 +335,36 @@ function go(req: Extract<LoadRequest, { type: 'go' }>): void {
   }, 1)
 }
 
+function reset(): void {
+  if (doneTimer !== undefined) clearTimeout(doneTimer)
+  if (rateTimer !== undefined) clearInterval(rateTimer)
+  doneTimer = undefined
+  rateTimer = undefined
+  for (const c of clients) c.ws.terminate()
+  clients = []
+  byYClient.clear()
+  running = false
+  openLoop = false
+  startUs = 0
+  endUs = 0
+  deliveries = 0
+  frames = 0
+  otherFrames = 0
+  duplicates = 0
+  finished = 0
+  totalSent = 0
+  problems.length = 0
+  hist.clear()
+}
+
 process.on('message', (req: LoadRequest) => {
   if (req.type === 'setup') {
     setup(req).catch((err: unknown) => reply({ type: 'error', message: err instanceof Error ? err.message : String(err) }))
   } else if (req.type === 'go') {
     go(req)
+  } else if (req.type === 'reset') {
+    reset()
+    reply({ type: 'reset-done' })
   } else if (req.type === 'close') {
     for (const c of clients) c.ws.terminate()
     process.exit(0)

@@ -10,7 +10,7 @@ import { fmtInt, fmtMem, fmtPct, fmtRate, fmtUs } from '../report/markdown.js'
 import { lineChart, type Series } from '../report/svg.js'
 import type { Check, MarkdownTable, Measurement, Plot, RunOptions, Scenario, ScenarioResult } from '../types.js'
 import { relayServers, type RelayServer, type ServerContext, type ServerHandle } from './servers.js'
-import { runConnect, runFanout, type FanoutConfig, type FanoutResult } from './fanout.js'
+import { LoadPool, runConnect, runFanout, type FanoutConfig, type FanoutResult } from './fanout.js'
 
 const KS = [10, 50, 200] as const
 /** Offered load for the "same load" latency runs, in delivered messages per second. */
@@ -85,6 +85,8 @@ async function fanoutCells(
 ): Promise<Agg[]> {
   const ctx: ServerContext = { repoRoot: options.repoRoot }
   const out: Agg[] = []
+  const pool = new LoadPool()
+  try {
   for (const server of servers) {
     // One server process for all of this scenario's runs on it (each run uses
     // fresh documents): its JIT is warm after the first, as in production.
@@ -101,14 +103,14 @@ async function fanoutCells(
       try {
         for (let rep = 0; rep < options.reps; rep++) {
           options.progress.log(`${label} ${server.id} ${desc} rep ${rep + 1}/${options.reps}: ${cfg.docs * cfg.clientsPerDoc} clients x ${cfg.updatesPerClient} updates`)
-          const r = await runFanout(server, handle, cfg)
+          const r = await runFanout(server, handle, cfg, pool)
           options.progress.log(`  ${fmtRate(r.deliveredPerSec)} delivered/s, p99 ${fmtMsFromUs(r.hist.quantile(0.99))}, ${fmtUs(r.serverCpuUsPerDelivery)} server CPU per delivery, busier: ${busier(r)}${r.problems.length > 0 ? `, PROBLEMS: ${r.problems.slice(0, 3).join('; ')}` : ''}`)
           runs.push(r)
         }
         let fixedResult: FanoutResult | undefined
         if (fixed !== undefined) {
           options.progress.log(`${label} ${server.id} ${desc} at ${fmtRate(FIXED_LOAD)} deliveries/s offered`)
-          fixedResult = await runFanout(server, handle, fixed)
+          fixedResult = await runFanout(server, handle, fixed, pool)
           options.progress.log(`  p50 ${fmtMsFromUs(fixedResult.hist.quantile(0.5))}, p99 ${fmtMsFromUs(fixedResult.hist.quantile(0.99))}${fixedResult.problems.length > 0 ? `, PROBLEMS: ${fixedResult.problems.slice(0, 3).join('; ')}` : ''}`)
         }
         out.push({ server, params, runs, ...(fixedResult !== undefined ? { fixed: fixedResult } : {}) })
@@ -117,6 +119,9 @@ async function fanoutCells(
       }
     }
     await handle.stop()
+  }
+  } finally {
+    await pool.close()
   }
   return out
 }
@@ -309,13 +314,14 @@ function r3Scenario(): Scenario {
       const checks: Check[] = []
       const rows: string[][] = []
       const curves: Series[] = []
+      const pool = new LoadPool()
       for (const server of servers) {
         options.progress.log(`R3 ${server.id}: ${connections} connections on one document, then ${documents} documents`)
         const samples: Record<string, number[]> = {}
         let last: Awaited<ReturnType<typeof runConnect>> | undefined
         try {
           for (let rep = 0; rep < options.reps; rep++) {
-            const r = await runConnect(server, { repoRoot: options.repoRoot }, connections, documents, options.loadProcesses, options.quick ? 2 : 5)
+            const r = await runConnect(server, { repoRoot: options.repoRoot }, connections, documents, options.loadProcesses, options.quick ? 2 : 5, pool)
             last = r
             const add = (k: string, v: number | undefined): void => { if (v !== undefined) (samples[k] ??= []).push(v) }
             add('connectionsPerSec', r.perSec)
@@ -336,6 +342,7 @@ function r3Scenario(): Scenario {
           rows.push([server.title, 'failed', '', '', '', ''])
         }
       }
+      await pool.close()
       const table: MarkdownTable = {
         title: '[R3] Connections per second and memory',
         header: ['server', 'connections/s', 'RSS / connection', 'heap / connection', 'RSS / document', 'heap / document'],
