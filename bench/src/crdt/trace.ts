@@ -19,7 +19,7 @@ export interface EditingTrace {
 
 export const TRACE_SOURCE_HINT =
   'the automerge-paper.json.gz trace of the public josephg/editing-traces collection ' +
-  '(sequential_traces/automerge-paper.json.gz); pass its path with --trace <path> or CONCORD_TRACE'
+  '(under sequential_traces/; the ascii_only copy works too); pass its path with --trace <path> or CONCORD_TRACE'
 
 export function defaultTracePath(repoRoot: string): string {
   return path.resolve(repoRoot, '..', 'shared', 'data', 'automerge-paper.json.gz')

@@ -56,7 +56,7 @@ export interface LoadDone {
   readonly deliveries: number
   readonly frames: number
   readonly otherFrames: number
-  /** hrtime microseconds (one monotonic clock for every process on the machine). */
+  /** Wall-clock microseconds (performance.timeOrigin + now(): one clock for every process on the machine). */
   readonly startUs: number
   readonly endUs: number
   readonly cpuUs: number
@@ -71,7 +71,10 @@ export interface LoadDone {
 
 export type LoadReply = LoadReady | LoadDone | { readonly type: 'reset-done' } | { readonly type: 'error'; readonly message: string }
 
-const nowUs = (): number => Number(process.hrtime.bigint()) / 1000
+// Wall-clock microseconds from performance.now() (cheap, no BigInt): the same
+// clock in every process of the machine, to within the time origins' rounding.
+const origin = performance.timeOrigin
+const nowUs = (): number => (origin + performance.now()) * 1000
 
 interface Client {
   readonly spec: ClientSpec
