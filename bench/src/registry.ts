@@ -7,5 +7,6 @@ import type { Scenario } from './types.js'
 import { crdtScenarios } from './crdt/scenarios.js'
 import { relayScenarios } from './relay/scenarios.js'
 import { storeScenario } from './store-scenario.js'
+import { purchaseScenarios } from './purchase/scenarios.js'
 
-export const scenarios: readonly Scenario[] = [...crdtScenarios, ...relayScenarios, storeScenario]
+export const scenarios: readonly Scenario[] = [...crdtScenarios, ...relayScenarios, storeScenario, ...purchaseScenarios]
