@@ -45,7 +45,7 @@ import { unwrapSnapshot, wrapSnapshot } from './snapshot-header.js'
 
 type Heads = string[]
 type Handle = ReturnType<typeof A.getBackend>
-// The materialized document: we only ever read it through the low-level handle.
+// A materialized document: only used to derive the deterministic creation changes.
 type AmDoc = A.Doc<Record<string, unknown>>
 
 /**
