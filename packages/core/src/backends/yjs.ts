@@ -47,7 +47,10 @@ export class YjsDoc implements CrdtDoc {
   private readonly clock: Y.Map<number>
   /** Register key -> the full Y.Map keys holding its entries. */
   private readonly index = new Map<string, Set<string>>()
+  /** The last snapshot read, and what changed since: read() patches it instead of rebuilding. */
   private cached: DocSnapshot | undefined
+  private last: DocSnapshot | undefined
+  private readonly dirty = { regs: new Set<string>(), sets: new Map<SetName, Set<string>>(), texts: false, clock: false, init: false }
 
   constructor(replica: ReplicaId, ydoc?: Y.Doc) {
     this.ydoc = ydoc ?? new Y.Doc({ gc: true })
@@ -63,8 +66,26 @@ export class YjsDoc implements CrdtDoc {
         else if (change.action === 'add') this.indexAdd(key)
       }
     })
-    this.ydoc.on('afterTransaction', () => {
+    const setOf = new Map<unknown, SetName>(SET_NAMES.map((n) => [this.sets[n], n]))
+    this.ydoc.on('afterTransaction', (tr: Y.Transaction) => {
+      if (tr.changed.size === 0) return
       this.cached = undefined
+      for (const [changedType, keys] of tr.changed) {
+        const type: unknown = changedType
+        if (type === this.regs) {
+          for (const k of keys) if (k !== null) this.dirty.regs.add(k.slice(0, k.indexOf(SEP)))
+        } else if (type === this.clock) this.dirty.clock = true
+        else if (type === this.initMap) this.dirty.init = true
+        else {
+          const set = setOf.get(type)
+          if (set === undefined) this.dirty.texts = true
+          else {
+            let ids = this.dirty.sets.get(set)
+            if (ids === undefined) this.dirty.sets.set(set, (ids = new Set()))
+            for (const k of keys) if (k !== null) ids.add(k)
+          }
+        }
+      }
     })
   }
 
@@ -143,25 +164,70 @@ export class YjsDoc implements CrdtDoc {
     }
   }
 
+  /**
+   * The document as plain values. Unchanged parts keep their identity from
+   * one read to the next (the same entry arrays, the same set maps), and only
+   * what a transaction touched is rebuilt, so reading after a small remote
+   * change costs little more than copying two maps, and callers can cache
+   * per line by identity.
+   */
   read(): DocSnapshot {
     if (this.cached !== undefined) return this.cached
-    const registers = new Map<string, RegisterEntry[]>()
-    for (const [reg, keys] of this.index) {
-      const entries: RegisterEntry[] = []
-      for (const k of keys) {
-        const e = this.regs.get(k)
-        if (e !== undefined) entries.push(e)
+    const prev = this.last
+    const d = this.dirty
+    let registers: Map<string, readonly RegisterEntry[]>
+    if (prev === undefined) {
+      registers = new Map()
+      for (const reg of this.index.keys()) this.readRegister(registers, reg)
+    } else if (d.regs.size === 0) registers = prev.registers as Map<string, readonly RegisterEntry[]>
+    else {
+      registers = new Map(prev.registers)
+      for (const reg of d.regs) this.readRegister(registers, reg)
+    }
+    let texts = prev?.texts
+    if (texts === undefined || d.texts) {
+      const fresh = new Map<string, string>()
+      for (const name of this.ydoc.share.keys()) {
+        if (name.startsWith(TEXT_PREFIX)) fresh.set(name.slice(TEXT_PREFIX.length), this.ydoc.getText(name).toString())
       }
-      if (entries.length > 0) registers.set(reg, entries.sort(compareEntries))
+      texts = fresh
     }
-    const texts = new Map<string, string>()
-    for (const name of this.ydoc.share.keys()) {
-      if (name.startsWith(TEXT_PREFIX)) texts.set(name.slice(TEXT_PREFIX.length), this.ydoc.getText(name).toString())
+    const sets = {} as Record<SetName, ReadonlyMap<string, Json>>
+    for (const name of SET_NAMES) {
+      const before = prev?.sets[name]
+      const ids = d.sets.get(name)
+      if (before === undefined) sets[name] = new Map(this.sets[name].entries())
+      else if (ids === undefined) sets[name] = before
+      else {
+        const patched = new Map(before)
+        for (const id of ids) {
+          const v = this.sets[name].get(id)
+          if (v === undefined) patched.delete(id)
+          else patched.set(id, v)
+        }
+        sets[name] = patched
+      }
     }
-    const sets = Object.fromEntries(SET_NAMES.map((s) => [s, new Map(this.sets[s].entries())])) as unknown as DocSnapshot['sets']
-    const clock: VersionVector = new Map(this.clock.entries()) as unknown as VersionVector
-    this.cached = { init: new Map(this.initMap.entries()), registers, sets, texts, clock }
+    const clock = prev === undefined || d.clock ? (new Map(this.clock.entries()) as unknown as VersionVector) : prev.clock
+    const init = prev === undefined || d.init ? new Map(this.initMap.entries()) : prev.init
+    d.regs.clear()
+    d.sets.clear()
+    d.texts = false
+    d.clock = false
+    d.init = false
+    this.cached = this.last = { init, registers, sets: sets as DocSnapshot['sets'], texts, clock }
     return this.cached
+  }
+
+  private readRegister(into: Map<string, readonly RegisterEntry[]>, reg: string): void {
+    const keys = this.index.get(reg)
+    const entries: RegisterEntry[] = []
+    for (const k of keys ?? []) {
+      const e = this.regs.get(k)
+      if (e !== undefined) entries.push(e)
+    }
+    if (entries.length > 0) into.set(reg, entries.sort(compareEntries))
+    else into.delete(reg)
   }
 
   textLength(key: string): number {

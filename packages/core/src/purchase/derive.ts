@@ -5,7 +5,7 @@
  * rounded from an exact product, in an order that does not depend on line
  * order or merge order.
  */
-import { type Decimal, ZERO, addDecimal, compareDecimal, decimalFromParts, decimalParts, isZeroDecimal, minDecimal, subDecimal, sumDecimals } from '../money/decimal.js'
+import { type Decimal, ZERO, addDecimal, compareDecimal, decimalFromParts, decimalParts, isZeroDecimal, subDecimal, sumDecimals } from '../money/decimal.js'
 import { type MinorString, multiplyToMinor, parseMinor } from '../money/amount.js'
 import { roundDiv } from '../money/rounding.js'
 import { type IsoInstant, instantFromEpochMs } from '../time/dates.js'
@@ -108,6 +108,41 @@ function splitTaxes(amount: bigint, taxes: readonly TaxSnapshot[], state: Purcha
   return { untaxed, perTax }
 }
 
+/**
+ * A line's amount and taxes depend only on the line and the order's frozen
+ * settings. Lines that did not change keep their identity between reads, so
+ * their money is computed once.
+ */
+interface LineMoney {
+  readonly settings: object
+  readonly amount: bigint
+  readonly split: { readonly untaxed: bigint; readonly perTax: readonly bigint[] }
+  readonly tax: bigint
+  /** The last totals built for this line, and the quantities they were built from. */
+  totals?: LineTotals
+  rec?: Decimal
+  ret?: Decimal
+  bil?: Decimal
+}
+const LINE_MONEY = new WeakMap<PurchaseLine, LineMoney>()
+
+function lineMoney(line: PurchaseLine, state: PurchaseState) {
+  const hit = LINE_MONEY.get(line)
+  if (hit !== undefined && hit.settings === state.settings) return hit
+  const amount = line.removed ? 0n : lineAmount(line, state)
+  const split = splitTaxes(amount, line.taxes, state)
+  const money: LineMoney = { settings: state.settings, amount, split, tax: split.perTax.reduce((a, b) => a + b, 0n) }
+  LINE_MONEY.set(line, money)
+  return money
+}
+
+const SCALE = 10
+/** A quantity as an integer of 10^-10 units (quantities have at most 4 decimals; more are truncated). */
+function scaled(d: Decimal): bigint {
+  const p = decimalParts(d)
+  return p.scale <= SCALE ? p.units * 10n ** BigInt(SCALE - p.scale) : p.units / 10n ** BigInt(p.scale - SCALE)
+}
+
 const taxSignature = (taxes: readonly TaxSnapshot[]) => taxes.map((t) => `${t.code}@${t.rate}`).join('|')
 
 export function derivePurchase(state: PurchaseState): PurchaseDerived {
@@ -123,19 +158,30 @@ export function derivePurchase(state: PurchaseState): PurchaseDerived {
   // GLOBAL rounding groups lines with the same taxes and rounds each group's tax once.
   const groups = new Map<string, { taxes: readonly TaxSnapshot[]; amount: bigint }>()
   for (const line of state.lines) {
-    const amount = line.removed ? 0n : lineAmount(line, state)
-    const split = splitTaxes(amount, line.taxes, state)
-    const tax = split.perTax.reduce((a, b) => a + b, 0n)
-    lines.set(line.id, {
-      id: line.id,
-      amount,
-      untaxed: split.untaxed,
-      tax,
-      total: split.untaxed + tax,
-      received: subDecimal(q.received.get(line.id) ?? ZERO, q.returned.get(line.id) ?? ZERO),
-      returned: q.returned.get(line.id) ?? ZERO,
-      billed: q.billed.get(line.id) ?? ZERO,
-    })
+    const money = lineMoney(line, state)
+    const { split, tax } = money
+    const rec = q.received.get(line.id)
+    const ret = q.returned.get(line.id)
+    const bil = q.billed.get(line.id)
+    // Reuse the line's totals object while its money and quantities are unchanged.
+    let totals = money.totals
+    if (totals === undefined || money.rec !== rec || money.ret !== ret || money.bil !== bil) {
+      totals = {
+        id: line.id,
+        amount: money.amount,
+        untaxed: split.untaxed,
+        tax,
+        total: split.untaxed + tax,
+        received: rec === undefined && ret === undefined ? ZERO : subDecimal(rec ?? ZERO, ret ?? ZERO),
+        returned: ret ?? ZERO,
+        billed: bil ?? ZERO,
+      }
+      money.totals = totals
+      money.rec = rec
+      money.ret = ret
+      money.bil = bil
+    }
+    lines.set(line.id, totals)
     if (line.removed) continue
     lineTaxSum += tax
     line.taxes.forEach((t, i) => perLineTaxByCode.set(t.code, (perLineTaxByCode.get(t.code) ?? 0n) + (split.perTax[i] ?? 0n)))
@@ -143,7 +189,7 @@ export function derivePurchase(state: PurchaseState): PurchaseDerived {
     else {
       const sig = taxSignature(line.taxes)
       const g = groups.get(sig) ?? { taxes: line.taxes, amount: 0n }
-      g.amount += amount
+      g.amount += money.amount
       groups.set(sig, g)
     }
   }
@@ -180,6 +226,11 @@ export function derivePurchase(state: PurchaseState): PurchaseDerived {
     let full = among.length > 0
     for (const l of among) {
       const d = done(l)
+      if (d === ZERO) {
+        // Nothing done on this line: not over, and not full unless nothing was ordered.
+        if (l.qty !== ZERO) full = false
+        continue
+      }
       if (!isZeroDecimal(d)) any = true
       const c = compareDecimal(d, l.qty)
       if (c > 0) over = true
@@ -189,15 +240,19 @@ export function derivePurchase(state: PurchaseState): PurchaseDerived {
   }
   const lt = (l: PurchaseLine) => lines.get(l.id)!
   const percent = (done: (l: PurchaseLine) => Decimal, among: readonly PurchaseLine[]): Decimal => {
-    const ordered = sumDecimals(among.map((l) => l.qty))
-    if (isZeroDecimal(ordered)) return ZERO
-    const got = sumDecimals(among.map((l) => minDecimal(done(l), l.qty)))
-    const a = decimalParts(got)
-    const b = decimalParts(ordered)
-    const scale = Math.max(a.scale, b.scale)
-    const num = a.units * 10n ** BigInt(scale - a.scale) * 1000n
-    const den = b.units * 10n ** BigInt(scale - b.scale)
-    return decimalFromParts({ units: roundDiv(num, den, 'HALF_UP'), scale: 1 })
+    // Integer sums at a fixed scale: no decimal string is built per line.
+    let ordered = 0n
+    let got = 0n
+    for (const l of among) {
+      const q = scaled(l.qty)
+      ordered += q
+      const d = done(l)
+      if (d === ZERO) continue
+      const x = scaled(d)
+      got += x < q ? x : q
+    }
+    if (ordered === 0n) return ZERO
+    return decimalFromParts({ units: roundDiv(got * 1000n, ordered, 'HALF_UP'), scale: 1 })
   }
 
   // HLC strings sort like the clock: the latest is the largest string; decode only that one.

@@ -6,7 +6,7 @@
  */
 import type { DocSnapshot, RegisterEntry } from '../backends/backend.js'
 import { fail } from '../errors.js'
-import type { LineId, ReplicaId } from '../ids.js'
+import type { ReplicaId } from '../ids.js'
 import { type Json, isJsonObject } from '../json.js'
 import type { CurrencyCode } from '../money/currency.js'
 import type { Decimal } from '../money/decimal.js'
@@ -60,6 +60,104 @@ export function hasPurchase(doc: DocSnapshot): boolean {
   return isJsonObject(doc.init.get('settings'))
 }
 
+/** `l.<line>.<field>` and `x.<line>.<tax>` keys, parsed once (keys repeat on every read). */
+const KEY_CACHE = new Map<string, { readonly line: string; readonly tax: boolean } | null>()
+
+function lineKeyOf(k: string): { readonly line: string; readonly tax: boolean } | null {
+  let ref = KEY_CACHE.get(k)
+  if (ref === undefined) {
+    const dot = (k.startsWith('l.') || k.startsWith('x.')) ? k.indexOf('.', 2) : -1
+    ref = dot < 0 ? null : { line: k.slice(2, dot), tax: k.startsWith('x.') }
+    if (KEY_CACHE.size > 200_000) KEY_CACHE.clear()
+    KEY_CACHE.set(k, ref)
+  }
+  return ref
+}
+
+/**
+ * A line is a pure function of its creation record and its register entries.
+ * Backends keep unchanged entries' identity from one read to the next, so a
+ * line whose inputs are all the same objects as last time is reused as is:
+ * reading a 1,000-line purchase after a change to one line rebuilds one line.
+ */
+const LINE_CACHE = new WeakMap<object, { readonly inputs: readonly (readonly RegisterEntry[])[]; readonly line: PurchaseLine }>()
+
+const NO_INPUTS: LineInputs = { entries: [], taxFlags: [] }
+
+interface LineInputs {
+  readonly entries: (readonly RegisterEntry[])[]
+  /** Parallel to entries: which are tax registers. */
+  readonly taxFlags: boolean[]
+}
+
+function readLine(created: LineRecord, { entries: inputs, taxFlags }: LineInputs, registers: DocSnapshot['registers']): PurchaseLine {
+  const hit = LINE_CACHE.get(created)
+  if (hit !== undefined && hit.inputs.length === inputs.length && hit.inputs.every((x, i) => x === inputs[i])) return hit.line
+  const id = created.id
+  const field = (name: LineField) => lwwValue(registers.get(keys.line(id, name)))
+  const str = (name: LineField, fallback: string): string => {
+    const v = field(name)
+    return typeof v === 'string' ? v : fallback
+  }
+  const taxes: TaxSnapshot[] = []
+  for (let i = 0; i < inputs.length; i++) {
+    const entries = inputs[i]!
+    if (!taxFlags[i]) continue
+    // Add-wins: the tax applies if any concurrent entry says it does.
+    const on = entries.filter((e) => isTax(e.value) && e.value.on)
+    const last = on[on.length - 1]
+    if (last !== undefined && isTax(last.value)) taxes.push({ code: last.value.code, name: String(last.value.name), rate: last.value.rate as Decimal })
+  }
+  const price = field('price')
+  const line: PurchaseLine = {
+    id,
+    kind: created.kind === 'service' ? 'service' : 'goods',
+    created,
+    product: str('product', ''),
+    description: str('description', ''),
+    qty: str('qty', '0') as Decimal,
+    price: price !== undefined && isPrice(price) ? price : { amount: '0' as Decimal, currency: '' as CurrencyCode },
+    discount: str('discount', '0') as Decimal,
+    uom: str('uom', 'unit'),
+    sortKey: str('sortKey', id),
+    removed: field('removed') === true,
+    taxes: taxes.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0)),
+  }
+  LINE_CACHE.set(created, { inputs, line })
+  return line
+}
+
+/**
+ * Every line in display order. When neither the registers nor the line
+ * records changed since the last read (a receipt, a payment, a transition),
+ * the previous array is reused as is.
+ */
+const LINES_CACHE = new WeakMap<object, { readonly records: object; readonly lines: PurchaseLine[] }>()
+
+function readLines(doc: DocSnapshot): PurchaseLine[] {
+  const hit = LINES_CACHE.get(doc.registers)
+  if (hit !== undefined && hit.records === doc.sets.lines) return hit.lines
+  // Lines: creation records plus per-field and per-tax registers, grouped by line.
+  const inputsByLine = new Map<string, LineInputs>()
+  for (const [k, entries] of doc.registers) {
+    const ref = lineKeyOf(k)
+    if (ref === null) continue
+    let inputs = inputsByLine.get(ref.line)
+    if (inputs === undefined) inputsByLine.set(ref.line, (inputs = { entries: [], taxFlags: [] }))
+    inputs.entries.push(entries)
+    inputs.taxFlags.push(ref.tax)
+  }
+  const lines: PurchaseLine[] = []
+  for (const rec of doc.sets.lines.values()) {
+    if (!isStamped(rec) || !isJsonObject(rec) || typeof rec.id !== 'string') continue
+    lines.push(readLine(rec as unknown as LineRecord, inputsByLine.get(rec.id) ?? NO_INPUTS, doc.registers))
+  }
+  // Fractional index order; ties (two devices picked the same key) by line id.
+  lines.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  LINES_CACHE.set(doc.registers, { records: doc.sets.lines, lines })
+  return lines
+}
+
 export function readPurchase(doc: DocSnapshot): PurchaseState {
   const settings = readSettings(doc)
   const reg = (k: string) => doc.registers.get(k)
@@ -72,58 +170,7 @@ export function readPurchase(doc: DocSnapshot): PurchaseState {
   const hold = lwwValue(reg(keys.hold))
   const number = lwwValue(reg(keys.number))
 
-  // Lines: creation records plus per-field registers.
-  const lineFields = new Map<string, Map<LineField, readonly RegisterEntry[]>>()
-  const taxes = new Map<string, TaxSnapshot[]>()
-  for (const [k, entries] of doc.registers) {
-    if (k.startsWith('l.')) {
-      const dot = k.indexOf('.', 2)
-      if (dot < 0) continue
-      const id = k.slice(2, dot)
-      let fields = lineFields.get(id)
-      if (fields === undefined) lineFields.set(id, (fields = new Map()))
-      fields.set(k.slice(dot + 1) as LineField, entries)
-    } else if (k.startsWith('x.')) {
-      const dot = k.indexOf('.', 2)
-      if (dot < 0) continue
-      const line = k.slice(2, dot)
-      // Add-wins: the tax applies if any concurrent entry says it does.
-      const on = entries.filter((e) => isTax(e.value) && e.value.on)
-      const last = on[on.length - 1]
-      if (last !== undefined && isTax(last.value)) {
-        let list = taxes.get(line)
-        if (list === undefined) taxes.set(line, (list = []))
-        list.push({ code: last.value.code, name: String(last.value.name), rate: last.value.rate as Decimal })
-      }
-    }
-  }
-  const lines: PurchaseLine[] = []
-  for (const rec of doc.sets.lines.values()) {
-    if (!isStamped(rec) || !isJsonObject(rec) || typeof rec.id !== 'string') continue
-    const created = rec as unknown as LineRecord
-    const f = lineFields.get(created.id) ?? new Map<LineField, readonly RegisterEntry[]>()
-    const str = (name: LineField, fallback: string): string => {
-      const v = lwwValue(f.get(name))
-      return typeof v === 'string' ? v : fallback
-    }
-    const price = lwwValue(f.get('price'))
-    lines.push({
-      id: created.id as LineId,
-      kind: created.kind === 'service' ? 'service' : 'goods',
-      created,
-      product: str('product', ''),
-      description: str('description', ''),
-      qty: str('qty', '0') as Decimal,
-      price: price !== undefined && isPrice(price) ? price : { amount: '0' as Decimal, currency: '' as CurrencyCode },
-      discount: str('discount', '0') as Decimal,
-      uom: str('uom', 'unit'),
-      sortKey: str('sortKey', created.id),
-      removed: lwwValue(f.get('removed')) === true,
-      taxes: (taxes.get(created.id) ?? []).sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0)),
-    })
-  }
-  // Fractional index order; ties (two devices picked the same key) by line id.
-  lines.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  const lines = readLines(doc)
 
   const s = doc.sets
   return {
