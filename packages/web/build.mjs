@@ -9,7 +9,6 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
-import { createRequire } from 'node:module'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const dev = process.argv.includes('--dev')
@@ -31,15 +30,6 @@ const lazyAutomerge = {
   },
 }
 
-// The genesis change's hash, which core computes at module load (see
-// src/automerge-lazy.js), from the real Automerge in Node.
-async function knownAutomergeHashes() {
-  const { AUTOMERGE_GENESIS_HEX: hex } = await import('@concord/core')
-  const requireFromCore = createRequire(join(here, '../core/package.json'))
-  const A = requireFromCore('@automerge/automerge')
-  return { [hex]: A.decodeChange(Buffer.from(hex, 'hex')).hash }
-}
-
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 
@@ -58,7 +48,7 @@ const result = await build({
   legalComments: 'none',
   jsx: 'automatic',
   jsxImportSource: 'preact',
-  define: { 'process.env.NODE_ENV': '"production"', __AUTOMERGE_KNOWN_HASHES__: JSON.stringify(await knownAutomergeHashes()) },
+  define: { 'process.env.NODE_ENV': '"production"' },
   metafile: true,
   plugins: [lazyAutomerge],
   splitting: true,

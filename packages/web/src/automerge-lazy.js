@@ -18,16 +18,7 @@ function notLoaded() {
 export let applyChanges = notLoaded
 export let change = notLoaded
 export let clone = notLoaded
-// Core hashes its constant genesis change when its module loads, before
-// anything can be awaited: that one answer is computed by the build, with
-// the real Automerge, and given here (build.mjs defines it).
-// eslint-disable-next-line no-undef
-const KNOWN = typeof __AUTOMERGE_KNOWN_HASHES__ === 'undefined' ? {} : __AUTOMERGE_KNOWN_HASHES__
-const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
-export let decodeChange = (bytes) => {
-  const hash = bytes instanceof Uint8Array ? KNOWN[toHex(bytes)] : undefined
-  return hash === undefined ? notLoaded() : { hash }
-}
+export let decodeChange = notLoaded
 export let emptyChange = notLoaded
 export let free = notLoaded
 export let getBackend = notLoaded

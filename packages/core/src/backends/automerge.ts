@@ -100,10 +100,11 @@ function skeleton() {
   // Kept: new documents fork it (about 30x cheaper than applying genesis).
   return { genesis: g, ids, buckets, bucketObjs: new Set(buckets.values()), sets }
 }
-const SKELETON = skeleton()
-const OBJ = SKELETON.ids
-const SET_BY_OBJ: ReadonlyMap<string, SetName> = SKELETON.sets
-const bucketObjOf = (key: string): string => SKELETON.buckets.get(registerBucketOf(key))!
+// Built on first use, not at module load: nothing here calls Automerge until a
+// document is made, so a browser bundle can load Automerge lazily.
+let skeletonCache: ReturnType<typeof skeleton> | undefined
+const sk = (): ReturnType<typeof skeleton> => (skeletonCache ??= skeleton())
+const bucketObjOf = (key: string): string => sk().buckets.get(registerBucketOf(key))!
 
 function hexToBytes(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2)
@@ -361,11 +362,11 @@ export class AutomergeDoc implements CrdtDoc {
     if (h.commit(null, 0) === null) h.emptyChange(null, 0)
     this.markTouches(ops.map((o) => {
       switch (o.k) {
-        case 'init': return [OBJ.init, o.key] as const
+        case 'init': return [sk().ids.init, o.key] as const
         case 'reg': return [bucketObjOf(o.key), o.key] as const
         case 'rec': return [this.setObj(h, o.set) ?? '', o.id] as const
-        case 'ins': case 'del': return [OBJ.texts, o.key] as const
-        case 'tick': return [OBJ.clock, o.replica] as const
+        case 'ins': case 'del': return [sk().ids.texts, o.key] as const
+        case 'tick': return [sk().ids.clock, o.replica] as const
       }
     }))
     const last = h.getLastLocalChange()
@@ -378,14 +379,14 @@ export class AutomergeDoc implements CrdtDoc {
   private applyOps(ops: readonly Op[]): void {
     const h = this.h
     const textObj = (key: string): string => {
-      const full = h.getWithType(OBJ.texts, key) as unknown as unknown[] | null
+      const full = h.getWithType(sk().ids.texts, key) as unknown as unknown[] | null
       if (full == null || full[0] !== 'text') fail('INVALID_ARGUMENT', `no text ${key}`)
       return full[1] as string
     }
     for (const o of ops) {
       switch (o.k) {
         case 'init':
-          if (h.getWithType(OBJ.init, o.key) == null) h.put(OBJ.init, o.key, jsonText(o.value, o.key))
+          if (h.getWithType(sk().ids.init, o.key) == null) h.put(sk().ids.init, o.key, jsonText(o.value, o.key))
           break
         case 'reg':
           // Assigning the key supersedes every value this replica has seen; concurrent ones stay.
@@ -403,7 +404,7 @@ export class AutomergeDoc implements CrdtDoc {
           if (o.length > 0) h.splice(textObj(o.key), o.index, o.length)
           break
         case 'tick':
-          if ((this.readClock(h, o.replica) ?? 0) < o.seq) h.put(OBJ.clock, o.replica, o.seq, 'int')
+          if ((this.readClock(h, o.replica) ?? 0) < o.seq) h.put(sk().ids.clock, o.replica, o.seq, 'int')
           break
       }
     }
@@ -510,12 +511,12 @@ export class AutomergeDoc implements CrdtDoc {
         d.allTexts = true
         continue
       }
-      if (SKELETON.bucketObjs.has(obj)) d.regs.add(key)
-      else if (obj === OBJ.init) d.init.add(key)
-      else if (obj === OBJ.clock) d.clock.add(key)
-      else if (obj === OBJ.texts) d.texts.add(key)
+      if (sk().bucketObjs.has(obj)) d.regs.add(key)
+      else if (obj === sk().ids.init) d.init.add(key)
+      else if (obj === sk().ids.clock) d.clock.add(key)
+      else if (obj === sk().ids.texts) d.texts.add(key)
       else {
-        const set = SET_BY_OBJ.get(obj)
+        const set = sk().sets.get(obj)
         if (set !== undefined) {
           let keys = d.sets.get(set)
           if (keys === undefined) d.sets.set(set, (keys = new Set()))
@@ -557,13 +558,13 @@ export class AutomergeDoc implements CrdtDoc {
   }
 
   private readText(h: Handle, key: string): string | undefined {
-    const full = h.getWithType(OBJ.texts, key, this.heads) as unknown as unknown[] | null
+    const full = h.getWithType(sk().ids.texts, key, this.heads) as unknown as unknown[] | null
     if (full == null || full[0] !== 'text') return undefined
     return h.text(full[1] as string, this.heads)
   }
 
   private readClock(h: Handle, key: string): number | undefined {
-    const full = h.getWithType(OBJ.clock, key, this.heads) as unknown as unknown[] | null
+    const full = h.getWithType(sk().ids.clock, key, this.heads) as unknown as unknown[] | null
     return full != null && typeof full[1] === 'number' ? full[1] : undefined
   }
 
@@ -571,12 +572,12 @@ export class AutomergeDoc implements CrdtDoc {
     const h = this.handle
     const heads = this.heads
     const init = new Map<string, Json>()
-    for (const k of h.keys(OBJ.init, heads)) {
-      const v = this.readValue(h, OBJ.init, k)
+    for (const k of h.keys(sk().ids.init, heads)) {
+      const v = this.readValue(h, sk().ids.init, k)
       if (v !== undefined) init.set(k, v)
     }
     const registers = new Map<string, readonly RegisterEntry[]>()
-    for (const bucket of SKELETON.bucketObjs) {
+    for (const bucket of sk().bucketObjs) {
       for (const k of h.keys(bucket, heads)) {
         const e = this.readRegister(h, k)
         if (e !== undefined) registers.set(k, e)
@@ -595,12 +596,12 @@ export class AutomergeDoc implements CrdtDoc {
       sets[s] = m
     }
     const texts = new Map<string, string>()
-    for (const k of h.keys(OBJ.texts, heads)) {
+    for (const k of h.keys(sk().ids.texts, heads)) {
       const t = this.readText(h, k)
       if (t !== undefined) texts.set(k, t)
     }
     const clock = new Map<ReplicaId, number>()
-    for (const k of h.keys(OBJ.clock, heads)) {
+    for (const k of h.keys(sk().ids.clock, heads)) {
       const n = this.readClock(h, k)
       if (n !== undefined) clock.set(k as ReplicaId, n)
     }
@@ -609,7 +610,7 @@ export class AutomergeDoc implements CrdtDoc {
 
   /** A set's map: from genesis, or (for a set genesis lacks) the deterministic creation. */
   private setObj(h: Handle, set: SetName): string | undefined {
-    const full = h.getWithType(OBJ.sets, set, this.heads) as unknown as unknown[] | null
+    const full = h.getWithType(sk().ids.sets, set, this.heads) as unknown as unknown[] | null
     if (full == null) return undefined
     return full[0] === 'map' ? (full[1] as string) : undefined
   }
@@ -637,10 +638,10 @@ export class AutomergeDoc implements CrdtDoc {
       sets = next as DocSnapshot['sets']
     }
     return {
-      init: update(prev.init, d.init, (k) => this.readValue(h, OBJ.init, k)),
+      init: update(prev.init, d.init, (k) => this.readValue(h, sk().ids.init, k)),
       registers: update(prev.registers, d.regs, (k) => this.readRegister(h, k)),
       sets,
-      texts: update(prev.texts, d.allTexts ? new Set([...d.texts, ...h.keys(OBJ.texts, this.heads)]) : d.texts, (k) => this.readText(h, k)),
+      texts: update(prev.texts, d.allTexts ? new Set([...d.texts, ...h.keys(sk().ids.texts, this.heads)]) : d.texts, (k) => this.readText(h, k)),
       clock: update(prev.clock as ReadonlyMap<string, number>, d.clock, (k) => this.readClock(h, k)) as VersionVector,
     }
   }
@@ -671,7 +672,7 @@ export class AutomergeDoc implements CrdtDoc {
    * history by heads, instead of replaying the events into a new document.
    */
   viewAt(payloads: readonly Uint8Array[]): CrdtDoc {
-    const heads = new Set<string>([A.decodeChange(GENESIS).hash])
+    const heads = new Set<string>([genesisHashOf()])
     for (const p of payloads) for (const hash of hashesOf.get(p) ?? decodePayload(p).map((d) => d.hash)) heads.add(hash)
     const h = this.handle
     const covered = new Set<string>()
@@ -689,7 +690,10 @@ export class AutomergeDoc implements CrdtDoc {
   }
 }
 
-const GENESIS_HASH = A.decodeChange(GENESIS).hash
+// Hashed on first use, not at module load: a browser bundle can then load
+// Automerge lazily, only when a purchase uses it.
+let genesisHash: string | undefined
+const genesisHashOf = (): string => (genesisHash ??= A.decodeChange(GENESIS).hash)
 
 /** A bare low-level document with this replica's actor (no materialized JS tree). */
 function emptyHandle(replica: ReplicaId): Handle {
@@ -697,7 +701,7 @@ function emptyHandle(replica: ReplicaId): Handle {
 }
 
 function fromGenesis(replica: ReplicaId): Handle {
-  return SKELETON.genesis.fork(automergeActorOf(replica))
+  return sk().genesis.fork(automergeActorOf(replica))
 }
 
 export const automergeBackend: CrdtBackend = {
@@ -709,7 +713,7 @@ export const automergeBackend: CrdtBackend = {
     try {
       if (body.length === 0) fail('CORRUPT_SNAPSHOT', 'the saved Automerge document is empty')
       h.loadIncremental(body)
-      if (h.getChangeMetaByHash(GENESIS_HASH) === null) fail('CORRUPT_SNAPSHOT', 'the saved Automerge document is not a Concord document (no genesis change)')
+      if (h.getChangeMetaByHash(genesisHashOf()) === null) fail('CORRUPT_SNAPSHOT', 'the saved Automerge document is not a Concord document (no genesis change)')
       if (h.getMissingDeps([]).length > 0) fail('CORRUPT_SNAPSHOT', 'the saved Automerge document misses changes it depends on')
     } catch (e) {
       h.free()
