@@ -91,7 +91,7 @@ export const applyThroughConcord: ApplyThroughConcord = (name) => {
   let next = 0
   const options = () => {
     const replica = `bench${next++}` as ReplicaId
-    return { docId: DOC, replica, backend, newId: createUlidFactory(Date.now, rng), user: 'bench', device: replica }
+    return { docId: DOC, replica, backend, now: Date.now, newId: createUlidFactory(Date.now, rng), user: 'bench', device: replica }
   }
   // Every replica of a case starts from the same purchase (its creation event).
   let genesis: readonly EventEnvelope[] | undefined

@@ -47,8 +47,8 @@ export interface ReplicaOptions {
   readonly replica: ReplicaId
   /** CRDT backend; Yjs by default. */
   readonly backend?: CrdtBackend
-  /** Wall clock in epoch milliseconds (default `Date.now`); only stamps and HLC physical time use it. */
-  readonly now?: () => number
+  /** Wall clock in epoch milliseconds (`Date.now` in production); only stamps and HLC physical time use it. */
+  readonly now: () => number
   /** Makes ULIDs for lines and records. */
   readonly newId: () => string
   /** The acting user, as the token names them. */
@@ -123,7 +123,7 @@ export class PurchaseReplica {
     this.log = log
     this.docId = options.docId
     this.replica = options.replica
-    this.now = options.now ?? (() => Date.now())
+    this.now = options.now
     this.newId = options.newId
     this.user = options.user ?? ''
     this.device = options.device ?? ''

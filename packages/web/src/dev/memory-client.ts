@@ -61,7 +61,7 @@ export function memoryClient(user: string, device: string): AppClient & { seedDe
       currency: s.currency.values[0] ?? '', conflicts: r.conflicts().length, sync: offline ? 'offline' : 'synced', pending: 0, exists: true,
     }
   }
-  const make = (u: string, dev: string, replica: string, id: PurchaseId) => ({ docId: id, replica: replica as ReplicaId, newId, user: u, device: dev })
+  const make = (u: string, dev: string, replica: string, id: PurchaseId) => ({ docId: id, replica: replica as ReplicaId, now: Date.now, newId, user: u, device: dev })
   const client: AppClient & { seedDemo(): Promise<void> } = {
     async createPurchase(input) {
       const id = parsePurchaseId(newId())
