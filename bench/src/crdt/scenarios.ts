@@ -213,11 +213,24 @@ function crdtTable(title: string, caseIds: readonly string[], titles: Readonly<R
       out.push([`[${caseId}] ${titles[caseId] ?? ''} (${row.label})`, ...cells, ...ratios])
     }
   }
+  // Issue 7: the core within 1.15x of the raw backend on B1 to B4 (CPU time of the edits).
+  const targetNotes = ratioCols.map((v) => {
+    const raw = rawVariantOf(v)!
+    const ratios = caseIds.flatMap((caseId) => {
+      const a = measurements.find((m) => m.case === caseId && m.subject === v)?.metrics.timeCpuMs
+      const b = measurements.find((m) => m.case === caseId && m.subject === raw)?.metrics.timeCpuMs
+      return a !== undefined && b !== undefined && b > 0 ? [{ caseId, r: a / b }] : []
+    })
+    if (ratios.length === 0) return undefined
+    const over = ratios.filter((x) => x.r > 1.15)
+    return `Target check (${v} / ${raw} time, CPU <= 1.15x): ${ratios.length - over.length} of ${ratios.length} cases within${over.length > 0 ? `; MISSED on ${over.map((x) => `${x.caseId} ${x.r.toFixed(2)}x`).join(', ')}` : ''}.`
+  }).filter((n): n is string => n !== undefined)
   return {
     title,
     header,
     rows: out,
     notes: [
+      ...targetNotes,
       'Medians of the repetitions. time: local edits with update capture (crdt-benchmarks "time", wall clock); time, CPU: the same span in process CPU time, the figure that holds on a shared machine; remote apply: a second replica applying the same updates one call per update, then a third applying them in one batch; memUsed: heap held by the reloaded document (after gc).',
       'Yjs uses update/state encoding v2 as in crdt-benchmarks; Automerge updates are the bytes of each change.',
       ...extraNotes,

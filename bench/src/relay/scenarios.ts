@@ -198,6 +198,43 @@ function cdfPlot(file: string, title: string, entries: ReadonlyArray<{ name: str
   return { file, title, svg: lineChart({ title, xLabel: 'latency send -> receipt (ms, log)', yLabel: '% of deliveries at or below', series, xLog: true }) }
 }
 
+/**
+ * Issue 7's relay targets for every Concord entry, as sentences for the table
+ * notes: at K = 50 and 200, at least 1.5x the deliveries per second of
+ * @y/websocket-server, at most 2x the CPU per delivery of the built-once
+ * floor, p99 at the same load no worse than y-websocket-server's.
+ */
+function concordTargetNotes(aggs: readonly Agg[]): string[] {
+  const notes: string[] = []
+  const find = (id: string, K: number): Record<string, number> | undefined => {
+    const a = aggs.find((x) => x.server.id === id && x.params.K === K && x.runs.length > 0)
+    return a === undefined ? undefined : metricsOf(a).metrics
+  }
+  for (const a of aggs) {
+    if (!a.server.id.startsWith('concord') || a.runs.length === 0) continue
+    const K = a.params.K
+    if (K !== 50 && K !== 200) continue
+    const m = metricsOf(a).metrics
+    const yws = find('y-websocket-server', K)
+    const floor = find('built-once', K)
+    const parts: string[] = []
+    if (yws?.deliveredPerSec !== undefined && m.deliveredPerSec !== undefined) {
+      const r = m.deliveredPerSec / yws.deliveredPerSec
+      parts.push(`${r.toFixed(2)}x the deliveries/s of @y/websocket-server (target >= 1.5x: ${r >= 1.5 ? 'met' : 'MISSED'})`)
+    }
+    if (floor?.serverCpuUsPerDelivery !== undefined && m.serverCpuUsPerDelivery !== undefined) {
+      const r = m.serverCpuUsPerDelivery / floor.serverCpuUsPerDelivery
+      parts.push(`${r.toFixed(2)}x the CPU per delivery of the built-once floor (target <= 2x: ${r <= 2 ? 'met' : 'MISSED'})`)
+    }
+    if (yws?.fixedLoadP99Us !== undefined && m.fixedLoadP99Us !== undefined) {
+      const ok = m.fixedLoadP99Us <= yws.fixedLoadP99Us
+      parts.push(`p99 at ${fmtRate(FIXED_LOAD)}/s ${fmtMsFromUs(m.fixedLoadP99Us)} vs ${fmtMsFromUs(yws.fixedLoadP99Us)} (target: no worse: ${ok ? 'met' : 'MISSED'})`)
+    }
+    if (parts.length > 0) notes.push(`Target check, ${a.server.title} at K=${K}: ${parts.join('; ')}.`)
+  }
+  return notes
+}
+
 const FANOUT_NOTES = [
   'delivered/s: updates received by all clients together per second of the run (each update counts once per receiving client, the sender included); saturation run, closed loop (each client keeps a few of its own updates in flight; its own update coming back is the acknowledgement). Medians of the repetitions.',
   `p50/p99: send -> receipt latency measured inside each load process on its own clock. At saturation this is mostly queueing; the @${fmtRate(FIXED_LOAD)}/s columns are the same clients at a fixed offered load of ${FIXED_LOAD.toLocaleString('en-US')} deliveries/s (open loop), the fair comparison of latency (quick mode: K = 50 only).`,
@@ -257,7 +294,7 @@ function r1Scenario(): Scenario {
         const fixedCells = cell.filter((a) => a.fixed !== undefined)
         plots.push(cdfPlot(`r1-latency-k${K}-fixed-load.svg`, `R1 latency at ${fmtRate(FIXED_LOAD)} deliveries/s, K=${K}`, fixedCells.map((a) => ({ name: a.server.id, hist: a.fixed!.hist }))))
       }
-      const table = fanoutTable('[R1] Fan-out on one document', ['K'], aggs, true, [...FANOUT_NOTES, ...notes])
+      const table = fanoutTable('[R1] Fan-out on one document', ['K'], aggs, true, [...FANOUT_NOTES, ...concordTargetNotes(aggs), ...notes])
       return {
         measurements: measurementsOf('R1', 'Fan-out on one document', aggs),
         checks: checksOf('R1', aggs),
