@@ -292,7 +292,7 @@ function r1Scenario(): Scenario {
         const cell = aggs.filter((a) => a.params.K === K && a.runs.length > 0)
         plots.push(cdfPlot(`r1-latency-k${K}.svg`, `R1 latency distribution at saturation, K=${K}`, cell.map((a) => ({ name: a.server.id, hist: medianRun(a.runs)!.hist }))))
         const fixedCells = cell.filter((a) => a.fixed !== undefined)
-        plots.push(cdfPlot(`r1-latency-k${K}-fixed-load.svg`, `R1 latency at ${fmtRate(FIXED_LOAD)} deliveries/s, K=${K}`, fixedCells.map((a) => ({ name: a.server.id, hist: a.fixed!.hist }))))
+        if (fixedCells.length > 0) plots.push(cdfPlot(`r1-latency-k${K}-fixed-load.svg`, `R1 latency at ${fmtRate(FIXED_LOAD)} deliveries/s, K=${K}`, fixedCells.map((a) => ({ name: a.server.id, hist: a.fixed!.hist }))))
       }
       const table = fanoutTable('[R1] Fan-out on one document', ['K'], aggs, true, [...FANOUT_NOTES, ...concordTargetNotes(aggs), ...notes])
       return {
