@@ -28,6 +28,7 @@ interface Args {
   reps: number | undefined
   loadProcs: number | undefined
   servers: string[] | undefined
+  variants: string[] | undefined
   readme: boolean
   out: string
 }
@@ -39,12 +40,13 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --reps <n>         repetitions per measure (default 3, quick 1); tables show medians
   --load-procs <n>   load generator processes for the relay scenarios (1 or 2, default 2)
   --servers a,b      relay servers to run (default all): ${relayServers.map((s) => s.id).join(', ')}
+  --variants a,b     CRDT variants to run (default all): yjs, automerge, concord-yjs, concord-automerge
   --readme           also put this run's tables in bench/README.md (after its latest-results marker)
   --out <dir>        results directory (default bench/results)
 scenarios: ${scenarios.map((s) => s.id).join(', ')}`
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, only: [], trace: undefined, reps: undefined, loadProcs: undefined, servers: undefined, readme: false, out: path.join(benchDir, 'results') }
+  const args: Args = { quick: false, only: [], trace: undefined, reps: undefined, loadProcs: undefined, servers: undefined, variants: undefined, readme: false, out: path.join(benchDir, 'results') }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const value = (): string => {
@@ -62,6 +64,7 @@ function parseArgs(argv: readonly string[]): Args {
       case '--load-procs': args.loadProcs = Number(v()); break
       case '--servers': args.servers = v().split(',').map((x) => x.trim()).filter((x) => x !== ''); break
       case '--readme': args.readme = true; break
+      case '--variants': args.variants = v().split(',').map((x) => x.trim()).filter((x) => x !== ''); break
       case '--out': args.out = path.resolve(v()); break
       case '--help': case '-h': process.stdout.write(USAGE + '\n'); process.exit(0); break
       default: throw new Error(`unknown option ${a}\n${USAGE}`)
@@ -108,6 +111,7 @@ async function main(): Promise<number> {
     tracePathSource: trace.source,
     loadProcesses: args.loadProcs ?? 2,
     servers: args.servers,
+    variants: args.variants,
     repoRoot,
     benchDir,
     progress,
@@ -177,7 +181,7 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     wallSeconds,
     command,
-    options: { quick: options.quick, reps: options.reps, only: args.only, servers: args.servers ?? null, tracePath: options.tracePath, tracePathSource: options.tracePathSource, loadProcesses: options.loadProcesses },
+    options: { quick: options.quick, reps: options.reps, only: args.only, servers: args.servers ?? null, variants: args.variants ?? null, tracePath: options.tracePath, tracePathSource: options.tracePathSource, loadProcesses: options.loadProcesses },
     seeds: { crdtBenchmarks: 42, relay: 7 },
     machine,
     loadAverage: { start: loadBefore, end: loadAfter },

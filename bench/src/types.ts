@@ -15,6 +15,8 @@ export interface RunOptions {
   readonly tracePathSource: 'flag' | 'env' | 'default'
   /** Load generator processes for the relay scenarios (1 or 2). */
   readonly loadProcesses: number
+  /** CRDT variants to run (--variants); undefined runs them all. */
+  readonly variants: readonly string[] | undefined
   /** Relay servers to run (--servers); undefined runs them all. */
   readonly servers: readonly string[] | undefined
   readonly repoRoot: string

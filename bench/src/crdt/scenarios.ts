@@ -143,7 +143,9 @@ function cellOf(variant: string, caseId: string, reply: CrdtJobReply): Cell {
  * the scenario's cases, paying the start-up (imports, case generation) once.
  */
 async function runCells(options: RunOptions, caseIds: readonly string[], label: string): Promise<{ cells: Cell[]; variants: string[] }> {
-  const variants = (await loadVariants()).map((v) => v.id)
+  const known = (await loadVariants()).map((v) => v.id)
+  for (const v of options.variants ?? []) if (!known.includes(v)) throw new Error(`--variants: unknown variant ${v} (have ${known.join(', ')})`)
+  const variants = known.filter((v) => options.variants === undefined || options.variants.includes(v))
   const cells: Cell[] = []
   if (options.quick) {
     for (const [i, variant] of variants.entries()) {

@@ -87,39 +87,39 @@ async function fanoutCells(
   const out: Agg[] = []
   const pool = new LoadPool()
   try {
-  for (const server of servers) {
-    // One server process for all of this scenario's runs on it (each run uses
-    // fresh documents): its JIT is warm after the first, as in production.
-    let handle: ServerHandle
-    try {
-      handle = await server.start(ctx)
-    } catch (err) {
-      for (const { params } of configs) out.push({ server, params, runs: [], error: `start: ${err instanceof Error ? err.message : String(err)}` })
-      continue
-    }
-    for (const { params, cfg, fixed } of configs) {
-      const runs: FanoutResult[] = []
-      const desc = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ')
+    for (const server of servers) {
+      // One server process for all of this scenario's runs on it (each run uses
+      // fresh documents): its JIT is warm after the first, as in production.
+      let handle: ServerHandle
       try {
-        for (let rep = 0; rep < options.reps; rep++) {
-          options.progress.log(`${label} ${server.id} ${desc} rep ${rep + 1}/${options.reps}: ${cfg.docs * cfg.clientsPerDoc} clients x ${cfg.updatesPerClient} updates`)
-          const r = await runFanout(server, handle, cfg, pool)
-          options.progress.log(`  ${fmtRate(r.deliveredPerSec)} delivered/s, p99 ${fmtMsFromUs(r.hist.quantile(0.99))}, ${fmtUs(r.serverCpuUsPerDelivery)} server CPU per delivery, busier: ${busier(r)}${r.problems.length > 0 ? `, PROBLEMS: ${r.problems.slice(0, 3).join('; ')}` : ''}`)
-          runs.push(r)
-        }
-        let fixedResult: FanoutResult | undefined
-        if (fixed !== undefined) {
-          options.progress.log(`${label} ${server.id} ${desc} at ${fmtRate(FIXED_LOAD)} deliveries/s offered`)
-          fixedResult = await runFanout(server, handle, fixed, pool)
-          options.progress.log(`  p50 ${fmtMsFromUs(fixedResult.hist.quantile(0.5))}, p99 ${fmtMsFromUs(fixedResult.hist.quantile(0.99))}${fixedResult.problems.length > 0 ? `, PROBLEMS: ${fixedResult.problems.slice(0, 3).join('; ')}` : ''}`)
-        }
-        out.push({ server, params, runs, ...(fixedResult !== undefined ? { fixed: fixedResult } : {}) })
+        handle = await server.start(ctx)
       } catch (err) {
-        out.push({ server, params, runs, error: err instanceof Error ? err.message : String(err) })
+        for (const { params } of configs) out.push({ server, params, runs: [], error: `start: ${err instanceof Error ? err.message : String(err)}` })
+        continue
       }
+      for (const { params, cfg, fixed } of configs) {
+        const runs: FanoutResult[] = []
+        const desc = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ')
+        try {
+          for (let rep = 0; rep < options.reps; rep++) {
+            options.progress.log(`${label} ${server.id} ${desc} rep ${rep + 1}/${options.reps}: ${cfg.docs * cfg.clientsPerDoc} clients x ${cfg.updatesPerClient} updates`)
+            const r = await runFanout(server, handle, cfg, pool)
+            options.progress.log(`  ${fmtRate(r.deliveredPerSec)} delivered/s, p99 ${fmtMsFromUs(r.hist.quantile(0.99))}, ${fmtUs(r.serverCpuUsPerDelivery)} server CPU per delivery, busier: ${busier(r)}${r.problems.length > 0 ? `, PROBLEMS: ${r.problems.slice(0, 3).join('; ')}` : ''}`)
+            runs.push(r)
+          }
+          let fixedResult: FanoutResult | undefined
+          if (fixed !== undefined) {
+            options.progress.log(`${label} ${server.id} ${desc} at ${fmtRate(FIXED_LOAD)} deliveries/s offered`)
+            fixedResult = await runFanout(server, handle, fixed, pool)
+            options.progress.log(`  p50 ${fmtMsFromUs(fixedResult.hist.quantile(0.5))}, p99 ${fmtMsFromUs(fixedResult.hist.quantile(0.99))}${fixedResult.problems.length > 0 ? `, PROBLEMS: ${fixedResult.problems.slice(0, 3).join('; ')}` : ''}`)
+          }
+          out.push({ server, params, runs, ...(fixedResult !== undefined ? { fixed: fixedResult } : {}) })
+        } catch (err) {
+          out.push({ server, params, runs, error: err instanceof Error ? err.message : String(err) })
+        }
+      }
+      await handle.stop()
     }
-    await handle.stop()
-  }
   } finally {
     await pool.close()
   }
