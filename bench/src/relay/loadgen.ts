@@ -18,19 +18,25 @@ import * as prng from 'lib0/prng'
 import { LatencyHistogram, type HistogramJson } from '../stats.js'
 import { hocuspocusAuth, parseIncoming, syncStep1, syncStep2, updateFrame, updateRanges, type WireProtocol } from './protocol.js'
 
+/** What the load clients speak: the y-websocket protocol (or Hocuspocus' variant), or Concord's native one. */
+export type LoadProtocol = WireProtocol | 'concord-native'
+type NativeModule = typeof import('./native.js')
+
 export interface ClientSpec {
   /** Global client index across all load processes. */
   readonly index: number
   readonly url: string
   readonly doc: string
-  /** The Yjs client id its updates carry. */
+  /** The Yjs client id its updates carry (native: its replica is `b<yClient>`). */
   readonly yClient: number
+  /** Access token, for protocols that carry it in the handshake (native hello). */
+  readonly token?: string
 }
 
 export type LoadRequest =
   | {
       readonly type: 'setup'
-      readonly protocol: WireProtocol
+      readonly protocol: LoadProtocol
       readonly clients: readonly ClientSpec[]
       /** For every document: how many updates all its clients send in total (what each client must receive). */
       readonly expectedPerDoc: Readonly<Record<string, number>>
@@ -89,7 +95,8 @@ interface Client {
   readonly seen: Map<number, number>
 }
 
-let protocol: WireProtocol = 'y-websocket'
+let protocol: LoadProtocol = 'y-websocket'
+let native: NativeModule | undefined
 let clients: Client[] = []
 const byYClient = new Map<number, Client>()
 let windowSize = 1
@@ -118,13 +125,21 @@ function note(problem: string): void {
   if (problems.length < 20) problems.push(problem)
 }
 
+/** The y-websocket flavour in use (only called on y-websocket paths). */
+function wire(): WireProtocol {
+  if (protocol === 'concord-native') throw new Error('not a y-websocket protocol')
+  return protocol
+}
+
 function prepareFrames(spec: ClientSpec, count: number, seed: number): Buffer[] {
+  if (protocol === 'concord-native') return native!.prepareEdits(spec.doc, spec.yClient, count, seed)
+  const w = protocol
   const doc = new Y.Doc()
   doc.clientID = spec.yClient
   const text = doc.getText('t')
   const gen = prng.create(seed + spec.index)
   const out: Buffer[] = []
-  doc.on('update', (u: Uint8Array) => out.push(updateFrame(protocol, spec.doc, u)))
+  doc.on('update', (u: Uint8Array) => out.push(updateFrame(w, spec.doc, u)))
   for (let i = 0; i < count; i++) text.insert(text.length, String.fromCharCode(prng.int32(gen, 97, 122)))
   doc.destroy()
   return out
@@ -170,34 +185,66 @@ function finish(): void {
 }
 
 function onUpdate(c: Client, update: Uint8Array, t: number): void {
-  for (const r of updateRanges(update)) {
-    const last = c.seen.get(r.client) ?? 0
-    if (r.clock < last) {
-      duplicates += Math.min(r.length, last - r.clock)
-    } else if (r.clock > last) {
-      note(`client ${c.spec.index}: gap from ${r.client}: clock ${r.clock}, expected ${last}`)
+  for (const r of updateRanges(update)) account(c, r, t)
+}
+
+/** One received run of a sender's clocks (Yjs clocks, or native seq - 1): counts, latency, flow control. */
+function account(c: Client, r: { readonly client: number; readonly clock: number; readonly length: number }, t: number): void {
+  const last = c.seen.get(r.client) ?? 0
+  if (r.clock < last) {
+    duplicates += Math.min(r.length, last - r.clock)
+  } else if (r.clock > last) {
+    note(`client ${c.spec.index}: gap from ${r.client}: clock ${r.clock}, expected ${last}`)
+  }
+  const end = r.clock + r.length
+  if (end > last) c.seen.set(r.client, end)
+  const fresh = Math.max(0, end - Math.max(r.clock, last))
+  c.received += fresh
+  deliveries += fresh
+  const sender = byYClient.get(r.client)
+  if (sender !== undefined) {
+    for (let k = Math.max(r.clock, last); k < end; k++) {
+      const sentAt = sender.sendTimes[k]
+      if (sentAt !== undefined && sentAt > 0) hist.add(t - sentAt)
     }
-    const end = r.clock + r.length
-    if (end > last) c.seen.set(r.client, end)
-    const fresh = Math.max(0, end - Math.max(r.clock, last))
-    c.received += fresh
-    deliveries += fresh
-    const sender = byYClient.get(r.client)
-    if (sender !== undefined) {
-      for (let k = Math.max(r.clock, last); k < end; k++) {
-        const sentAt = sender.sendTimes[k]
-        if (sentAt !== undefined && sentAt > 0) hist.add(t - sentAt)
-      }
-      if (sender === c) {
-        c.acked = Math.max(c.acked, end)
-        pump(c)
-      }
+    if (sender === c) {
+      c.acked = Math.max(c.acked, end)
+      pump(c)
     }
   }
-  if (c.received === c.expected) {
+  if (fresh > 0 && c.received === c.expected) {
     finished++
     endUs = t
     if (finished === clients.length && running) finish()
+  }
+}
+
+/** Native events name their author; load clients are `b<yClient>`, anything else (the creation events) is not an update. */
+function clientOfActor(actor: string): number | undefined {
+  if (actor.charCodeAt(0) !== 98 /* b */) return undefined
+  const n = Number(actor.slice(1))
+  return Number.isInteger(n) && n > 0 ? n : undefined
+}
+
+function onNativeMessage(c: Client, data: Buffer, t: number): void {
+  let msg
+  try {
+    msg = native!.parseNative(data)
+  } catch (err) {
+    note(`client ${c.spec.index}: undecodable frame (${(err as Error).message})`)
+    return
+  }
+  if (msg.kind === 'events' || msg.kind === 'ack') {
+    frames++
+    for (const it of msg.items) {
+      // The creation events every client pushed during setup are nobody's update (actor bench-genesis).
+      const client = clientOfActor(it.actor)
+      if (client !== undefined) account(c, { client, clock: it.seq - 1, length: 1 }, t)
+    }
+  } else if (msg.kind === 'reject' || msg.kind === 'error') {
+    note(`client ${c.spec.index}: ${msg.kind} ${msg.reason}`)
+  } else {
+    otherFrames++
   }
 }
 
@@ -205,6 +252,10 @@ function onMessage(c: Client, data: Buffer): void {
   // Not gated on `running`: another load process may get 'go' first, and its
   // clients' first updates can arrive here before our own 'go' does.
   const t = nowUs()
+  if (protocol === 'concord-native') {
+    onNativeMessage(c, data, t)
+    return
+  }
   let msg
   try {
     msg = parseIncoming(protocol, data)
@@ -242,28 +293,60 @@ function connect(spec: ClientSpec, expected: number, seed: number): Promise<Clie
     }
     let synced = false
     const timer = setTimeout(() => reject(new Error(`client ${spec.index}: no sync within 30 s (${url})`)), 30_000)
+    const markSynced = (): void => {
+      synced = true
+      clearTimeout(timer)
+      resolve(client)
+    }
+    // Native: synced once subscribed (caughtUp) and the creation events are stored (their ack or reject).
+    let caughtUp = false
+    let genesisStored = false
     ws.on('open', () => {
+      if (protocol === 'concord-native') {
+        ws.send(native!.helloFrame(spec.token ?? ''))
+        return
+      }
       if (protocol === 'hocuspocus') ws.send(hocuspocusAuth(spec.doc))
-      ws.send(syncStep1(protocol, spec.doc))
+      ws.send(syncStep1(wire(), spec.doc))
     })
     ws.on('message', (data: Buffer) => {
       if (synced) {
         onMessage(client, data)
         return
       }
+      if (protocol === 'concord-native') {
+        let m
+        try {
+          m = native!.parseNative(data)
+        } catch (err) {
+          reject(new Error(`client ${spec.index}: undecodable frame before sync (${(err as Error).message})`))
+          return
+        }
+        if (m.kind === 'welcome') {
+          ws.send(native!.subscribeFrame(spec.doc))
+          ws.send(native!.pushFrame(spec.doc, native!.genesis(spec.doc)))
+        } else if (m.kind === 'caughtUp') {
+          caughtUp = true
+        } else if (m.kind === 'ack' || m.kind === 'reject') {
+          if (m.kind === 'ack' ? m.items.some((i) => i.actor === native!.GENESIS_ACTOR) : true) genesisStored = true
+        } else if (m.kind === 'error') {
+          reject(new Error(`client ${spec.index}: ${m.reason}`))
+          return
+        }
+        if (caughtUp && genesisStored) markSynced()
+        return
+      }
       let msg
       try {
-        msg = parseIncoming(protocol, data)
+        msg = parseIncoming(wire(), data)
       } catch {
         return
       }
       if (msg.kind === 'step1') {
         // The server asks what we have: nothing it lacks yet.
-        ws.send(syncStep2(protocol, spec.doc))
+        ws.send(syncStep2(wire(), spec.doc))
       } else if (msg.kind === 'step2') {
-        synced = true
-        clearTimeout(timer)
-        resolve(client)
+        markSynced()
       }
     })
     ws.on('error', (err) => {
@@ -282,6 +365,7 @@ function connect(spec: ClientSpec, expected: number, seed: number): Promise<Clie
 
 async function setup(req: Extract<LoadRequest, { type: 'setup' }>): Promise<void> {
   protocol = req.protocol
+  if (protocol === 'concord-native') native ??= await import('./native.js')
   windowSize = req.window
   updatesPerClient = req.updatesPerClient
   const t0 = performance.now()

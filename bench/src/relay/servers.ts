@@ -252,11 +252,9 @@ export const relayServers: readonly RelayServer[] = [
     title: 'Concord relay (native)',
     protocol: 'concord-native',
     stateful: true,
-    roomUrl: (server) => withToken(server.url, server),
-    unavailable: (ctx) =>
-      !existsSync(concordRelayCli(ctx))
-        ? 'packages/relay/dist/cli.js is not built yet'
-        : 'the load client for the native protocol is not written yet (it needs core/protocol)',
+    // One socket per client at /sync; the token goes in the hello message.
+    roomUrl: (server) => `${server.url}/sync`,
+    unavailable: (ctx) => (existsSync(concordRelayCli(ctx)) ? undefined : 'packages/relay/dist/cli.js is not built yet'),
     start: (ctx) => startConcordRelay(ctx),
   },
   {
