@@ -1,20 +1,19 @@
 /**
- * Test support for the client suites: a real relay process (the CLI on port
- * 0, with its own SQLite data directory), HS256 tokens minted with jose, and
- * `waitFor`, which polls a condition and fails loudly with a description of
- * what it was waiting for and the last state seen, instead of sleeping.
+ * Test support for the client suites, a thin layer over relay-process.ts: the
+ * relay process as the client tests see it (a ws(s)://…/sync URL, restart on
+ * the same port), HS256 tokens with the client tests' claims, and `waitFor`
+ * with a description of the last state seen (the polling itself is the one in
+ * native-test-client.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
+import { type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { SignJWT } from 'jose'
+import { waitFor as waitForValue } from './native-test-client.js'
+import { TEST_SECRET, startRelayProcess, tempDir } from './relay-process.js'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
-export const RELAY_CLI = join(root, 'packages/relay/dist/cli.js')
-export const TOKEN_SECRET = 'client-tests-secret-0123456789abcdefghij'
+export { RELAY_CLI } from './relay-process.js'
+/** The secret the relays started here verify tokens with. */
+export const TOKEN_SECRET = TEST_SECRET
 
 export interface RelayProc {
   /** ws://127.0.0.1:port/sync */
@@ -37,49 +36,24 @@ export interface RelayStartOptions {
   readonly scheme?: 'ws' | 'wss'
 }
 
-/** Starts the relay CLI and resolves once it logs "listening". */
+/** Starts the relay CLI (startRelayProcess) and resolves once it is listening. */
 export async function startRelay(o: RelayStartOptions = {}): Promise<RelayProc> {
-  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'concord-client-relay-'))
-  const args = [RELAY_CLI, '--port', String(o.port ?? 0), '--data', dataDir, '--token-secret', TOKEN_SECRET, '--log-level', 'info', ...(o.extraArgs ?? [])]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr!.on('data', (d) => (stderr += String(d)))
-  const exited = new Promise<void>((r) => child.once('exit', () => r()))
-  const listening = await new Promise<{ url: string }>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`relay did not log "listening" within 15 s; stderr: ${stderr}`)), 15_000)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      rej(new Error(`relay exited with ${code} before listening; stderr: ${stderr}`))
-    })
-    const lines = createInterface({ input: child.stdout! })
-    lines.on('line', (line) => {
-      try {
-        const j = JSON.parse(line) as { msg?: string; url?: string }
-        if (j.msg === 'listening' && typeof j.url === 'string') {
-          clearTimeout(timer)
-          res({ url: j.url })
-        }
-      } catch {
-        // not a log line
-      }
-    })
+  const p = await startRelayProcess({
+    dataDir: o.dataDir ?? tempDir('concord-client-relay-'),
+    ...(o.port === undefined ? {} : { port: o.port }),
+    secret: TOKEN_SECRET,
+    args: o.extraArgs ?? [],
   })
-  const http = new URL(listening.url)
+  const http = new URL(p.url)
   const scheme = o.scheme ?? (http.protocol === 'https:' ? 'wss' : 'ws')
-  const port = Number(http.port)
-  const stopWith = async (sig: NodeJS.Signals) => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill(sig)
-    await exited
-  }
   return {
     url: `${scheme}://${http.host}/sync`,
-    httpUrl: listening.url,
-    port,
-    dataDir,
-    child,
-    kill: () => stopWith('SIGKILL'),
-    stop: () => stopWith('SIGTERM'),
+    httpUrl: p.url,
+    port: p.port,
+    dataDir: p.dataDir,
+    child: p.child,
+    kill: async () => void (await p.kill()),
+    stop: async () => void (await p.stop()),
   }
 }
 
@@ -103,21 +77,28 @@ export async function mintToken(claims: {
 }
 
 /**
- * Polls `cond` (on timers and on every microtask turn of the test) until it is
- * true; fails after `timeoutMs` naming what it waited for and `describe()`.
+ * Waits until `cond` is true (native-test-client's `waitFor` does the
+ * polling); on a timeout the error also shows `describe()`, the last state.
  */
 export async function waitFor(what: string, cond: () => boolean, describe: () => unknown = () => '', timeoutMs = 15_000): Promise<void> {
-  const started = Date.now()
-  while (!cond()) {
-    if (Date.now() - started > timeoutMs) {
-      let state: string
+  let condThrew = false
+  try {
+    await waitForValue(what, () => {
       try {
-        state = JSON.stringify(describe(), (_k, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v), 2)
-      } catch {
-        state = String(describe())
+        return cond()
+      } catch (e) {
+        condThrew = true
+        throw e
       }
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last state: ${state}`)
+    }, timeoutMs)
+  } catch (e) {
+    if (condThrew) throw e
+    let state: string
+    try {
+      state = JSON.stringify(describe(), (_k, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v), 2)
+    } catch {
+      state = String(describe())
     }
-    await new Promise((r) => setTimeout(r, 5))
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; last state: ${state}`)
   }
 }

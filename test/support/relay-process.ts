@@ -35,6 +35,8 @@ export function tempDir(prefix = 'concord-relay-'): string {
 export interface RelayProcessOptions {
   /** Data directory (default: a fresh temporary one). Reuse it to restart on the same data. */
   readonly dataDir?: string
+  /** TCP port (default 0: any free port). Pass a previous relay's port to restart it where clients expect it. */
+  readonly port?: number
   /** HS256 secret; null starts the relay in demo mode (no secret, no key). Default TEST_SECRET. */
   readonly secret?: string | null
   /** More flags. */
@@ -72,7 +74,7 @@ export interface RelayProcess {
 export async function startRelayProcess(options: RelayProcessOptions = {}): Promise<RelayProcess> {
   const dataDir = options.dataDir ?? tempDir()
   const secret = options.secret === undefined ? TEST_SECRET : options.secret
-  const args = [RELAY_CLI, '--port', '0', '--host', '127.0.0.1', '--data', dataDir, ...(secret === null ? [] : ['--token-secret', secret]), ...(options.args ?? [])]
+  const args = [RELAY_CLI, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data', dataDir, ...(secret === null ? [] : ['--token-secret', secret]), ...(options.args ?? [])]
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...options.env }
   // A CONCORD_* variable of the caller's environment must not change the relay under test.
   for (const k of Object.keys(env)) if (k.startsWith('CONCORD_') && options.env?.[k] === undefined) delete env[k]
