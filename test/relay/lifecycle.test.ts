@@ -2,7 +2,7 @@
  * The relay over a document's life and under pressure, on real processes:
  * periodic snapshots, idle unload and reload from snapshot plus tail,
  * graceful shutdown (SHUTTING_DOWN to every socket, exit 0), and the limits:
- * pre-auth bytes, rate limit, slow consumer.
+ * pre-auth bytes, rate limit, slow consumer (each limit on its own relay where they would interfere).
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -89,9 +89,9 @@ test('snapshots every N events, idle unload, reload from snapshot plus tail, gra
   }
 })
 
-test('limits: pre-auth bytes, rate limit, slow consumer', async () => {
+test('limits: pre-auth bytes and rate limit', async () => {
   const relay = await startRelayProcess({
-    args: ['--preauth-max-bytes', '1024', '--rate-limit', '20', '--rate-burst', '40', '--slow-consumer-bytes', '65536'],
+    args: ['--preauth-max-bytes', '1024', '--rate-limit', '20', '--rate-burst', '40'],
   })
   try {
     // More than the pre-auth allowance before the relay answered hello.
@@ -105,6 +105,15 @@ test('limits: pre-auth bytes, rate limit, slow consumer', async () => {
     assert.is((await chatty.waitClosed()).code, CLOSE.RATE_LIMITED)
     assert.ok(chatty.errors.some((e) => e.code === 'RATE_LIMITED'))
 
+  } finally {
+    await relay.stop()
+  }
+})
+
+test('limits: a slow consumer is closed with a retryable code, not silently skipped', async () => {
+  // Its own relay, with the default rate limit: the bulk writer must not be the one cut off.
+  const relay = await startRelayProcess({ args: ['--slow-consumer-bytes', '65536'] })
+  try {
     // A subscriber that stops reading while another client writes a lot is closed, not silently skipped.
     const docId = parsePurchaseId('01J8LIFECYCLE0000000000PO2')
     const writer = await NativeTestClient.connect(relay.wsUrl, token, { replica: 'bulk', seed: SEED })
