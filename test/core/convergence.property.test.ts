@@ -12,7 +12,7 @@ import { BACKENDS } from '../support/backends.js'
 import { check, SEED } from '../support/seed.js'
 import { assertConverged, int, newWorld, pick, randomCommand } from '../support/replicas.js'
 
-const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 400)
+const RUNS = Number(process.env.CONVERGENCE_RUNS ?? 500)
 
 for (const backend of BACKENDS) {
   const ops = new Map<string, number>()
