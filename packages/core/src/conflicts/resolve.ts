@@ -12,6 +12,8 @@ import type { Json } from '../json.js'
 import { type Decimal, compareDecimal, decimalFromParts, subDecimal } from '../money/decimal.js'
 import { nextState } from '../purchase/lifecycle.js'
 import { minorToString, parseMinor } from '../money/amount.js'
+import { currencyExponent, parseCurrencyCode } from '../money/currency.js'
+import * as input from '../purchase/inputs.js'
 import type { IsoDate } from '../time/dates.js'
 import { businessDateOf } from '../time/dates.js'
 import type { PurchaseDerived } from '../purchase/derive.js'
@@ -255,7 +257,7 @@ export const RESOLVERS: Readonly<Record<ConflictKind, Readonly<Record<string, Re
   },
   CONCURRENT_GUARDED_WRITE: {
     keep: (ctx) => writeReg(ctx, `h.${ctx.conflict.facts.field ?? ''}`, param(ctx, 'value')),
-    custom: (ctx) => writeReg(ctx, `h.${ctx.conflict.facts.field ?? ''}`, param(ctx, 'value')),
+    custom: (ctx) => writeReg(ctx, `h.${ctx.conflict.facts.field ?? ''}`, customGuardedValue(ctx)),
     defer: recordOnly,
   },
   POSSIBLE_DUPLICATE_LINE: {
@@ -265,6 +267,28 @@ export const RESOLVERS: Readonly<Record<ConflictKind, Readonly<Record<string, Re
   },
   // Handled by the replica: it re-applies the chosen resolution.
   CONCURRENT_RESOLUTIONS: { pick: recordOnly, defer: recordOnly },
+}
+
+/**
+ * A custom value for a guarded field passes the checks its own command makes
+ * (a canonical rate, a currency of the order's exponent, a bounded supplier
+ * name), so a resolution cannot write what no command could.
+ */
+function customGuardedValue(ctx: ResolveContext): string {
+  const v = param(ctx, 'value')
+  switch (ctx.conflict.facts.field) {
+    case 'supplier':
+      return input.text('value', v, { required: true })
+    case 'fxRate':
+      return input.rate('value', v)
+    case 'currency': {
+      const c = input.field('value', () => parseCurrencyCode(v))
+      input.field('value', () => currencyExponent(c, ctx.state.settings.currencyExponent))
+      return c
+    }
+    default:
+      return fail('INVALID_RESOLUTION', `no custom value for field ${String(ctx.conflict.facts.field)}`)
+  }
 }
 
 /** The state the order was in just before its last cancellation. */
