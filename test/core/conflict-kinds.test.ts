@@ -216,6 +216,44 @@ for (const backend of BACKENDS) {
     })
   }
 
+  test(`[${backend.name}] every option of every kind closes its conflict and raises nothing new on the resolving replica`, () => {
+    let checked = 0
+    for (const kind of Object.keys(SCENARIOS) as (keyof typeof SCENARIOS)[]) {
+      const options = raised(build(backend, kind), kind).options.map((o) => o.id).filter((o) => o !== 'defer')
+      for (const option of options) {
+        for (const which of [0, 1] as const) {
+          const p = build(backend, kind)
+          const c = raised(p, kind)
+          const before = new Set(p.a.conflicts().map((x) => x.id))
+          p.a.resolve(c.id, option, paramsFor(c, option, which))
+          const after = p.a.conflicts()
+          assert.not.ok(after.some((x) => x.id === c.id), `${kind} / ${option}: the conflict closes`)
+          const raisedNow = after.filter((x) => !before.has(x.id))
+          assert.equal(raisedNow.map((x) => `${x.kind} ${JSON.stringify(x.facts)}`), [], `${kind} / ${option} (choice ${which}) raises nothing new`)
+          sync(p.a, p.b)
+          assert.equal(p.b.conflicts().map((x) => x.id), after.map((x) => x.id), `${kind} / ${option}: same queue on the other replica`)
+          checked++
+        }
+      }
+    }
+    assert.ok(checked >= 60, `checked ${checked} resolutions`)
+  })
+
+  test(`[${backend.name}] a resolution that changes the lines restates a stated total`, () => {
+    const s = SCENARIOS.OVER_RECEIPT
+    const p = pair(backend, { currency: 'EUR', supplier: 'ACME' }, (a, l) => {
+      s.setup(a, l)
+      a.setStatedTotal('50')
+    })
+    s.sideA(p.a, p.lines)
+    s.sideB(p.b, [...p.lines])
+    sync(p.a, p.b)
+    const c = raised(p, 'OVER_RECEIPT')
+    p.a.resolve(c.id, 'raise-qty')
+    assert.equal(p.a.conflicts().map((x) => x.kind), [])
+    assert.equal(p.a.state().statedTotal.values, [String(p.a.derived().totals.total)])
+  })
+
   test(`[${backend.name}] identical concurrent resolutions collapse into one`, () => {
     const p = build(backend, 'OVER_RECEIPT')
     const c = raised(p, 'OVER_RECEIPT')

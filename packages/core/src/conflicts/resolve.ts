@@ -11,6 +11,7 @@ import type { EventId, LineId, RecordId } from '../ids.js'
 import type { Json } from '../json.js'
 import { type Decimal, compareDecimal, decimalFromParts, subDecimal } from '../money/decimal.js'
 import { nextState } from '../purchase/lifecycle.js'
+import { keyBetween } from '../purchase/sort-key.js'
 import { minorToString, parseMinor } from '../money/amount.js'
 import { currencyExponent, parseCurrencyCode } from '../money/currency.js'
 import * as input from '../purchase/inputs.js'
@@ -85,21 +86,12 @@ function lockOf(ctx: ResolveContext): TransitionRecord {
 export const RESOLVERS: Readonly<Record<ConflictKind, Readonly<Record<string, Resolver>>>> = {
   TOTAL_MISMATCH: {
     'accept-computed': (ctx) => writeReg(ctx, keys.guarded('statedTotal'), minorToString(ctx.derived.totals.total)),
-    'adjustment-line': (ctx) => {
-      const stated = parseMinor(param(ctx, 'stated'))
-      const diff = stated - ctx.derived.totals.total
-      const id = ctx.newRecordId() as unknown as LineId
-      ctx.w.addRecord('lines', id, { id, kind: 'service', vv: ctx.vv, ...ctx.stamp } as unknown as Json)
-      writeReg(ctx, keys.line(id, 'product'), 'Adjustment')
-      writeReg(ctx, keys.line(id, 'qty'), '1')
-      // An adjustment may be negative: its unit price carries the sign.
-      const amount = decimalFromParts({ units: diff, scale: ctx.state.settings.currencyExponent })
-      writeReg(ctx, keys.line(id, 'price'), { amount, currency: ctx.state.currency.values[0] ?? '' })
-      writeReg(ctx, keys.line(id, 'sortKey'), `zz${id}`)
-      writeReg(ctx, keys.guarded('statedTotal'), minorToString(stated))
-    },
-    keep: (ctx) => writeReg(ctx, keys.guarded('statedTotal'), minorToString(parseMinor(param(ctx, 'value')))),
-    custom: (ctx) => writeReg(ctx, keys.guarded('statedTotal'), minorToString(parseMinor(param(ctx, 'value')))),
+    // The stated total is a commitment: keeping one (or stating another)
+    // means the lines must reach it, so each adds the adjustment line that
+    // makes the computed total equal it; the invariant then holds again.
+    'adjustment-line': (ctx) => adjustTo(ctx, parseMinor(param(ctx, 'stated'))),
+    keep: (ctx) => adjustTo(ctx, parseMinor(param(ctx, 'value'))),
+    custom: (ctx) => adjustTo(ctx, parseMinor(param(ctx, 'value'))),
     defer: recordOnly,
   },
   OVER_RECEIPT: {
@@ -154,7 +146,8 @@ export const RESOLVERS: Readonly<Record<ConflictKind, Readonly<Record<string, Re
         writeReg(ctx, keys.line(id, 'price'), l.price as unknown as Json)
         writeReg(ctx, keys.line(id, 'discount'), l.discount)
         writeReg(ctx, keys.line(id, 'uom'), l.uom)
-        writeReg(ctx, keys.line(id, 'sortKey'), `${l.sortKey}V`)
+        const next = ctx.state.lines[ctx.state.lines.findIndex((x) => x.id === l.id) + 1]?.sortKey ?? null
+        writeReg(ctx, keys.line(id, 'sortKey'), keyBetween(l.sortKey, next !== null && next > l.sortKey ? next : null))
         for (const t of l.taxes) writeReg(ctx, keys.tax(id, t.code), { on: true, ...t } as unknown as Json)
       }
     },
@@ -289,6 +282,22 @@ function customGuardedValue(ctx: ResolveContext): string {
     default:
       return fail('INVALID_RESOLUTION', `no custom value for field ${String(ctx.conflict.facts.field)}`)
   }
+}
+
+/** Adds a service line for the difference and states the total it makes. */
+function adjustTo(ctx: ResolveContext, stated: bigint): void {
+  const diff = stated - ctx.derived.totals.total
+  if (diff !== 0n) {
+    const id = ctx.newRecordId() as unknown as LineId
+    ctx.w.addRecord('lines', id, { id, kind: 'service', vv: ctx.vv, ...ctx.stamp } as unknown as Json)
+    writeReg(ctx, keys.line(id, 'product'), 'Adjustment')
+    writeReg(ctx, keys.line(id, 'qty'), '1')
+    // An adjustment may be negative: its unit price carries the sign.
+    const amount = decimalFromParts({ units: diff, scale: ctx.state.settings.currencyExponent })
+    writeReg(ctx, keys.line(id, 'price'), { amount, currency: ctx.state.currency.values[0] ?? '' })
+    writeReg(ctx, keys.line(id, 'sortKey'), keyBetween(ctx.state.lines[ctx.state.lines.length - 1]?.sortKey ?? null, null))
+  }
+  writeReg(ctx, keys.guarded('statedTotal'), minorToString(stated))
 }
 
 /** The state the order was in just before its last cancellation. */

@@ -704,7 +704,7 @@ export class PurchaseReplica {
     const vv = this.clockRecord()
     const state = this.state()
     const derived = this.derived()
-    return this.commit('conflict.resolve', (w, s) => {
+    const apply = (w: DocWriter, s: Stamp) => {
       const ctx = {
         state, derived, w, stamp: s, vv,
         newRecordId: () => parseRecordId(this.newId()),
@@ -717,6 +717,12 @@ export class PurchaseReplica {
       }
       const id = parseRecordId(this.newId())
       w.addRecord('resolutions', id, { id, conflict: conflict.id, kind: conflict.kind, option, params: clean, note: why, vv, ...s } as unknown as Json)
+    }
+    return this.commit('conflict.resolve', (w, s) => {
+      // A resolution that changes the total restates a stated total, as a
+      // command does; TOTAL_MISMATCH's own options state it themselves.
+      if (conflict.kind !== 'TOTAL_MISMATCH') this.restate(w, s, (ow) => apply(ow, s))
+      apply(w, s)
     }, { check: false })
   }
 
