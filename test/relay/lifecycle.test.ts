@@ -79,7 +79,11 @@ test('snapshots every N events, idle unload, reload from snapshot plus tail, gra
     assert.is(await waitFor('y close', () => yClose), CLOSE.SHUTTING_DOWN)
 
     // Restart: the shutdown flushed a final snapshot; the purchase loads the same.
+    const before = relay.relayId
     relay = await startRelayProcess({ dataDir: relay.dataDir })
+    // A new process is a new actor, so its own events never reuse a crashed process's numbers.
+    assert.is.not(relay.relayId, before)
+    assert.is(relay.relayId.slice(0, -9), before.slice(0, -9), 'same store, new process suffix')
     const again = await NativeTestClient.connect(relay.wsUrl, token, { replica: 'lifeA', seed: SEED + 3 })
     await again.subscribe(DOC)
     assert.is(view(again.replica(DOC)), view(r))

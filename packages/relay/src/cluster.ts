@@ -18,23 +18,12 @@
  * subscription is back (ioredis reconnects with capped exponential backoff)
  * every loaded document is caught up from Postgres, so nothing is lost.
  */
-import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { Counter, Gauge } from 'prom-client'
-import { type PurchaseId, type ReplicaId, parsePurchaseId, parseReplicaId } from '@concord/core'
+import { type PurchaseId, type ReplicaId, parsePurchaseId } from '@concord/core'
 import type { ClusterSink, DocHost } from './doc-host.js'
 import type { RelayMetrics } from './metrics.js'
-
-/**
- * This process's replica id: the store's relay id (shared by every relay on
- * one schema) plus a random 8-hex suffix made at start, short enough that
- * `${id}-y` (the y-websocket import actor) is still a valid replica id. A
- * restarted process is a new actor, whose own events start at seq 1.
- */
-export function clusterProcessId(storeRelayId: ReplicaId): ReplicaId {
-  return parseReplicaId(`${storeRelayId.slice(0, 53)}-${randomBytes(4).toString('hex')}`)
-}
 
 export interface ClusterOptions {
   readonly redisUrl: string

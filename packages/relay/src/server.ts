@@ -23,6 +23,7 @@ import type { Logger } from 'pino'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { type PurchaseId, type ReplicaId, instantFromEpochMs, parsePurchaseId } from '@concord/core'
 import { type CloseCodeInfo, CLOSE_CODES, rightsFor } from '@concord/core/protocol'
+import { processReplicaId } from './process-id.js'
 import { handleAdmin, sendJson } from './admin.js'
 import { AuthError, type Session, type TokenVerifier, createTokenVerifier } from './auth.js'
 import type { RelayConfig } from './config.js'
@@ -101,7 +102,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
   const storeRelayId = await store.relayId()
   // Cluster mode (several relays on one Postgres schema, Redis notices): each process writes as its own actor.
   const clusterModule = config.redisUrl !== undefined ? await import('./cluster.js') : undefined
-  const relayId = clusterModule !== undefined ? clusterModule.clusterProcessId(storeRelayId) : storeRelayId
+  const relayId = processReplicaId(storeRelayId)
   const verifier: TokenVerifier = await createTokenVerifier({
     ...(config.tokenSecret !== undefined ? { secret: config.tokenSecret } : {}),
     ...(config.tokenPublicKey !== undefined ? { publicKeyFile: config.tokenPublicKey } : {}),
@@ -150,7 +151,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://relay')
-    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok', relayId, ...(cluster !== undefined ? { storeRelayId } : {}) })
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok', relayId, storeRelayId })
     if (url.pathname === '/readyz') {
       if (closing) return sendJson(res, 503, { status: 'shutting down' })
       try {
