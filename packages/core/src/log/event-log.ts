@@ -213,7 +213,9 @@ export class EventLog {
     } catch (err) {
       if (!isConcordError(err)) throw err
     }
-    // Some payload is bad: find it, refuse it and everything that depends on it.
+    // Some payload is bad: apply one at a time (the rare path), refusing the
+    // bad ones and everything that depends on them. A failure here is a typed
+    // refusal of that event, never an exception out of append.
     const ok: EventEnvelope[] = []
     const bad = new Set<EventId>()
     for (const e of ready) {
@@ -221,16 +223,14 @@ export class EventLog {
       try {
         if (dependsOnBad) throw new ConcordError('INVALID_EVENT', `event ${e.id} depends on a refused event`)
         this.backend.validateUpdate(e.payload)
+        this.doc.applyBatch([e.payload])
+        this.markApplied(e)
         ok.push(e)
       } catch (err) {
         if (!isConcordError(err)) throw err
         bad.add(e.id)
         rejected.push({ id: e.id, error: err })
       }
-    }
-    if (ok.length > 0) {
-      this.doc.applyBatch(ok.map((e) => e.payload))
-      for (const e of ok) this.markApplied(e)
     }
     return ok
   }
