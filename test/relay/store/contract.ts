@@ -25,6 +25,34 @@ export interface ContractHarness {
   readonly openAnother?: () => Promise<EventStore>
 }
 
+/**
+ * The harness of a durable store reachable by an `open` function (SQLite file,
+ * Postgres schema): reopening closes and opens again, `openAnother` opens a
+ * second instance on the same data, teardown closes everything then `cleanup`.
+ */
+export async function durableHarness(open: () => Promise<EventStore>, cleanup: () => Promise<void> | void): Promise<ContractHarness> {
+  let current = await open()
+  const others: EventStore[] = []
+  return {
+    store: current,
+    teardown: async () => {
+      await current.close()
+      for (const o of others) await o.close()
+      await cleanup()
+    },
+    reopen: async () => {
+      await current.close()
+      current = await open()
+      return current
+    },
+    openAnother: async () => {
+      const o = await open()
+      others.push(o)
+      return o
+    },
+  }
+}
+
 export interface ContractSetupOptions {
   readonly testHooks?: StoreTestHooks
 }

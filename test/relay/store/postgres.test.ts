@@ -8,7 +8,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { type ErrorCode, isConcordError } from '@concord/core'
 import { type PostgresEventStoreOptions, type PostgresMigration, POSTGRES_MIGRATIONS, PostgresEventStore } from '@concord/relay/store'
-import { runEventStoreContract } from './contract.js'
+import { durableHarness, runEventStoreContract } from './contract.js'
 import { doc, ev, evs } from './events.js'
 import { PG_V1_DOC, PG_V1_EVENTS, PG_V1_RELAY_ID, postgresLayout, writePostgresV1 } from './fixtures/postgres-v1.js'
 
@@ -31,26 +31,7 @@ runEventStoreContract(
   async ({ testHooks }) => {
     const schema = newSchema()
     const open = () => PostgresEventStore.open({ connectionString, schema, poolSize: 4, ...(testHooks ? { testHooks } : {}) })
-    let current = await open()
-    const others: PostgresEventStore[] = []
-    return {
-      store: current,
-      teardown: async () => {
-        await current.close()
-        for (const o of others) await o.close()
-        await dropSchema(schema)
-      },
-      reopen: async () => {
-        await current.close()
-        current = await open()
-        return current
-      },
-      openAnother: async () => {
-        const o = await open()
-        others.push(o)
-        return o
-      },
-    }
+    return durableHarness(open, () => dropSchema(schema))
   },
   { propertyRuns: 30 },
 )

@@ -9,7 +9,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { type ErrorCode, isConcordError } from '@concord/core'
 import { type SqliteEventStoreOptions, type SqliteMigration, SQLITE_MIGRATIONS, SqliteEventStore } from '@concord/relay/store'
-import { runEventStoreContract } from './contract.js'
+import { durableHarness, runEventStoreContract } from './contract.js'
 import { doc, ev, waitFor } from './events.js'
 import { V1_DOC, V1_EVENTS, V1_RELAY_ID, sqliteLayout, writeSqliteV1 } from './fixtures/sqlite-v1.js'
 
@@ -23,26 +23,7 @@ runEventStoreContract(
     const dir = tempDir()
     const path = join(dir, 'relay.db')
     const open = () => SqliteEventStore.open({ path, ...(testHooks ? { testHooks } : {}) })
-    let current = await open()
-    const others: SqliteEventStore[] = []
-    return {
-      store: current,
-      teardown: async () => {
-        await current.close()
-        for (const o of others) await o.close()
-        rmSync(dir, { recursive: true, force: true })
-      },
-      reopen: async () => {
-        await current.close()
-        current = await open()
-        return current
-      },
-      openAnother: async () => {
-        const o = await open()
-        others.push(o)
-        return o
-      },
-    }
+    return durableHarness(open, () => rmSync(dir, { recursive: true, force: true }))
   },
   { propertyRuns: 40 },
 )
