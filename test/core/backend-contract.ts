@@ -8,7 +8,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   type CrdtBackend, type CrdtDoc, type DocSnapshot, type EventId, type Hlc, type Json, type RegisterEntry, type ReplicaId, type SetName,
-  SET_NAMES, automergeBackend, canonicalJson, isConcordError, yjsBackend,
+  SET_NAMES, automergeBackend, canonicalJson, isConcordError, wrapSnapshot, yjsBackend,
 } from '@concord/core'
 import { check } from '../support/seed.js'
 
@@ -336,6 +336,14 @@ export function runBackendContract(backend: CrdtBackend): ReturnType<typeof suit
       Uint8Array.from(saved, (x, i) => (i >= 5 ? (x * 31 + i) & 0xff : x)),
     ]
     for (const [i, g] of garbage.entries()) throwsCode(() => backend.load(g, rid('z')), 'CORRUPT_SNAPSHOT', `garbage[${i}]`)
+  })
+
+  t('a snapshot that refers to changes it does not contain fails with CORRUPT_SNAPSHOT', () => {
+    const a = create('a')
+    a.change((w) => w.insertText('notes', 0, 'first'))
+    // The second change alone builds on the first: a well-formed body that is not a whole document.
+    const second = a.change((w) => w.insertText('notes', 5, ' second'))
+    throwsCode(() => backend.load(wrapSnapshot(backend.name, second), rid('z')), 'CORRUPT_SNAPSHOT', 'the second change alone')
   })
 
   t('version() is equal iff the same changes are applied', () => {

@@ -9,7 +9,7 @@
  */
 import * as Y from 'yjs'
 import { digest } from 'lib0/hash/sha256'
-import { ConcordError, fail } from '../errors.js'
+import { ConcordError, fail, isConcordError } from '../errors.js'
 import type { ReplicaId } from '../ids.js'
 import type { Json } from '../json.js'
 import { compareHlc } from '../time/hlc.js'
@@ -264,11 +264,19 @@ export const yjsBackend: CrdtBackend = {
   load: (snapshot, replica) => {
     const body = unwrapSnapshot('yjs', snapshot)
     const ydoc = new Y.Doc({ gc: true })
+    // Decoding the snapshot once before applying it (as updates are checked)
+    // would double the cost of every cold load: applyUpdate reads all structs
+    // before it integrates them, so a malformed snapshot throws here, and one
+    // that decodes but leaves structs or deletions waiting for updates it does
+    // not contain is not a whole document.
     try {
-      validateYjsUpdate(body)
       Y.applyUpdate(ydoc, body)
+      if (ydoc.store.pendingStructs !== null || ydoc.store.pendingDs !== null) {
+        fail('CORRUPT_SNAPSHOT', 'the saved Yjs document is incomplete (it refers to changes it does not contain)')
+      }
     } catch (e) {
       ydoc.destroy()
+      if (isConcordError(e)) throw e
       throw new ConcordError('CORRUPT_SNAPSHOT', `the saved Yjs document does not load: ${(e as Error).message}`, {}, { cause: e })
     }
     return new YjsDoc(replica, ydoc)
