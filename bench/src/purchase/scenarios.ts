@@ -1,6 +1,7 @@
 /** The purchase scenarios [P1]..[P5] for the registry. */
 import type { Scenario } from '../types.js'
-import { runP1, runP2, runP3, runP4 } from './p1-p4.js'
+import { runP1, runP2, runP4 } from './p1-p4.js'
+import { runP3 } from './p3.js'
 import { runP5 } from './p5.js'
 
 export const purchaseScenarios: readonly Scenario[] = [
