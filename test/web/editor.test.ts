@@ -8,7 +8,10 @@
  *    receipt over the new quantity there) converge to the same totals and the
  *    same conflict; resolving it on one device clears it on both.
  * 3. A reload while offline keeps the pending edits, which sync once back.
- * 4. Screenshots of the editor and the resolution dialog are saved under
+ * 4. Goods and money go back: a return and a refund recorded on one device
+ *    show on the other, with the amounts due; a refund beyond what was paid
+ *    is refused with the reason, and a void undoes a return.
+ * 5. Screenshots of the editor and the resolution dialog are saved under
  *    test/artifacts/ for a person to look at.
  */
 import { readFileSync, rmSync, statSync } from 'node:fs'
@@ -201,7 +204,53 @@ web('3. a reload while offline keeps the pending edits; they sync when back onli
   await until(bob.page, "Alice's offline note", () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === 'Red ones', null)
 })
 
-web('4. the screenshots of the editor and of the resolution dialog are saved', () => {
+web('4. a return and a refund on one device show on the other; too large a refund is refused; a void undoes a return', async (ctx) => {
+  const alice = await device(ctx, 'Alice')
+  const path = await createPurchase(alice, 'Umbrella', [{ product: 'Cable', qty: '10', price: '2.00' }])
+  await alice.page.getByRole('button', { name: 'Confirm', exact: true }).click()
+  await untilText(alice.page, 'po-state', 'Confirmed')
+  const receipt = alice.page.getByTestId('receipt-form')
+  await receipt.getByLabel('Quantity received').fill('10')
+  await receipt.getByLabel('Delivery note').fill('DN-2001')
+  await receipt.getByRole('button', { name: 'Record receipt' }).click()
+  await alice.page.getByTestId('receipts').getByText('DN-2001').waitFor()
+  const payment = alice.page.getByTestId('payments')
+  await payment.getByLabel(/^Amount/).fill('20.00')
+  await payment.getByLabel('Payment ref.').fill('T-1')
+  await payment.getByRole('button', { name: 'Record payment' }).click()
+  await untilText(alice.page, 'total-due', '0.00')
+
+  const bob = await device(ctx, 'Bob', `/${path}`)
+  await untilText(bob.page, 'total-paid', '20.00')
+  const ret = bob.page.getByTestId('return-form')
+  await ret.getByLabel('Quantity returned').fill('3')
+  await ret.getByLabel('Reason').fill('Damaged in transit')
+  await ret.getByRole('button', { name: 'Record return' }).click()
+  await alice.page.getByTestId('returns').getByText('Damaged in transit').waitFor()
+
+  const refund = alice.page.getByTestId('refund-form')
+  await refund.getByLabel(/^Refund amount/).fill('25.00')
+  await refund.getByLabel('Refund ref.').fill('CN-7')
+  await refund.getByRole('button', { name: 'Record refund' }).click()
+  await refund.getByRole('alert').getByText('cannot refund more than was paid').waitFor()
+  await untilText(alice.page, 'total-paid', '20.00', 'nothing refunded by the refused refund')
+  await refund.getByLabel(/^Refund amount/).fill('6.00')
+  await refund.getByRole('button', { name: 'Record refund' }).click()
+  for (const d of [alice, bob]) {
+    await untilText(d.page, 'total-paid', '14.00', `${d.name}: paid net of the refund`)
+    await untilText(d.page, 'total-due', '6.00', `${d.name}: due after the refund`)
+    await d.page.getByTestId('refunds').getByText('CN-7').waitFor()
+  }
+
+  // The return was a mistake: Alice voids it; Bob sees it void.
+  await alice.page.getByRole('button', { name: 'Void return of 3 Cable' }).click()
+  const voidForm = alice.page.getByTestId('returns').locator('form.void')
+  await voidForm.getByLabel('Reason to void return of 3 Cable').fill('Counted twice')
+  await voidForm.getByRole('button', { name: 'Void' }).click()
+  await bob.page.getByTestId('returns').locator('li.voided').getByText('Damaged in transit').waitFor()
+})
+
+web('5. the screenshots of the editor and of the resolution dialog are saved', () => {
   for (const [file, minWidth] of [['editor.png', 1000], ['resolution-dialog.png', 300], ['editor-phone.png', 375], ['resolution-dialog-phone.png', 375]] as const) {
     const path = join(ARTIFACTS, file)
     const size = pngSize(readFileSync(path))

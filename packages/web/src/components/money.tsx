@@ -1,10 +1,12 @@
 /**
- * Goods and money: receipts (with the delivery note), bills and payments.
- * They are append-only events: a mistake is corrected by voiding, never by
- * editing, so each entry keeps who recorded it, where and when.
+ * Goods and money: receipts (with the delivery note) and returns, bills,
+ * payments and refunds. They are append-only events: a mistake is corrected
+ * by voiding, never by editing, so each entry keeps who recorded it, where
+ * and when. Returns and refunds are how goods and money go back, in any
+ * state: they are also what settles activity on a cancelled order.
  */
 import { useState } from 'preact/hooks'
-import { type LineId, type PurchaseState, type RecordId, type VoidableSet, parseMinor } from '@concord/core'
+import { type LineId, type PurchaseState, type RecordId, type VoidableSet, compareDecimal, parseDecimal, parseMinor } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
 import { money, when } from '../format.js'
 import { useAction } from '../hooks.js'
@@ -12,19 +14,22 @@ import { Alert, Field, formValues } from './fields.js'
 
 const RECEIVABLE = new Set(['confirmed', 'locked'])
 const BILLABLE = new Set(['confirmed', 'locked', 'closed'])
+const ZERO = parseDecimal('0')
 
 export function GoodsAndMoney({ handle }: { readonly handle: PurchaseHandle }) {
   const state = handle.state()
   const lc = handle.derived().lifecycle.state
   return (
     <section class="card" aria-labelledby="gm-title">
-      <h2 id="gm-title">Receipts, bills and payments</h2>
+      <h2 id="gm-title">Goods and money</h2>
       {!RECEIVABLE.has(lc) && !BILLABLE.has(lc) ? (
         <p class="muted">Goods can be received and bills and payments recorded once the order is confirmed.</p>
       ) : null}
       <Receipts handle={handle} state={state} open={RECEIVABLE.has(lc)} />
+      <Returns handle={handle} state={state} />
       <Bills handle={handle} state={state} open={BILLABLE.has(lc)} />
       <Payments handle={handle} state={state} open={BILLABLE.has(lc)} />
+      <Refunds handle={handle} state={state} />
     </section>
   )
 }
@@ -33,8 +38,13 @@ function lineName(state: PurchaseState, id: LineId): string {
   return state.lines.find((l) => l.id === id)?.product ?? 'removed line'
 }
 
-function LineSelect({ state, id, goodsOnly }: { readonly state: PurchaseState; readonly id: string; readonly goodsOnly: boolean }) {
-  const lines = state.lines.filter((l) => !l.removed && (!goodsOnly || l.kind === 'goods'))
+function LineSelect({ state, id, goodsOnly, only }: {
+  readonly state: PurchaseState
+  readonly id: string
+  readonly goodsOnly: boolean
+  readonly only?: (id: LineId) => boolean
+}) {
+  const lines = state.lines.filter((l) => !l.removed && (!goodsOnly || l.kind === 'goods') && (only === undefined || only(l.id)))
   return (
     <div class="field">
       <label for={id}>Line</label>
@@ -101,6 +111,48 @@ function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; re
           <Field label="Delivery note" name="note" required placeholder="DN-1234" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="primary" disabled={action.busy}>Record receipt</button>
+          <Alert error={action.error} onClose={action.clear} />
+        </form>
+      ) : null}
+    </div>
+  )
+}
+
+function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly state: PurchaseState }) {
+  const action = useAction()
+  const derived = handle.derived()
+  const voided = derived.voided
+  // What can go back: goods received and not yet returned (the derived quantity is net of returns).
+  const returnable = (id: LineId) => compareDecimal(derived.lines.get(id)?.received ?? ZERO, ZERO) > 0
+  const any = state.lines.some((l) => !l.removed && l.kind === 'goods' && returnable(l.id))
+  if (state.returns.length === 0 && !any) return null
+  return (
+    <div class="records" data-testid="returns">
+      <h3>Returns</h3>
+      {state.returns.length === 0 ? <p class="muted small">Nothing returned.</p> : (
+        <ul>
+          {state.returns.map((r) => (
+            <li key={r.id} class={voided.has(r.id) ? 'voided' : undefined}>
+              <span><strong>{r.qty}</strong> × {lineName(state, r.line)} returned{r.reason ? <> · {r.reason}</> : null} · {r.date}</span>{' '}
+              <Who r={r} />
+              {voided.has(r.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="returns" target={r.id} label={`return of ${r.qty} ${lineName(state, r.line)}`} />}
+            </li>
+          ))}
+        </ul>
+      )}
+      {any ? (
+        <form class="inline-form" data-testid="return-form" onSubmit={(e) => {
+          e.preventDefault()
+          const f = e.currentTarget as HTMLFormElement
+          const v = formValues(f)
+          void action.run(() => handle.run((r) => r.recordReturn({ line: v.line as LineId, qty: v.qty ?? '', reason: v.reason ?? '', ...(v.date ? { date: v.date } : {}) })))
+            .then((ok) => ok && f.reset())
+        }}>
+          <LineSelect state={state} id="return-line" goodsOnly only={returnable} />
+          <Field label="Quantity returned" name="qty" inputMode="decimal" required />
+          <Field label="Reason" name="reason" placeholder="Damaged in transit" />
+          <Field label="Date" name="date" type="date" />
+          <button type="submit" class="secondary" disabled={action.busy}>Record return</button>
           <Alert error={action.error} onClose={action.clear} />
         </form>
       ) : null}
@@ -176,6 +228,48 @@ function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; re
           <Field label="Payment ref." name="ref" required placeholder="Bank transfer 42" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="primary" disabled={action.busy}>Record payment</button>
+          <Alert error={action.error} onClose={action.clear} />
+        </form>
+      ) : null}
+    </div>
+  )
+}
+
+function Refunds({ handle, state }: { readonly handle: PurchaseHandle; readonly state: PurchaseState }) {
+  const action = useAction()
+  const derived = handle.derived()
+  const voided = derived.voided
+  const exp = state.settings.currencyExponent
+  // The derived "paid" is net of refunds: what the supplier still holds of ours.
+  const refundable = derived.totals.paid > 0n
+  if (state.refunds.length === 0 && !refundable) return null
+  return (
+    <div class="records" data-testid="refunds">
+      <h3>Refunds</h3>
+      {state.refunds.length === 0 ? <p class="muted small">No refunds.</p> : (
+        <ul>
+          {state.refunds.map((p) => (
+            <li key={p.id} class={voided.has(p.id) ? 'voided' : undefined}>
+              <span><strong>{money(parseMinor(p.amount), exp)}</strong> refunded · ref <strong>{p.ref}</strong> · {p.date}</span>{' '}
+              <Who r={p} />
+              {voided.has(p.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="refunds" target={p.id} label={`refund ${p.ref}`} />}
+            </li>
+          ))}
+        </ul>
+      )}
+      {refundable ? (
+        <form class="inline-form" data-testid="refund-form" onSubmit={(e) => {
+          e.preventDefault()
+          const f = e.currentTarget as HTMLFormElement
+          const v = formValues(f)
+          void action.run(() => handle.run((r) => r.recordRefund({ amount: v.amount ?? '', ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
+            .then((ok) => ok && f.reset())
+        }}>
+          <Field label={`Refund amount (${state.currency.values[0] ?? ''})`} name="amount" inputMode="decimal" required
+            placeholder={money(derived.totals.paid, exp).replace(/,/g, '')} />
+          <Field label="Refund ref." name="ref" required placeholder="Credit note CN-7" />
+          <Field label="Date" name="date" type="date" />
+          <button type="submit" class="secondary" disabled={action.busy}>Record refund</button>
           <Alert error={action.error} onClose={action.clear} />
         </form>
       ) : null}
