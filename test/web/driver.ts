@@ -12,6 +12,7 @@ import { REPO_ROOT, type RelayProcess, startRelayProcess } from '../support/rela
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const ARTIFACTS = join(REPO_ROOT, 'test/artifacts')
 /** Long enough for a loaded CI machine; a wait that times out fails the test with its description. */
+export const MAX_FRAME_BYTES = 64 * 1024
 export const WAIT_MS = Number(process.env.WEB_WAIT_MS ?? 20_000)
 
 export interface Env {
@@ -25,7 +26,8 @@ export async function startEnv(): Promise<Env> {
   if (!existsSync(dist)) throw new Error(`${dist} is missing: build the web app first (node packages/web/build.mjs, part of pnpm build)`)
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
   mkdirSync(ARTIFACTS, { recursive: true })
-  const relay = await startRelayProcess({ secret: null })
+  // Frames up to 64 KiB (the default is 4 MiB), so that a test can write a change the relay refuses.
+  const relay = await startRelayProcess({ secret: null, args: ['--max-frame-bytes', String(MAX_FRAME_BYTES)] })
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],

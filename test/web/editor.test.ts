@@ -11,7 +11,10 @@
  * 4. Goods and money go back: a return and a refund recorded on one device
  *    show on the other, with the amounts due; a refund beyond what was paid
  *    is refused with the reason, and a void undoes a return.
- * 5. Screenshots of the editor and the resolution dialog are saved under
+ * 5. A change larger than the relay accepts is refused: the purchase shows
+ *    why its sync stopped (a dead letter) and offers to send again; the other
+ *    device never sees the change.
+ * 6. Screenshots of the editor and the resolution dialog are saved under
  *    test/artifacts/ for a person to look at.
  */
 import { readFileSync, rmSync, statSync } from 'node:fs'
@@ -19,7 +22,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  ARTIFACTS, type Device, type Env, conflictIds, createPurchase, editLine, openDevice, pngSize, setOfflineSwitch, startEnv,
+  ARTIFACTS, MAX_FRAME_BYTES, type Device, type Env, conflictIds, createPurchase, editLine, openDevice, pngSize, setOfflineSwitch, startEnv,
   WAIT_MS, textOf, until, untilConflicts, untilDocState, untilInputValue, untilText,
 } from './driver.js'
 
@@ -250,7 +253,29 @@ web('4. a return and a refund on one device show on the other; too large a refun
   await bob.page.getByTestId('returns').locator('li.voided').getByText('Damaged in transit').waitFor()
 })
 
-web('5. the screenshots of the editor and of the resolution dialog are saved', () => {
+web('5. a change the relay refuses stops that purchase\'s sync with the reason, and can be sent again', async (ctx) => {
+  const alice = await device(ctx, 'Alice')
+  const path = await createPurchase(alice, 'Hooli', [{ product: 'Server', qty: '1', price: '900.00' }])
+  await untilDocState(alice.page, 'synced')
+  const bob = await device(ctx, 'Bob', `/${path}`)
+  await untilText(bob.page, 'total', '900.00')
+
+  await alice.page.getByLabel('Notes').fill('x'.repeat(MAX_FRAME_BYTES + 1000))
+  const dead = alice.page.getByTestId('dead-letter')
+  await dead.waitFor()
+  const text = await textOf(dead)
+  assert.ok(text.includes('FRAME_TOO_LARGE') && text.includes(String(MAX_FRAME_BYTES)), text)
+  assert.is((await alice.page.locator('#notes').inputValue()).length, MAX_FRAME_BYTES + 1000, 'the note stays on this device')
+
+  await dead.getByRole('button', { name: 'Send again' }).click()
+  await dead.waitFor({ state: 'detached' })
+  // The relay never had the change, so Bob's note is still empty, while his edits still reach Alice.
+  assert.is(await bob.page.locator('#notes').inputValue(), '')
+  await editLine(bob, 'Quantity', 'line 1 (Server)', '2')
+  await untilText(alice.page, 'total', '1,800.00', "Bob's edit reaching Alice after her refused change")
+})
+
+web('6. the screenshots of the editor and of the resolution dialog are saved', () => {
   for (const [file, minWidth] of [['editor.png', 1000], ['resolution-dialog.png', 300], ['editor-phone.png', 375], ['resolution-dialog-phone.png', 375]] as const) {
     const path = join(ARTIFACTS, file)
     const size = pngSize(readFileSync(path))

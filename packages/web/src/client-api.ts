@@ -37,6 +37,8 @@ export interface AppClient {
   onStatus(cb: (s: ClientStatus) => void): () => void
   onNotification(cb: (n: Notification) => void): () => void
   forceSync(): void
+  /** Takes a purchase whose changes the relay kept refusing off the dead-letter list, and sends them again. */
+  retryDeadLetter(id: PurchaseId): Promise<void>
   goOffline(): void
   goOnline(): void
   close(): void | Promise<void>

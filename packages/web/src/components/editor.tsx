@@ -100,8 +100,27 @@ function DocSync({ handle }: { readonly handle: PurchaseHandle }) {
       <p class="muted small">
         Last synced {ago(s.lastSyncedAt, now)}
         {s.rejected > 0 ? <span class="bad"> · {s.rejected} rejected</span> : null}
-        {reason ? <span> · {reason}</span> : null}
+        {reason && !s.deadLetter ? <span> · {reason}</span> : null}
       </p>
+      {s.deadLetter ? <DeadLetter handle={handle} reason={reason} /> : null}
+    </div>
+  )
+}
+
+/**
+ * The relay kept refusing this purchase's changes, so the client stopped
+ * sending them (a dead letter) rather than retry forever. Nothing is lost: the
+ * changes stay on this device; a person reads why and sends them again.
+ */
+function DeadLetter({ handle, reason }: { readonly handle: PurchaseHandle; readonly reason: string | null }) {
+  const { client } = useApp()
+  const action = useAction()
+  return (
+    <div class="alert" role="alert" data-testid="dead-letter">
+      <p><strong>Sync of this purchase stopped: the relay refused its changes.</strong> They are kept on this device.</p>
+      {reason ? <p class="small">{reason}</p> : null}
+      <button type="button" disabled={action.busy} onClick={() => void action.run(() => client.retryDeadLetter(handle.id))}>Send again</button>
+      <Alert error={action.error} onClose={action.clear} />
     </div>
   )
 }

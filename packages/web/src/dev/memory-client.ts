@@ -87,6 +87,8 @@ export function memoryClient(user: string, device: string): AppClient & { seedDe
     },
     onNotification: () => () => {},
     forceSync: () => {},
+    // Nothing is ever refused here: there is no relay, so no dead letters.
+    retryDeadLetter: async () => {},
     goOffline() {
       offline = true
       emit()
