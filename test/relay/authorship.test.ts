@@ -10,7 +10,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { type EventEnvelope, type PurchaseId, auditTrail, parsePurchaseId, yjsBackend } from '@concord/core'
+import { memoryStorage } from '@concord/client'
+import { createNodeClient } from '@concord/client/node'
 import { signToken } from '@concord/relay'
+import { waitFor } from '../support/client-relay.js'
 import { NativeTestClient } from '../support/native-test-client.js'
 import { type RelayProcess, TEST_SECRET, startRelayProcess } from '../support/relay-process.js'
 import { SEED } from '../support/seed.js'
@@ -76,6 +79,30 @@ test('an event naming another user is stored under the token subject; the connec
   assert.ok(bob.acked.has(claimed[0]!.id), 'a retry is acknowledged')
   assert.is((await history(relay.url, doc)).find((e) => e.id === claimed[0]!.id)?.meta.user, 'alice')
   await Promise.all([w.close(), reader.close(), bob.close()])
+})
+
+test('the sync client: its own events come back stamped without upsetting it; other devices see the subject', async () => {
+  const url = `${relay.wsUrl}/sync`
+  const token = await signToken(TEST_SECRET, { sub: 'alice', docs: ['*'], rights: [...rights] }, 3600)
+  const a = await createNodeClient({ url, token, storage: memoryStorage('authorship-a'), user: 'mallory', device: 'laptop' })
+  const h = await a.createPurchase({ currency: 'EUR', supplier: 'Acme' })
+  await waitFor('a is synced and numbered', () => a.status.overall === 'synced' && h.state().number !== null, () => a.status)
+  // An acknowledged change does not move a's cursor (only events received do)...
+  await h.run((r) => r.setSupplier('Acme Two'))
+  await waitFor('a is synced', () => a.status.overall === 'synced' && a.docStatus(h.id).pending === 0, () => a.status)
+  const cursor = a.docStatus(h.id).cursor
+  // ...so reconnecting catches up from before it: the relay sends a's own event back, now naming alice.
+  a.goOffline()
+  a.goOnline()
+  await waitFor('a is synced again', () => a.status.overall === 'synced' && a.docStatus(h.id).caughtUp && a.docStatus(h.id).cursor > cursor, () => a.status)
+  assert.is(a.docStatus(h.id).state, 'synced', a.explain(h.id))
+  assert.is(a.status.error, undefined)
+  const b = await createNodeClient({ url, token: await signToken(TEST_SECRET, { sub: 'auditor', docs: ['*'], rights: ['read'] }, 3600), storage: memoryStorage('authorship-b') })
+  const hb = await b.open(h.id)
+  await waitFor('b has both changes', () => hb.exists && hb.state().supplier.values.join() === 'Acme Two', () => b.status)
+  const users = hb.history().filter((e) => e.actor === a.replicaId).map((e) => e.user)
+  assert.ok(users.length >= 2 && users.every((u) => u === 'alice'), `b's audit trail: ${users.join(', ')}`)
+  await Promise.all([a.close(), b.close()])
 })
 
 test('a token without a subject leaves no user name; the trail names the replica', async () => {
