@@ -59,7 +59,9 @@ test('health and readiness', async () => {
 
 test('a conflict made by two devices shows in validated, the metrics and the admin conflict queue', async () => {
   const a = await NativeTestClient.connect(relay.wsUrl, writer, { replica: 'httpA', seed: SEED })
-  const b = await NativeTestClient.connect(relay.wsUrl, writer, { replica: 'httpB', seed: SEED + 1 })
+  // b's token names its own subject: the relay attributes b's events to it (meta.user), whatever the device wrote.
+  const writerB = await signToken(TEST_SECRET, { sub: 'httpB', docs: ['01J8*'], rights: ['read', 'write'] }, 3600)
+  const b = await NativeTestClient.connect(relay.wsUrl, writerB, { replica: 'httpB', seed: SEED + 1 })
   const ra = a.createPurchase(DOC, { currency: 'EUR', supplier: 'First' })
   await a.subscribe(DOC)
   ra.addLine({ product: 'Desk', qty: '2', price: '300' })

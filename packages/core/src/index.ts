@@ -45,5 +45,5 @@ export {
 } from './purchase/replica.js'
 export { type Conflict, type ConflictKind, type ConflictBranch, type ResolutionOption, type Severity, CONFLICT_KINDS } from './conflicts/types.js'
 export { detectConflicts, detectViolations, conflictIdOf, SEVERITY } from './conflicts/detect.js'
-export { auditTrail, flattenPurchase, type AuditEntry, type FieldChange } from './purchase/audit.js'
+export { auditTrail, auditTrailFrom, flattenPurchase, type AuditEntry, type FieldChange } from './purchase/audit.js'
 export { automergeBackend, AutomergeDoc, validateAutomergeUpdate, automergeActorOf, registerBucketOf, AUTOMERGE_GENESIS_HEX, REGISTER_BUCKETS } from './backends/automerge.js'

@@ -12,15 +12,18 @@
  * them loaded.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type PurchaseId, auditTrail, isConcordError, parsePurchaseId } from '@concord/core'
+import { type PurchaseId, isConcordError, parsePurchaseId } from '@concord/core'
 import { AuthError, type TokenVerifier } from './auth.js'
 import { type DocHost, backendFor } from './doc-host.js'
-import type { EventStore, StoredEvent } from './store/types.js'
+import { type AuditCheckpoints, historyPage } from './admin-history.js'
+import type { EventStore } from './store/types.js'
 
 export interface AdminContext {
   readonly store: EventStore
   readonly host: DocHost
   readonly verifier: TokenVerifier
+  /** Document states where earlier history pages ended (admin-history.ts). */
+  readonly auditCheckpoints: AuditCheckpoints
 }
 
 class HttpError extends Error {
@@ -113,23 +116,8 @@ async function history(ctx: AdminContext, docId: PurchaseId, url: URL) {
   if (!Number.isSafeInteger(after) || after < 0) throw new HttpError(400, 'INVALID_ARGUMENT', 'after must be a sequence number')
   const doc = await ctx.store.getDoc(docId)
   if (doc === undefined) throw new HttpError(404, 'NOT_FOUND', `no document ${docId}`)
-  const summaries = await ctx.store.readSummaries(docId, after, limit)
-  const upTo = summaries[summaries.length - 1]?.seq ?? after
-  // The audit trail replays the log from its start: the store's sequence
-  // order is causal (the relay stores an event only after its dependencies).
-  const events: StoredEvent[] = []
-  for await (const page of ctx.store.readPages(docId, 0)) {
-    for (const s of page) if (s.seq <= upTo) events.push(s)
-    if ((page[page.length - 1]?.seq ?? upTo) >= upTo) break
-  }
-  const trail = auditTrail(backendFor(doc.backend), events.map((s) => s.event))
-  const changes = new Map(trail.map((t) => [t.event, t.changes]))
-  return {
-    docId,
-    number: doc.number ?? null,
-    events: summaries.map((s) => ({ ...s, changes: changes.get(s.id) ?? [] })),
-    next: summaries.length === limit ? upTo : null,
-  }
+  const page = await historyPage(ctx.store, ctx.auditCheckpoints, backendFor(doc.backend), doc, after, limit)
+  return { docId, number: doc.number ?? null, ...page }
 }
 
 async function conflicts(ctx: AdminContext, url: URL) {

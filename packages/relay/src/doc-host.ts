@@ -25,6 +25,7 @@ import {
 import { type SequencedEvent, CLOSE_CODES, encodeServerMessage, rightsFor } from '@concord/core/protocol'
 import type { Logger } from 'pino'
 import type { Session } from './auth.js'
+import { attributed } from './authorship.js'
 import type { RelayConfig } from './config.js'
 import { Fanout, type FanoutTarget, type NativeSubscriber, type YSubscriber } from './fanout.js'
 import { GroupCommitter } from './group-commit.js'
@@ -269,7 +270,8 @@ export class DocHost {
         reject(e, 'UNKNOWN_EVENT', `depends on events the relay has not stored: ${missing.slice(0, 5).join(', ')}`)
         continue
       }
-      accepted.push(e)
+      // Stored, echoed and fanned out under the token's subject, whatever the device wrote in meta.user.
+      accepted.push(attributed(e, push.session.user))
       acceptedIds.add(e.id)
     }
     if (accepted.length === 0) {

@@ -6,3 +6,4 @@ export { type Session, type TokenClaims, type TokenVerifier, AuthError, createTo
 export { RelayMetrics } from './metrics.js'
 export { GroupCommitter } from './group-commit.js'
 export { encodeSnapshot, decodeSnapshot } from './snapshot-codec.js'
+export { AuditCheckpoints, historyPage, type HistoryPage } from './admin-history.js'

@@ -25,6 +25,7 @@ import { type PurchaseId, type ReplicaId, instantFromEpochMs, parsePurchaseId } 
 import { type CloseCodeInfo, CLOSE_CODES, rightsFor } from '@concord/core/protocol'
 import { processReplicaId } from './process-id.js'
 import { handleAdmin, sendJson } from './admin.js'
+import { AuditCheckpoints } from './admin-history.js'
 import { AuthError, type Session, type TokenVerifier, createTokenVerifier } from './auth.js'
 import type { RelayConfig } from './config.js'
 import { DocHost } from './doc-host.js'
@@ -117,6 +118,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
     host.attachCluster(cluster)
   }
   const ctx = { config, metrics, log, host, verifier, relayId }
+  const auditCheckpoints = new AuditCheckpoints()
   const peers = new Set<Peer>()
   const web = webRoot(config)
   let closing = false
@@ -171,7 +173,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
       res.end(text)
       return
     }
-    if (url.pathname === '/admin' || url.pathname.startsWith('/admin/')) return handleAdmin({ store, host, verifier }, req, res, url)
+    if (url.pathname === '/admin' || url.pathname.startsWith('/admin/')) return handleAdmin({ store, host, verifier, auditCheckpoints }, req, res, url)
     if (url.pathname === '/demo/token' && verifier.sign !== undefined) {
       if (req.method !== 'POST') return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'POST { user, device? }' } })
       let body: { user?: unknown; device?: unknown }

@@ -314,6 +314,30 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     assert.equal(summaries[0]!.meta, ev('PO-PAGES', 'a', 26).meta)
   })
 
+  withStore('any seq range: readFrom, readSummaries and readPages agree from every cursor (the admin history pages by them)', async ({ store }) => {
+    const d = doc('PO-RANGE')
+    await store.append([{ docId: d, backend: 'yjs', events: evs('PO-RANGE', 'a', 1, 12) }, { docId: doc('PO-RANGE-OTHER'), backend: 'yjs', events: evs('PO-RANGE-OTHER', 'a', 1, 3) }])
+    await store.append([{ docId: d, backend: 'yjs', events: [...evs('PO-RANGE', 'b', 1, 6), ...evs('PO-RANGE', 'a', 13, 16)] }])
+    const all = await store.readFrom(d, 0)
+    assert.is(all.length, 22)
+    const project = (s: StoredEvent) => ({
+      seq: s.seq, id: s.event.id, actor: s.event.actor, actorSeq: s.event.seq, hlc: s.event.hlc, kind: s.event.kind,
+      deps: [...s.event.deps], meta: s.event.meta, payloadSize: s.event.payload.byteLength, storedAt: s.storedAt,
+    })
+    for (let after = 0; after <= all.length + 1; after++) {
+      for (const limit of [1, 3, 7, 22, 1000]) {
+        const want = all.slice(after, after + limit)
+        const got = await store.readFrom(d, after, limit)
+        assert.equal(got.map((x) => x.seq), want.map((x) => x.seq), `readFrom after=${after} limit=${limit}`)
+        const summaries = await store.readSummaries(d, after, limit)
+        assert.equal(summaries.map((x) => ({ ...x, deps: [...x.deps] })), got.map(project), `readSummaries after=${after} limit=${limit}`)
+      }
+      const paged: number[] = []
+      for await (const page of store.readPages(d, after, 1 + (after % 5))) paged.push(...page.map((x) => x.seq))
+      assert.equal(paged, all.slice(after).map((x) => x.seq), `readPages after=${after}`)
+    }
+  })
+
   withStore('getDoc and listDocs page through documents in id order', async ({ store }) => {
     const ids = ['PO-c', 'PO-A', 'PO-b', 'PO-B', 'PO-a', 'PO-0']
     for (const id of ids) await store.append([{ docId: doc(id), backend: 'yjs', events: [ev(id, 'a', 1)] }])

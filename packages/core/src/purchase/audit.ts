@@ -5,7 +5,7 @@
  * (a raw Yjs update through the y-websocket endpoint included) and cannot
  * disagree with the state.
  */
-import type { CrdtBackend } from '../backends/backend.js'
+import type { CrdtBackend, CrdtDoc } from '../backends/backend.js'
 import type { EventId, ReplicaId } from '../ids.js'
 import { canonicalJson } from '../json.js'
 import type { EventEnvelope } from '../log/envelope.js'
@@ -69,24 +69,38 @@ export function flattenPurchase(s: PurchaseState): Map<string, string> {
 /** Replays `events` (in a causal order, as a log holds them) and lists what each changed. */
 export function auditTrail(backend: CrdtBackend, events: readonly EventEnvelope[]): AuditEntry[] {
   const doc = backend.create('audit' as ReplicaId)
-  const out: AuditEntry[] = []
-  let before = new Map<string, string>()
   try {
-    for (const e of events) {
-      doc.applyBatch([e.payload])
-      const snap = doc.read()
-      const after = hasPurchase(snap) ? flattenPurchase(readPurchase(snap)) : new Map<string, string>()
-      const changes: FieldChange[] = []
-      for (const [k, v] of after) if (before.get(k) !== v) changes.push({ field: k, from: before.get(k) ?? null, to: v })
-      for (const [k, v] of before) if (!after.has(k)) changes.push({ field: k, from: v, to: null })
-      out.push({
-        event: e.id, kind: e.kind, actor: e.actor, user: e.meta.user ?? '', device: e.meta.device ?? '',
-        at: e.meta.at, hlc: e.hlc, changes,
-      })
-      before = after
-    }
+    return auditTrailFrom(doc, events)
   } finally {
     doc.destroy()
   }
+}
+
+/**
+ * The audit trail of `events` applied to `doc`, which holds the log up to
+ * just before them (a snapshot, or an earlier page of the trail): so a page
+ * of a long log costs the page, not the log. `doc` is left holding the state
+ * after the last event; the caller owns it.
+ */
+export function auditTrailFrom(doc: CrdtDoc, events: readonly EventEnvelope[]): AuditEntry[] {
+  const out: AuditEntry[] = []
+  let before = flattenDoc(doc)
+  for (const e of events) {
+    doc.applyBatch([e.payload])
+    const after = flattenDoc(doc)
+    const changes: FieldChange[] = []
+    for (const [k, v] of after) if (before.get(k) !== v) changes.push({ field: k, from: before.get(k) ?? null, to: v })
+    for (const [k, v] of before) if (!after.has(k)) changes.push({ field: k, from: v, to: null })
+    out.push({
+      event: e.id, kind: e.kind, actor: e.actor, user: e.meta.user ?? '', device: e.meta.device ?? '',
+      at: e.meta.at, hlc: e.hlc, changes,
+    })
+    before = after
+  }
   return out
+}
+
+function flattenDoc(doc: CrdtDoc): Map<string, string> {
+  const snap = doc.read()
+  return hasPurchase(snap) ? flattenPurchase(readPurchase(snap)) : new Map<string, string>()
 }

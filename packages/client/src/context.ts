@@ -1,0 +1,93 @@
+/**
+ * What every part of the client shares: its options and clock, the store, the
+ * in-memory index of documents and the outbox, the current session's
+ * subscriptions, the search index, the notification stream, and the one
+ * serial queue through which every state change runs (a local command's
+ * events being saved, a relay message being applied), so that the store, the
+ * index and the replicas never disagree.
+ *
+ * The parts (documents, connector, inbound, sender, status) each take this
+ * context; none of them imports another part above it. `kick` (drain the
+ * outbox) and `emitStatus` are signals the client wires to its sender and
+ * status listeners.
+ */
+import { type PurchaseId, type ReplicaId, createUlidFactory, instantFromEpochMs } from '@concord/core'
+import { Notifier } from './notifications.js'
+import { Outbox } from './outbox.js'
+import { PurchaseSearch } from './search.js'
+import type { ClientStore, DocRecord } from './storage/store.js'
+import type { ClientError, ClientOptions, Timers } from './types.js'
+
+const defaultTimers: Timers = {
+  setTimeout: (f, ms) => globalThis.setTimeout(f, ms),
+  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
+}
+
+export interface Signals {
+  /** Something may be sendable: drain the outbox soon. */
+  kick(): void
+  /** The status changed: tell the listeners soon. */
+  emitStatus(): void
+}
+
+export class ClientContext {
+  readonly replicaId: ReplicaId
+  readonly now: () => number
+  readonly timers: Timers
+  readonly newId: () => string
+  readonly docs = new Map<PurchaseId, DocRecord>()
+  readonly outbox = new Outbox()
+  /** Subscriptions of the current session: false until caughtUp. */
+  readonly subs = new Map<PurchaseId, boolean>()
+  /** Documents the relay refused (until their next caughtUp). */
+  readonly docErrors = new Map<PurchaseId, ClientError>()
+  readonly search = new PurchaseSearch()
+  readonly notifier: Notifier
+  closed = false
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    readonly options: ClientOptions,
+    readonly store: ClientStore,
+    private readonly signals: Signals,
+  ) {
+    this.replicaId = store.replicaId
+    this.now = options.now ?? (() => Date.now())
+    this.timers = options.timers ?? defaultTimers
+    this.newId = createUlidFactory(this.now, options.random ?? Math.random)
+    this.notifier = new Notifier(this.now, (ms) => instantFromEpochMs(ms), options.notificationIntervalMs ?? 5000)
+  }
+
+  /** Loads the index and the outbox from the store (once, before anything else runs). */
+  async restore(): Promise<void> {
+    for (const d of await this.store.loadDocs()) {
+      this.docs.set(d.id, d)
+      if (d.summary.exists) this.search.put(d.id, d.summary)
+    }
+    this.outbox.restore(await this.store.loadOutbox())
+  }
+
+  iso(ms = this.now()): string {
+    return instantFromEpochMs(ms)
+  }
+
+  /** Runs `f` after every state change queued before it. */
+  serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  /** Resolves once every queued state change has run. */
+  drained(): Promise<unknown> {
+    return this.queue.catch(() => undefined)
+  }
+
+  kick(): void {
+    this.signals.kick()
+  }
+
+  emitStatus(): void {
+    this.signals.emitStatus()
+  }
+}
