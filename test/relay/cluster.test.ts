@@ -7,7 +7,10 @@
  * 2. Fault: two relays on a private redis-server that is SIGKILLed mid-run.
  *    A keeps acknowledging; once Redis is back on the same port, B's client
  *    receives every event of the outage without any further edit.
- * 3. --redis-url without the Postgres store is refused, naming the setting.
+ * 3. Awareness crosses relays: y-websocket clients on A see the presence of
+ *    one on B, a client joining A later gets it at once, and B's client
+ *    leaving removes it on A (well before the clients' own 30 s timeout).
+ * 4. --redis-url without the Postgres store is refused, naming the setting.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
@@ -227,6 +230,34 @@ test('Redis SIGKILLed mid-run: A keeps acking; once Redis is back, B\'s client r
   await Promise.all([ca.close(), cb.close()])
   await Promise.all([a.stop(), b.stop()])
   await killRedis(redis)
+})
+
+test('awareness crosses relays: clients on A see a client on B arrive and leave; a late joiner on A gets it at once', async () => {
+  const prefix = `concord-test:${process.pid}:${SEED}:aw:`
+  const args = clusterArgs('redis://127.0.0.1:6379', prefix)
+  const a = await startRelay(args)
+  const b = await startRelay(args)
+  const docId = parsePurchaseId('01J8CLUSTER000000000000AW1')
+  const pa = provider(a.wsUrl, docId)
+  const pb = provider(b.wsUrl, docId)
+  await waitFor('both providers synced', () => pa.synced && pb.synced)
+  const names = (p: WebsocketProvider) => [...p.awareness.getStates().values()].map((s) => (s as { user?: { name?: string } }).user?.name)
+
+  pb.awareness.setLocalStateField('user', { name: 'Bob on B' })
+  await waitFor("A's client sees Bob (on B)", () => names(pa).includes('Bob on B'))
+  pa.awareness.setLocalStateField('user', { name: 'Alice on A' })
+  await waitFor("B's client sees Alice (on A)", () => names(pb).includes('Alice on A'))
+
+  // Bob's client renews its state every 15 s; a joiner that sees him within 5 s got him from A's own map.
+  const pc = provider(a.wsUrl, docId)
+  await waitFor('a client joining A later sees Bob and Alice', () => pc.synced && names(pc).includes('Bob on B') && names(pc).includes('Alice on A'), 5_000)
+
+  const bob = pb.awareness.clientID
+  providers.splice(providers.indexOf(pb), 1)
+  pb.destroy()
+  pb.doc.destroy() // stops the awareness timer, which only the document's end clears
+  await waitFor("Bob's leaving B removes him on A's clients", () => !pa.awareness.getStates().has(bob) && !pc.awareness.getStates().has(bob), 10_000)
+  assert.ok((await metric(a, 'concord_cluster_awareness_total')) > 0, 'A received awareness from B')
 })
 
 test('--redis-url without the Postgres store is refused, naming the setting', async () => {

@@ -10,6 +10,13 @@
  * (DocHost.catchUpFromStore), applies the events to its replica and fans
  * them out to its own subscribers (native and y-websocket) like local ones.
  *
+ * Awareness (presence) is the one thing Redis carries itself: it is
+ * ephemeral, never stored, so there is nothing to read back. A relay
+ * publishes its y-websocket clients' awareness updates on
+ * `<prefix>aw:<docId>` and hands those of the other relays to its own room
+ * of that document (awareness.ts); while Redis is away, presence across
+ * relays pauses and recovers with the clients' next renewal (every 15 s).
+ *
  * Redis is not the source of truth. While it is unreachable each relay keeps
  * serving its clients and storing to Postgres; cross-relay delivery pauses
  * (a relay that writes still reads the gap it meets in the sequence, so only
@@ -22,6 +29,7 @@ import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { Counter, Gauge } from 'prom-client'
 import { type PurchaseId, type ReplicaId, parsePurchaseId } from '@concord/core'
+import { decodeAwarenessUpdate } from '@concord/core/protocol'
 import type { ClusterSink, DocHost } from './doc-host.js'
 import type { RelayMetrics } from './metrics.js'
 
@@ -43,6 +51,13 @@ interface Notice {
   readonly lastSeq: number
 }
 
+/** An awareness update of one relay's clients, base64 in JSON like the notices. */
+interface AwarenessNotice {
+  readonly relayProcess: string
+  readonly docId: string
+  readonly update: string
+}
+
 const RETRY_CAP_MS = 2000
 
 /** Capped exponential backoff with jitter (ioredis asks for the delay before each reconnect attempt). */
@@ -55,6 +70,7 @@ export class ClusterLink implements ClusterSink {
   private readonly pub: Redis
   private readonly sub: Redis
   private readonly pattern: string
+  private readonly awarenessPattern: string
   private readonly outgoing = new Map<PurchaseId, number>()
   private readonly incoming = new Map<PurchaseId, number>()
   private outScheduled = false
@@ -67,9 +83,11 @@ export class ClusterLink implements ClusterSink {
   private readonly notices: Counter<'direction'>
   private readonly caughtUpEvents: Counter
   private readonly reconnects: Counter
+  private readonly awarenessNotices: Counter<'direction'>
 
   private constructor(private readonly o: ClusterOptions) {
     this.pattern = `${o.prefix}doc:*`
+    this.awarenessPattern = `${o.prefix}aw:*`
     const common = {
       retryStrategy: retryDelay,
       // Never queue commands for a Redis that is away: a notice is only a wake-up, and the reconnect catch-up covers what was not sent.
@@ -86,6 +104,7 @@ export class ClusterLink implements ClusterSink {
     this.notices = new Counter({ name: 'concord_cluster_notices_total', help: 'Cluster notices published (out) and received from other relays (in)', labelNames: ['direction'], registers })
     this.caughtUpEvents = new Counter({ name: 'concord_cluster_caught_up_events_total', help: 'Events of other relays read from the store and fanned out', registers })
     this.reconnects = new Counter({ name: 'concord_cluster_redis_reconnects_total', help: 'Times the Redis subscription came back after an outage', registers })
+    this.awarenessNotices = new Counter({ name: 'concord_cluster_awareness_total', help: 'Awareness updates published to (out) and received from (in) other relays', labelNames: ['direction'], registers })
     this.connectedGauge.set(0)
   }
 
@@ -138,13 +157,16 @@ export class ClusterLink implements ClusterSink {
       this.publish()
     })
     this.pub.on('close', () => this.refreshGauge())
-    this.sub.on('pmessage', (_pattern: string, _channel: string, message: string) => this.onMessage(message))
+    this.sub.on('pmessage', (pattern: string, _channel: string, message: string) => {
+      if (pattern === this.awarenessPattern) this.onAwareness(message)
+      else this.onMessage(message)
+    })
   }
 
   private async onReady(): Promise<void> {
     if (this.closing) return
     try {
-      await this.sub.psubscribe(this.pattern)
+      await this.sub.psubscribe(this.pattern, this.awarenessPattern)
     } catch (e) {
       this.o.log.warn({ err: (e as Error).message }, 'cluster mode: could not subscribe to notices; retrying on the next connection')
       this.sub.disconnect(true)
@@ -212,6 +234,35 @@ export class ClusterLink implements ClusterSink {
 
   caughtUp(_docId: PurchaseId, events: number): void {
     this.caughtUpEvents.inc(events)
+  }
+
+  awareness(docId: PurchaseId, update: Uint8Array): void {
+    // Presence is not worth holding while Redis is away: the clients renew it every 15 s.
+    if (this.pub.status !== 'ready' || this.closing) return
+    const notice: AwarenessNotice = { relayProcess: this.o.processId, docId, update: Buffer.from(update).toString('base64') }
+    this.awarenessNotices.inc({ direction: 'out' })
+    this.pub.publish(`${this.o.prefix}aw:${docId}`, JSON.stringify(notice)).catch((e: unknown) => this.o.log.debug({ err: (e as Error).message }, 'awareness not published'))
+  }
+
+  private onAwareness(message: string): void {
+    let n: AwarenessNotice
+    let docId: PurchaseId
+    let update: Uint8Array
+    let entries: ReturnType<typeof decodeAwarenessUpdate>
+    try {
+      n = JSON.parse(message) as AwarenessNotice
+      docId = parsePurchaseId(n.docId)
+      if (typeof n.update !== 'string') throw new Error('no update')
+      update = new Uint8Array(Buffer.from(n.update, 'base64'))
+      entries = decodeAwarenessUpdate(update)
+    } catch (e) {
+      // Everything above only parses what came over Redis: any failure means a malformed notice.
+      this.o.log.warn({ err: (e as Error).message }, 'cluster mode: ignoring a malformed awareness notice')
+      return
+    }
+    if (n.relayProcess === this.o.processId) return
+    this.awarenessNotices.inc({ direction: 'in' })
+    this.o.host.awarenessFromCluster(docId, entries, update)
   }
 
   private publish(): void {

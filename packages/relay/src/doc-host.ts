@@ -22,8 +22,9 @@ import {
   type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId,
   ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, isConcordError, yjsBackend,
 } from '@concord/core'
-import { type SequencedEvent, CLOSE_CODES, encodeServerMessage, rightsFor } from '@concord/core/protocol'
+import { type AwarenessEntry, type SequencedEvent, CLOSE_CODES, encodeServerMessage, encodeYMessage, rightsFor } from '@concord/core/protocol'
 import type { Logger } from 'pino'
+import { type AwarenessMap, applyAwareness, expireRemoteAwareness } from './awareness.js'
 import type { Session } from './auth.js'
 import { attributed } from './authorship.js'
 import type { RelayConfig } from './config.js'
@@ -40,6 +41,8 @@ export interface ClusterSink {
   written(docId: PurchaseId, lastSeq: number): void
   /** Events of other relays read from the store and applied. */
   caughtUp(docId: PurchaseId, events: number): void
+  /** An awareness update of this relay's y-websocket clients: forward it to the other relays. */
+  awareness(docId: PurchaseId, update: Uint8Array): void
 }
 
 /** Backends this relay can host; y-websocket rooms are Yjs only. */
@@ -51,17 +54,10 @@ export function backendFor(name: BackendName): CrdtBackend {
   return b
 }
 
-/** One y-websocket peer's awareness entry. */
-export interface AwarenessState {
-  clock: number
-  state: string
-  readonly peer: YSubscriber
-}
-
 export class LoadedDoc implements FanoutTarget {
   readonly natives = new Set<NativeSubscriber>()
   readonly rooms = new Set<YSubscriber>()
-  readonly awareness = new Map<number, AwarenessState>()
+  readonly awareness: AwarenessMap = new Map()
   /** Events submitted to the store and not yet answered. */
   readonly inflightIds = new Set<EventId>()
   inflight = 0
@@ -143,7 +139,10 @@ export class DocHost {
       },
       onError: (e) => o.log.error({ err: e }, 'commit callback failed'),
     })
-    this.unloadTimer = setInterval(() => void this.unloadIdle(), Math.min(Math.max(50, o.config.idleUnloadMs / 2), 10_000))
+    this.unloadTimer = setInterval(() => {
+      this.expireAwareness()
+      void this.unloadIdle()
+    }, Math.min(Math.max(50, o.config.idleUnloadMs / 2), 10_000))
     this.unloadTimer.unref()
   }
 
@@ -620,6 +619,32 @@ export class DocHost {
     this.o.metrics.loadedDocuments.set(this.docs.size)
     for (const sub of [...doc.natives]) sub.close(CLOSE_CODES.INTERNAL, 'document reloading')
     for (const peer of [...doc.rooms]) peer.close(CLOSE_CODES.INTERNAL, 'document reloading')
+  }
+
+  // ------------------------------------------------------------ awareness
+
+  /** An awareness update of a y-websocket client here, already applied and sent to the room: in cluster mode the other relays get it too. */
+  publishAwareness(doc: LoadedDoc, update: Uint8Array): void {
+    this.cluster?.awareness(doc.docId, update)
+  }
+
+  /** Cluster mode: an awareness update of another relay's clients, for this relay's room of that document (if loaded here). */
+  awarenessFromCluster(docId: PurchaseId, entries: readonly AwarenessEntry[], update: Uint8Array): void {
+    const doc = this.docs.get(docId)
+    if (doc === undefined) return
+    applyAwareness(doc.awareness, entries, undefined, Date.now())
+    if (doc.rooms.size === 0) return
+    const bytes = encodeYMessage({ t: 'awareness', update })
+    for (const peer of doc.rooms) peer.send(bytes)
+  }
+
+  /** Drops other relays' awareness entries that were not renewed (their relay may be gone), telling the rooms. */
+  private expireAwareness(): void {
+    const now = Date.now()
+    for (const doc of this.docs.values()) {
+      const bytes = expireRemoteAwareness(doc.awareness, now)
+      if (bytes !== undefined) for (const peer of doc.rooms) peer.send(bytes)
+    }
   }
 
   /** Unloads documents nobody used for idleUnloadMs, after a snapshot of what is stored. */

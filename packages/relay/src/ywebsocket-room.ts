@@ -12,16 +12,17 @@
  *   true acknowledgement. Read-only tokens get `permission denied` and the
  *   update is dropped.
  * - Awareness is forwarded to the whole room, the sender included, and a
- *   closing connection's states are removed for everyone else.
+ *   closing connection's states are removed for everyone else; in cluster
+ *   mode it reaches the other relays' rooms of the document too (awareness.ts).
  */
 import * as Y from 'yjs'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import { type PurchaseId, type YjsDoc, isConcordError } from '@concord/core'
 import {
-  type AwarenessEntry, CLOSE_CODES, closeCodeForError, decodeAwarenessUpdate, decodeYMessage, encodeAwarenessUpdate, encodeYMessage,
-  isAwarenessRemoval, rightsFor,
+  type AwarenessEntry, CLOSE_CODES, closeCodeForError, decodeAwarenessUpdate, decodeYMessage, encodeAwarenessUpdate, encodeYMessage, rightsFor,
 } from '@concord/core/protocol'
+import { applyAwareness, awarenessEntries, removeAwareness } from './awareness.js'
 import type { Session } from './auth.js'
 import type { RelayConfig } from './config.js'
 import type { DocHost, LoadedDoc } from './doc-host.js'
@@ -72,7 +73,7 @@ export class YConnection extends Peer implements YSubscriber {
     this.doc = doc
     doc.rooms.add(this)
     this.send(encodeYMessage({ t: 'syncStep1', stateVector: Y.encodeStateVector(this.ydoc(doc)) }))
-    const states = this.awarenessEntries(doc)
+    const states = awarenessEntries(doc.awareness)
     if (states.length > 0) this.send(encodeYMessage({ t: 'awareness', update: encodeAwarenessUpdate(states) }))
     const waiting = this.waiting
     this.waiting = []
@@ -81,10 +82,6 @@ export class YConnection extends Peer implements YSubscriber {
 
   private ydoc(doc: LoadedDoc): Y.Doc {
     return (doc.replica.log.doc as YjsDoc).ydoc
-  }
-
-  private awarenessEntries(doc: LoadedDoc): AwarenessEntry[] {
-    return [...doc.awareness].map(([clientId, a]) => ({ clientId, clock: a.clock, state: a.state }))
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -144,7 +141,7 @@ export class YConnection extends Peer implements YSubscriber {
         this.awareness(doc, m.update)
         return
       case 'queryAwareness':
-        this.send(encodeYMessage({ t: 'awareness', update: encodeAwarenessUpdate(this.awarenessEntries(doc)) }))
+        this.send(encodeYMessage({ t: 'awareness', update: encodeAwarenessUpdate(awarenessEntries(doc.awareness)) }))
         return
       case 'authPermissionDenied':
         // Only servers send it; a client that does is ignored.
@@ -185,19 +182,12 @@ export class YConnection extends Peer implements YSubscriber {
       this.close(CLOSE_CODES.MALFORMED, `${e.code}: ${e.message}`)
       return
     }
-    for (const e of entries) {
-      const known = doc.awareness.get(e.clientId)
-      if (known !== undefined && known.clock > e.clock) continue
-      if (isAwarenessRemoval(e)) {
-        doc.awareness.delete(e.clientId)
-        this.clientIds.delete(e.clientId)
-      } else {
-        doc.awareness.set(e.clientId, { clock: e.clock, state: e.state, peer: this })
-        this.clientIds.add(e.clientId)
-      }
-    }
+    const { set, removed } = applyAwareness(doc.awareness, entries, this, Date.now())
+    for (const id of set) this.clientIds.add(id)
+    for (const id of removed) this.clientIds.delete(id)
     const bytes = encodeYMessage({ t: 'awareness', update })
     for (const peer of doc.rooms) peer.send(bytes)
+    this.ctx.host.publishAwareness(doc, update)
   }
 
   protected onClose(): void {
@@ -205,16 +195,13 @@ export class YConnection extends Peer implements YSubscriber {
     if (doc === undefined) return
     doc.rooms.delete(this)
     doc.lastUsed = Date.now()
-    const gone: AwarenessEntry[] = []
-    for (const id of this.clientIds) {
-      const a = doc.awareness.get(id)
-      if (a === undefined || a.peer !== this) continue
-      doc.awareness.delete(id)
-      gone.push({ clientId: id, clock: a.clock + 1, state: 'null' })
-    }
-    if (gone.length > 0 && doc.rooms.size > 0) {
-      const bytes = encodeYMessage({ t: 'awareness', update: encodeAwarenessUpdate(gone) })
+    const gone = removeAwareness(doc.awareness, this.clientIds, (a) => a.peer === this)
+    if (gone.length === 0) return
+    const update = encodeAwarenessUpdate(gone)
+    if (doc.rooms.size > 0) {
+      const bytes = encodeYMessage({ t: 'awareness', update })
       for (const peer of doc.rooms) peer.send(bytes)
     }
+    this.ctx.host.publishAwareness(doc, update)
   }
 }
