@@ -613,6 +613,46 @@ export function encodeEventsFrame(docId: PurchaseId, items: readonly SequencedEv
   return encodeServerMessage({ t: 'events', docId, events: items, cursor }, options)
 }
 
+/** An event's body exactly as an `events` frame carries it (events.ts), for encodeEventsFrameOfBodies. */
+export function encodeEventBody(event: EventEnvelope): Uint8Array {
+  const w = new FrameWriter('INVALID_EVENT')
+  writeEventBody(w, event)
+  return w.finish(undefined)
+}
+
+/** One event of a frame, its body encoded beforehand by encodeEventBody. */
+export interface SequencedBody {
+  readonly seq: number
+  readonly body: Uint8Array
+}
+
+/**
+ * The same bytes as encodeEventsFrame, from bodies encoded once. A relay
+ * sends one group's events in several selections (each sender gets them
+ * without its own), so it encodes each event once and splices the bodies
+ * rather than encoding every event again for every frame. The bodies must
+ * be encodeEventBody's output for events of `docId` (they are not re-read).
+ */
+export function encodeEventsFrameOfBodies(docId: PurchaseId, items: readonly SequencedBody[], cursor: number): Uint8Array {
+  const w = new FrameWriter()
+  w.u8(SERVER_MESSAGE_TYPES.events)
+  writeDocId(w, 'docId', docId)
+  if (!Array.isArray(items) || items.length === 0) w.invalid('events', 'must be a non-empty array')
+  w.uint('events', items.length)
+  let prev = 0
+  for (const item of items) {
+    const seq = item?.seq
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= prev) w.invalid('events', `seq ${String(seq)} must be an integer above ${prev}`)
+    if (!(item.body instanceof Uint8Array) || item.body.length === 0) w.invalid('events', 'bodies must be non-empty byte arrays')
+    w.uint('events', seq - prev)
+    w.raw(item.body)
+    prev = seq
+  }
+  if (typeof cursor !== 'number' || !Number.isSafeInteger(cursor) || cursor < prev) w.invalid('cursor', `must be an integer of at least ${prev}`)
+  w.uint('cursor', cursor - prev)
+  return w.finish(undefined)
+}
+
 /**
  * Decodes a frame from the relay. Throws MALFORMED_FRAME, UNKNOWN_MESSAGE_TYPE,
  * UNSUPPORTED_VERSION (welcome), FRAME_TOO_LARGE or INVALID_EVENT (events).
