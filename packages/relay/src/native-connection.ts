@@ -26,6 +26,7 @@ import type { DocHost, LoadedDoc } from './doc-host.js'
 import type { NativeSubscriber } from './fanout.js'
 import type { RelayMetrics } from './metrics.js'
 import { Peer } from './peer.js'
+import { markValidated } from './store/common.js'
 
 interface Subscription {
   readonly doc: LoadedDoc
@@ -190,6 +191,8 @@ export class NativeConnection extends Peer implements NativeSubscriber {
           return
         }
         if (this.closed) return
+        // decodeClientMessage ran validateEnvelope on each: the store need not again.
+        markValidated(m.events)
         this.ctx.host.pushNative(doc, { sender: this, session, docId: m.docId, events: m.events, receivedAt })
         return
       }

@@ -171,11 +171,6 @@ export class FrameWriter {
     encoding.writeVarUint8Array(this.encoder, b)
   }
 
-  /** Bytes already encoded in this format (a body encoded once for many frames), without a length prefix. */
-  raw(b: Uint8Array): void {
-    encoding.writeUint8Array(this.encoder, b)
-  }
-
   finish(options: CodecOptions | undefined): Uint8Array {
     if (options?.maxFrameBytes !== undefined) {
       const max = checkedMaxFrameBytes(options)
