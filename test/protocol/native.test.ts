@@ -7,11 +7,12 @@ import { type EventEnvelope, type EventId, type Hlc, type IsoInstant, type Purch
 import {
   type ClientMessage, type ServerMessage,
   CLIENT_MESSAGE_TYPES, SERVER_MESSAGE_TYPES, PROTOCOL_VERSION,
-  decodeClientMessage, decodeEvent, decodeServerMessage, encodeClientMessage, encodeEvent, encodeEventsFrame, encodeServerMessage,
+  decodeClientMessage, decodeEvent, decodeServerMessage, encodeClientMessage, encodeEvent, encodeEventBody, encodeEventsFrame, encodeEventsFrameOfBodies,
+  encodeServerMessage,
   grantCovers, rightsFor,
 } from '@concord/core/protocol'
 import { check } from '../support/seed.js'
-import { clientMessageArbs, envelopeArb, hex, plain, serverMessageArbs } from './arbitraries.js'
+import { clientMessageArbs, envelopeArb, expectError, hex, plain, serverMessageArbs } from './arbitraries.js'
 
 test('generated envelopes are valid (the generator itself is checked)', () => {
   check(fc.property(envelopeArb(), (e) => void validateEnvelope(e)), { numRuns: 300 })
@@ -65,6 +66,30 @@ test('encodeEventsFrame gives the bytes of the events message', () => {
       assert.equal(encodeEventsFrame(m.docId, m.events, m.cursor), encodeServerMessage(m))
     }),
   )
+})
+
+test('a frame spliced from bodies encoded once is byte for byte the encoded frame, for any selection of its events', () => {
+  check(
+    fc.property(serverMessageArbs.events, fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }), (m, keep) => {
+      const bodies = m.events.map((s) => ({ seq: s.seq, body: encodeEventBody(s.event) }))
+      assert.equal(encodeEventsFrameOfBodies(m.docId, bodies, m.cursor), encodeServerMessage(m))
+      // What a sender gets: the group without its own events, same cursor.
+      const picked = m.events.filter((_, i) => keep[i % keep.length])
+      if (picked.length === 0) return
+      const frame = encodeEventsFrameOfBodies(m.docId, bodies.filter((_, i) => keep[i % keep.length]), m.cursor)
+      assert.equal(frame, encodeEventsFrame(m.docId, picked, m.cursor))
+      assert.equal(decodeServerMessage(frame), plain({ t: 'events', docId: m.docId, events: picked, cursor: m.cursor }))
+    }),
+  )
+})
+
+test('a spliced frame refuses what the encoder refuses: no events, seqs out of order, a cursor behind', () => {
+  const e = sampleEvent()
+  const body = encodeEventBody(e)
+  expectError(() => encodeEventsFrameOfBodies(e.docId, [], 1), 'INVALID_ARGUMENT')
+  expectError(() => encodeEventsFrameOfBodies(e.docId, [{ seq: 2, body }, { seq: 2, body }], 2), 'INVALID_ARGUMENT')
+  expectError(() => encodeEventsFrameOfBodies(e.docId, [{ seq: 3, body }], 2), 'INVALID_ARGUMENT')
+  expectError(() => encodeEventsFrameOfBodies(e.docId, [{ seq: 3, body: new Uint8Array(0) }], 3), 'INVALID_ARGUMENT')
 })
 
 test('decoded payloads are copies: changing the frame afterwards changes nothing', () => {

@@ -6,57 +6,39 @@
  * path: a load client that decoded every update would saturate a core long
  * before the servers do.
  */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 
 export type WireProtocol = 'y-websocket' | 'hocuspocus'
 
-// ---- varuint / varstring (lib0 encoding: 7 bits per byte, low group first) ----
+// ---- framing: lib0's encoding, as y-protocols and every y-websocket server use ----
 
-export function varUintBytes(n: number): number[] {
-  const out: number[] = []
-  while (n > 0x7f) {
-    out.push(0x80 | (n & 0x7f))
-    n = Math.floor(n / 128)
+/** A lib0 decoder whose reads past the end throw (lib0 clamps a short byte read and returns undefined for a byte). */
+class Reader {
+  private readonly d: decoding.Decoder
+  constructor(buf: Uint8Array) { this.d = decoding.createDecoder(buf) }
+  get done(): boolean { return !decoding.hasContent(this.d) }
+  private need(n: number): void {
+    if (this.d.pos + n > this.d.arr.length) throw new RangeError('unexpected end of message')
   }
-  out.push(n)
-  return out
-}
-
-export class Reader {
-  pos: number
-  constructor(readonly buf: Uint8Array, pos = 0) { this.pos = pos }
-  get done(): boolean { return this.pos >= this.buf.length }
   byte(): number {
-    if (this.pos >= this.buf.length) throw new RangeError('unexpected end of message')
-    return this.buf[this.pos++]!
+    this.need(1)
+    return decoding.readUint8(this.d)
   }
-  varUint(): number {
-    let n = 0
-    let mult = 1
-    for (;;) {
-      const b = this.byte()
-      n += (b & 0x7f) * mult
-      if (b < 0x80) return n
-      mult *= 128
-      if (mult > 2 ** 53) throw new RangeError('varuint too long')
-    }
-  }
+  varUint(): number { return decoding.readVarUint(this.d) }
   bytes(len: number): Uint8Array {
-    if (this.pos + len > this.buf.length) throw new RangeError('unexpected end of message')
-    const out = this.buf.subarray(this.pos, this.pos + len)
-    this.pos += len
-    return out
+    this.need(len)
+    return decoding.readUint8Array(this.d, len)
   }
   varBytes(): Uint8Array { return this.bytes(this.varUint()) }
-  varString(): string { return Buffer.from(this.varBytes()).toString('utf8') }
 }
 
-function varBytes(b: Uint8Array): number[] {
-  return [...varUintBytes(b.length), ...b]
-}
-
-function varString(s: string): number[] {
-  return varBytes(Buffer.from(s, 'utf8'))
+/** Builds one message: the writes in order, lib0-encoded. */
+function message(write: (e: encoding.Encoder) => void): Uint8Array {
+  const e = encoding.createEncoder()
+  write(e)
+  return encoding.toUint8Array(e)
 }
 
 // ---- y-websocket message bodies ----
@@ -77,25 +59,40 @@ export const EMPTY_STATE_VECTOR = new Uint8Array([0])
 export const EMPTY_UPDATE = new Uint8Array([0, 0])
 
 /** Frames a y-websocket message for a protocol (Hocuspocus prefixes the document name). */
-export function frame(protocol: WireProtocol, doc: string, body: readonly number[]): Buffer {
-  return Buffer.from(protocol === 'hocuspocus' ? [...varString(doc), ...body] : body)
+export function frame(protocol: WireProtocol, doc: string, body: (e: encoding.Encoder) => void): Buffer {
+  return Buffer.from(message((e) => {
+    if (protocol === 'hocuspocus') encoding.writeVarString(e, doc)
+    body(e)
+  }))
+}
+
+function syncMessage(protocol: WireProtocol, doc: string, sub: number, bytes: Uint8Array): Buffer {
+  return frame(protocol, doc, (e) => {
+    encoding.writeVarUint(e, SYNC)
+    encoding.writeVarUint(e, sub)
+    encoding.writeVarUint8Array(e, bytes)
+  })
 }
 
 export function syncStep1(protocol: WireProtocol, doc: string, sv: Uint8Array = EMPTY_STATE_VECTOR): Buffer {
-  return frame(protocol, doc, [SYNC, STEP1, ...varBytes(sv)])
+  return syncMessage(protocol, doc, STEP1, sv)
 }
 
 export function syncStep2(protocol: WireProtocol, doc: string, update: Uint8Array = EMPTY_UPDATE): Buffer {
-  return frame(protocol, doc, [SYNC, STEP2, ...varBytes(update)])
+  return syncMessage(protocol, doc, STEP2, update)
 }
 
 export function updateFrame(protocol: WireProtocol, doc: string, update: Uint8Array): Buffer {
-  return frame(protocol, doc, [SYNC, UPDATE, ...varBytes(update)])
+  return syncMessage(protocol, doc, UPDATE, update)
 }
 
 /** Hocuspocus: the auth message every connection sends first (empty token; the bench server has no auth hook). */
 export function hocuspocusAuth(doc: string, token = ''): Buffer {
-  return frame('hocuspocus', doc, [HP_AUTH, HP_AUTH_TOKEN, ...varString(token)])
+  return frame('hocuspocus', doc, (e) => {
+    encoding.writeVarUint(e, HP_AUTH)
+    encoding.writeVarUint(e, HP_AUTH_TOKEN)
+    encoding.writeVarString(e, token)
+  })
 }
 
 export type Incoming =

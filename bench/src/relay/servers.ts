@@ -222,9 +222,11 @@ function concordRelayCli(ctx: ServerContext): string {
  */
 async function startConcordRelay(ctx: ServerContext, extraArgs: readonly string[] = []): Promise<ServerHandle> {
   const data = mkdtempSync(path.join(tmpdir(), 'concord-bench-relay-'))
+  // For profiling the relay under a scenario's load, e.g. CONCORD_BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.CONCORD_BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
   const handle = await commandServer({
     command: process.execPath,
-    args: [concordRelayCli(ctx), '--port', '0', '--data', data, '--rate-limit', '1000000', '--rate-burst', '10000000', ...extraArgs],
+    args: [...nodeArgs, concordRelayCli(ctx), '--port', '0', '--data', data, '--rate-limit', '1000000', '--rate-burst', '10000000', ...extraArgs],
     cwd: ctx.repoRoot,
     cleanup: data,
   })

@@ -31,6 +31,7 @@ import type { RelayConfig } from './config.js'
 import { Fanout, type FanoutTarget, type NativeSubscriber, type YSubscriber } from './fanout.js'
 import { GroupCommitter } from './group-commit.js'
 import type { RelayMetrics } from './metrics.js'
+import { batchWrites } from './peer.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js'
 import { loadDocument } from './store/load.js'
 import type { EventStore, StoredEvent } from './store/types.js'
@@ -376,6 +377,10 @@ export class DocHost {
   // ------------------------------------------------------------- after a group
 
   private afterGroup(): void {
+    batchWrites(() => this.afterGroupWrites())
+  }
+
+  private afterGroupWrites(): void {
     this.fanout.flush()
     const touched = [...this.touched]
     this.touched.clear()

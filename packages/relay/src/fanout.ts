@@ -1,22 +1,22 @@
 /**
  * Fan-out of one commit group. The group's new events are merged per
- * document; each document's `events` frame is encoded once and the same
- * bytes are written to every native subscriber, and one merged Yjs update to
- * every y-websocket connection of the room (the sender included: for
- * y-websocket the echo is the acknowledgement). A native sender gets a frame
- * without its own events (it has them and holds their ack), built only for it.
+ * document; each event is encoded once, and each document's `events` frame
+ * is spliced from those bodies once and the same bytes are written to every
+ * native subscriber, and one merged Yjs update to every y-websocket
+ * connection of the room (the sender included: for y-websocket the echo is
+ * the acknowledgement). A native sender gets a frame without its own events
+ * (it has them and holds their ack), spliced for it from the same bodies.
  * Acks, rejects and `validated` go out after the frames, so a client that
- * sees an ack already holds every event the ack's group stored before it.
- */
+ * sees an ack already holds every event the ack's group stored before it. */
 import * as Y from 'yjs'
 import type { EventId, PurchaseId } from '@concord/core'
-import { type CloseCodeInfo, type SequencedEvent, encodeEventsFrame, encodeYMessage } from '@concord/core/protocol'
+import { type CloseCodeInfo, type SequencedBody, type SequencedEvent, encodeEventBody, encodeEventsFrameOfBodies, encodeYMessage } from '@concord/core/protocol'
 
 /** A native connection, as the fan-out sees it. */
 export interface NativeSubscriber {
   readonly id: string
-  /** `shared` is the prebuilt frame when `items` is the document's whole merged list. */
-  deliverEvents(docId: PurchaseId, items: readonly SequencedEvent[], shared: Uint8Array | undefined, cursor: number): void
+  /** `frame` is the prebuilt `events` frame of exactly `items` and `cursor`. */
+  deliverEvents(docId: PurchaseId, items: readonly SequencedEvent[], frame: Uint8Array, cursor: number): void
   /** Sent only to subscribers that have caught up (the others get it after their catch-up). */
   deliverLive(docId: PurchaseId, bytes: Uint8Array): void
   send(bytes: Uint8Array): boolean
@@ -83,18 +83,24 @@ export class Fanout {
     for (const { doc, items, own } of docs.values()) {
       items.sort((a, b) => a.seq - b.seq)
       const cursor = (items[items.length - 1] as SequencedEvent).seq
+      let bodies: SequencedBody[] | undefined
+      const bodiesOf = (): SequencedBody[] => (bodies ??= items.map((i) => ({ seq: i.seq, body: encodeEventBody(i.event) })))
       let shared: Uint8Array | undefined
       for (const sub of doc.natives) {
         const mine = own.get(sub)
         if (mine === undefined) {
           if (shared === undefined) {
-            shared = encodeEventsFrame(doc.docId, items, cursor, NO_LIMIT)
+            shared = encodeEventsFrameOfBodies(doc.docId, bodiesOf(), cursor)
             this.framesEncoded++
           }
           sub.deliverEvents(doc.docId, items, shared, cursor)
         } else {
-          const rest = items.filter((i) => !mine.has(i.event.id))
-          if (rest.length > 0) sub.deliverEvents(doc.docId, rest, undefined, cursor)
+          const keep = items.map((i) => !mine.has(i.event.id))
+          const rest = items.filter((_, k) => keep[k])
+          if (rest.length === 0) continue
+          const frame = encodeEventsFrameOfBodies(doc.docId, bodiesOf().filter((_, k) => keep[k]), cursor)
+          this.framesEncoded++
+          sub.deliverEvents(doc.docId, rest, frame, cursor)
         }
         this.framesWritten++
       }

@@ -26,6 +26,7 @@ import type { DocHost, LoadedDoc } from './doc-host.js'
 import type { NativeSubscriber } from './fanout.js'
 import type { RelayMetrics } from './metrics.js'
 import { Peer } from './peer.js'
+import { markValidated } from './store/common.js'
 
 interface Subscription {
   readonly doc: LoadedDoc
@@ -35,7 +36,7 @@ interface Subscription {
   sent: number
   live: boolean
   /** Broadcasts that arrived during the catch-up, sent (minus what the catch-up covered) when it ends. */
-  queue: { items: readonly SequencedEvent[]; shared: Uint8Array | undefined; cursor: number }[]
+  queue: { items: readonly SequencedEvent[]; frame: Uint8Array; cursor: number }[]
 }
 
 export interface NativeContext {
@@ -190,6 +191,8 @@ export class NativeConnection extends Peer implements NativeSubscriber {
           return
         }
         if (this.closed) return
+        // decodeClientMessage ran validateEnvelope on each: the store need not again.
+        markValidated(m.events)
         this.ctx.host.pushNative(doc, { sender: this, session, docId: m.docId, events: m.events, receivedAt })
         return
       }
@@ -251,26 +254,27 @@ export class NativeConnection extends Peer implements NativeSubscriber {
       await flush()
     }
     if (!current()) return
-    for (const q of sub.queue) this.sendLive(sub, q.items, q.shared, q.cursor)
+    for (const q of sub.queue) this.sendLive(sub, q.items, q.frame, q.cursor)
     sub.queue = []
     sub.live = true
     this.sendMessage({ t: 'caughtUp', docId, cursor: sub.sent })
     if (doc.replica.exists) this.send(this.ctx.host.validatedFrame(doc))
   }
 
-  private sendLive(sub: Subscription, items: readonly SequencedEvent[], shared: Uint8Array | undefined, cursor: number): void {
+  /** `frame` holds exactly `items`; only a catch-up that already sent some of them needs a frame of its own. */
+  private sendLive(sub: Subscription, items: readonly SequencedEvent[], frame: Uint8Array, cursor: number): void {
     const rest = items.filter((i) => i.seq > sub.sent)
     if (rest.length > 0) {
-      this.send(rest.length === items.length && shared !== undefined ? shared : encodeEventsFrame(sub.doc.docId, rest, cursor, { maxFrameBytes: Number.MAX_SAFE_INTEGER }))
+      this.send(rest.length === items.length ? frame : encodeEventsFrame(sub.doc.docId, rest, cursor, { maxFrameBytes: Number.MAX_SAFE_INTEGER }))
     }
     sub.sent = Math.max(sub.sent, cursor)
   }
 
-  deliverEvents(docId: PurchaseId, items: readonly SequencedEvent[], shared: Uint8Array | undefined, cursor: number): void {
+  deliverEvents(docId: PurchaseId, items: readonly SequencedEvent[], frame: Uint8Array, cursor: number): void {
     const sub = this.subs.get(docId)
     if (sub === undefined) return
-    if (!sub.live) sub.queue.push({ items, shared, cursor })
-    else this.sendLive(sub, items, shared, cursor)
+    if (!sub.live) sub.queue.push({ items, frame, cursor })
+    else this.sendLive(sub, items, frame, cursor)
   }
 
   deliverLive(docId: PurchaseId, bytes: Uint8Array): void {

@@ -12,10 +12,10 @@ export {
   type ClientMessage,
   type WelcomeMessage, type AuthorizedMessage, type SequencedEvent, type EventsMessage, type CaughtUpMessage,
   type AckMessage, type RejectMessage, type ValidatedMessage, type ErrorMessage, type PongMessage,
-  type ServerMessage,
+  type ServerMessage, type SequencedBody,
   PROTOCOL_VERSION, SUPPORTED_VERSIONS, RIGHTS, CLIENT_MESSAGE_TYPES, SERVER_MESSAGE_TYPES,
   grantCovers, rightsFor,
-  encodeClientMessage, decodeClientMessage, encodeServerMessage, decodeServerMessage, encodeEventsFrame,
+  encodeClientMessage, decodeClientMessage, encodeServerMessage, decodeServerMessage, encodeEventsFrame, encodeEventBody, encodeEventsFrameOfBodies,
 } from './native.js'
 export {
   type YSyncStep1, type YSyncStep2, type YUpdate, type YAwareness, type YAuthPermissionDenied, type YQueryAwareness,

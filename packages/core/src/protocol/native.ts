@@ -613,6 +613,78 @@ export function encodeEventsFrame(docId: PurchaseId, items: readonly SequencedEv
   return encodeServerMessage({ t: 'events', docId, events: items, cursor }, options)
 }
 
+/** An event's body exactly as an `events` frame carries it (events.ts), for encodeEventsFrameOfBodies. */
+export function encodeEventBody(event: EventEnvelope): Uint8Array {
+  const w = new FrameWriter('INVALID_EVENT')
+  writeEventBody(w, event)
+  return w.finish(undefined)
+}
+
+/** One event of a frame, its body encoded beforehand by encodeEventBody. */
+export interface SequencedBody {
+  readonly seq: number
+  readonly body: Uint8Array
+}
+
+/**
+ * The same bytes as encodeEventsFrame, from bodies encoded once. A relay
+ * sends one group's events in several selections (each sender gets them
+ * without its own), so it encodes each event once and splices the bodies
+ * rather than encoding every event again for every frame. The bodies must
+ * be encodeEventBody's output for events of `docId` (they are not re-read).
+ */
+export function encodeEventsFrameOfBodies(docId: PurchaseId, items: readonly SequencedBody[], cursor: number): Uint8Array {
+  const head = new FrameWriter()
+  head.u8(SERVER_MESSAGE_TYPES.events)
+  writeDocId(head, 'docId', docId)
+  if (!Array.isArray(items) || items.length === 0) head.invalid('events', 'must be a non-empty array')
+  head.uint('events', items.length)
+  // Checked and measured first, then written into one buffer of the exact size: a
+  // frame of a large group is copied once, not grown and concatenated.
+  let size = head.length
+  let prev = 0
+  for (const item of items) {
+    const seq = item?.seq
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= prev) head.invalid('events', `seq ${String(seq)} must be an integer above ${prev}`)
+    if (!(item.body instanceof Uint8Array) || item.body.length === 0) head.invalid('events', 'bodies must be non-empty byte arrays')
+    size += varUintSize(seq - prev) + item.body.length
+    prev = seq
+  }
+  if (typeof cursor !== 'number' || !Number.isSafeInteger(cursor) || cursor < prev) head.invalid('cursor', `must be an integer of at least ${prev}`)
+  size += varUintSize(cursor - prev)
+  const out = new Uint8Array(size)
+  out.set(head.finish(undefined))
+  let pos = head.length
+  prev = 0
+  for (const { seq, body } of items) {
+    pos = putVarUint(out, pos, seq - prev)
+    out.set(body, pos)
+    pos += body.length
+    prev = seq
+  }
+  putVarUint(out, pos, cursor - prev)
+  return out
+}
+
+/** Bytes of n as an unsigned LEB128 varint (the FrameWriter's form). */
+function varUintSize(n: number): number {
+  let size = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80)
+    size++
+  }
+  return size
+}
+
+function putVarUint(out: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    out[pos++] = (n % 0x80) | 0x80
+    n = Math.floor(n / 0x80)
+  }
+  out[pos++] = n
+  return pos
+}
+
 /**
  * Decodes a frame from the relay. Throws MALFORMED_FRAME, UNKNOWN_MESSAGE_TYPE,
  * UNSUPPORTED_VERSION (welcome), FRAME_TOO_LARGE or INVALID_EVENT (events).

@@ -115,6 +115,20 @@ export function depsKeyOf(deps: readonly string[]): string {
   return JSON.stringify([...deps].sort())
 }
 
+/**
+ * Envelopes already run through validateEnvelope on their way in: the native
+ * codec validates every event it decodes, and a push is then validated again
+ * here only if nothing says so (a third time when the replica applies it).
+ * The relay never changes an envelope after decoding it (the type is readonly
+ * throughout), so the check still holds when it reaches the store. Anything
+ * not marked (every other caller of a store) is checked as before.
+ */
+const validated = new WeakSet<object>()
+
+export function markValidated(events: readonly EventEnvelope[]): void {
+  for (const e of events) validated.add(e)
+}
+
 /** Validates and encodes every event of a request. Never throws: refusals become items. */
 export function prepareRequest(request: unknown): PreparedRequest {
   const r = (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>
@@ -135,7 +149,7 @@ export function prepareRequest(request: unknown): PreparedRequest {
   }
   const items = events.map((raw): PreparedItem => {
     try {
-      const event = validateEnvelope(raw)
+      const event = typeof raw === 'object' && raw !== null && validated.has(raw) ? (raw as EventEnvelope) : validateEnvelope(raw)
       if (event.docId !== docId) fail('INVALID_EVENT', `event ${event.id} belongs to ${event.docId}, not ${docId}`, { field: 'docId' })
       if (event.backend !== backend) {
         fail('BACKEND_MISMATCH', `event ${event.id} is a ${event.backend} event, the request is for ${backend}`, { expected: backend, actual: event.backend })
