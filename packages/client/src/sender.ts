@@ -103,16 +103,18 @@ export class Sender {
         events.push(ev)
       }
       if (gen !== connector.sessionGen || connector.session !== session) return
+      // A refusal may have undone some of them while they were read: those are gone from the outbox and must not go out.
+      const still = take.map((e, i) => [e, events[i]!] as const).filter(([e]) => outbox.has(id, e.id))
       let frame: EventEnvelope[] = []
       let size = 0
-      for (let i = 0; i < events.length; i++) {
-        const bytes = take[i]!.bytes
+      for (const [entry, event] of still) {
+        const bytes = entry.bytes
         if (frame.length > 0 && size + bytes > frameLimit) {
           session.send({ t: 'push', docId: id, events: frame })
           frame = []
           size = 0
         }
-        frame.push(events[i]!)
+        frame.push(event)
         size += bytes
       }
       if (frame.length > 0) session.send({ t: 'push', docId: id, events: frame })
