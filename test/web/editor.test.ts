@@ -253,7 +253,7 @@ web('4. a return and a refund on one device show on the other; too large a refun
   await bob.page.getByTestId('returns').locator('li.voided').getByText('Damaged in transit').waitFor()
 })
 
-web('5. a change the relay refuses stops that purchase\'s sync with the reason, and can be sent again', async (ctx) => {
+web('5. a change the relay refuses is undone on that device with the reason, sync resumes, and later edits reach the others', async (ctx) => {
   const alice = await device(ctx, 'Alice')
   const path = await createPurchase(alice, 'Hooli', [{ product: 'Server', qty: '1', price: '900.00' }])
   await untilDocState(alice.page, 'synced')
@@ -265,7 +265,9 @@ web('5. a change the relay refuses stops that purchase\'s sync with the reason, 
   await dead.waitFor()
   const text = await textOf(dead)
   assert.ok(text.includes('FRAME_TOO_LARGE') && text.includes(String(MAX_FRAME_BYTES)), text)
-  assert.is((await alice.page.locator('#notes').inputValue()).length, MAX_FRAME_BYTES + 1000, 'the note stays on this device')
+  // Nobody can ever receive the change, so it is undone here, and the panel says what was undone.
+  assert.ok((await textOf(dead.getByTestId('undone'))).includes('Edited the notes'), await textOf(dead))
+  await until(alice.page, 'the refused note undone on Alice\'s device', () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === '', null)
 
   await dead.getByRole('button', { name: 'Send again' }).click()
   await dead.waitFor({ state: 'detached' })
@@ -273,6 +275,13 @@ web('5. a change the relay refuses stops that purchase\'s sync with the reason, 
   assert.is(await bob.page.locator('#notes').inputValue(), '')
   await editLine(bob, 'Quantity', 'line 1 (Server)', '2')
   await untilText(alice.page, 'total', '1,800.00', "Bob's edit reaching Alice after her refused change")
+  // And hers reach him: the refused change no longer holds back what she writes after it.
+  await editLine(alice, 'Quantity', 'line 1 (Server)', '3')
+  await untilText(bob.page, 'total', '2,700.00', "Alice's edit after her refused change reaching Bob")
+  await alice.page.getByLabel('Notes').fill('Rack 4')
+  await until(bob.page, "Alice's note after the refusal", () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === 'Rack 4', null)
+  for (const d of [alice, bob]) await untilDocState(d.page, 'synced')
+  assert.is(await textOf(alice.page.getByTestId('total')), await textOf(bob.page.getByTestId('total')))
 })
 
 web('6. the screenshots of the editor and of the resolution dialog are saved', () => {
