@@ -5,11 +5,12 @@
  * other devices, which converge. Against a real relay process: once with a
  * token that lacks the write right on the purchase (then a refreshed one that
  * has it), once with a change over the relay's frame limit (refused by the
- * client before sending, on the Automerge backend).
+ * client before sending, on the Automerge backend). Input that alone cannot
+ * fit the frame is refused by the command itself (EVENT_TOO_LARGE).
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { EventId } from '@concord/core'
+import { type EventId, isConcordError } from '@concord/core'
 import { type PurchaseHandle, type SyncClient, memoryStorage } from '@concord/client'
 import { createNodeClient } from '@concord/client/node'
 import { SEED } from '../support/seed.js'
@@ -113,7 +114,7 @@ test(`a change refused for want of the write right is undone with what was built
   await converged(anna, pa, ben, pb, 'converged at the end')
 })
 
-test(`a change over the frame limit is refused before sending and undone; what came before reaches the relay, what came after it goes (Automerge, SEED=${SEED})`, async () => {
+test(`input over the frame limit is refused by the command; an event over it is refused before sending and undone; what came before reaches the relay, what came after it goes (Automerge, SEED=${SEED})`, async () => {
   const id = `REF-${SEED}-frame`
   const anna = await client('anna2', await mintToken({ sub: 'anna' }))
   const pa = await anna.createPurchase({ id, currency: 'EUR', supplier: 'Initial Supplies', backend: 'automerge' })
@@ -122,10 +123,19 @@ test(`a change over the frame limit is refused before sending and undone; what c
   const pb = await ben.open(id)
   await converged(anna, pa, ben, pb, 'ben has the purchase')
 
+  // Input that alone cannot fit the relay's frame is refused before anything is applied.
+  const tooBig = await pb.run((r) => r.editNotes(0, 0, 'x'.repeat(MAX_FRAME))).then(() => null, (e: unknown) => e)
+  assert.ok(isConcordError(tooBig, 'EVENT_TOO_LARGE'), String(tooBig))
+  assert.is(tooBig.details.field, 'notes')
+  assert.is(pb.state().notes, '')
+  assert.is(ben.status.docs.get(pb.id)!.pending, 0, 'nothing was saved')
+  assert.is(ben.deadLetters().length, 0)
+
   ben.goOffline()
   await waitFor('ben offline', () => ben.status.overall === 'offline')
   const before = await pb.run((r) => r.setSupplier('Before'))
-  const big = await pb.run((r) => r.editNotes(0, 0, 'x'.repeat(MAX_FRAME + 500)))
+  // Input that fits, in an event that does not (the envelope and the CRDT encoding add to it): refused when sent.
+  const big = await pb.run((r) => r.editNotes(0, 0, 'x'.repeat(MAX_FRAME - 170)))
   const afterBig = await pb.run((r) => r.setSupplier('Built on the note'))
   ben.goOnline()
   const undone: EventId[] = [big.id, afterBig.id]

@@ -253,14 +253,22 @@ web('4. a return and a refund on one device show on the other; too large a refun
   await bob.page.getByTestId('returns').locator('li.voided').getByText('Damaged in transit').waitFor()
 })
 
-web('5. a change the relay refuses is undone on that device with the reason, sync resumes, and later edits reach the others', async (ctx) => {
+web('5. a note too large for the relay is refused at the field; a change refused after it was made is undone on that device with the reason, sync resumes, and later edits reach the others', async (ctx) => {
   const alice = await device(ctx, 'Alice')
   const path = await createPurchase(alice, 'Hooli', [{ product: 'Server', qty: '1', price: '900.00' }])
   await untilDocState(alice.page, 'synced')
   const bob = await device(ctx, 'Bob', `/${path}`)
   await untilText(bob.page, 'total', '900.00')
 
+  // A note that cannot fit the relay's frame is refused as it is typed, next to the field; nothing is applied.
   await alice.page.getByLabel('Notes').fill('x'.repeat(MAX_FRAME_BYTES + 1000))
+  const fieldError = alice.page.locator('.field.notes [role="alert"]')
+  await fieldError.waitFor()
+  assert.ok((await textOf(fieldError)).includes(`accepts at most ${MAX_FRAME_BYTES - 160}`), await textOf(fieldError))
+  assert.is(await alice.page.getByTestId('dead-letter').count(), 0, 'refused before anything was applied: no dead letter')
+
+  // One whose input fits but whose event does not gets through the command and is refused by the client's sender.
+  await alice.page.getByLabel('Notes').fill('x'.repeat(MAX_FRAME_BYTES - 170))
   const dead = alice.page.getByTestId('dead-letter')
   await dead.waitFor()
   const text = await textOf(dead)

@@ -8,13 +8,11 @@
  */
 import { type EventEnvelope, type Priority, type PurchaseId, ConcordError } from '@concord/core'
 import type { Connector } from './connector.js'
-import type { ClientContext } from './context.js'
+import { type ClientContext, eventRoomIn } from './context.js'
 import type { Inbound } from './inbound.js'
 import type { OutboxEntry } from './storage/store.js'
 
 export const RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 }
-/** Bytes a push frame spends besides its events (type, document id, count). */
-const FRAME_OVERHEAD = 160
 
 export class Sender {
   private scheduled = false
@@ -78,7 +76,7 @@ export class Sender {
       const welcome = connector.welcome
       if (session === null || !session.open || welcome === null) return
       const gen = connector.sessionGen
-      const frameLimit = Math.max(1024, welcome.maxFrameBytes - FRAME_OVERHEAD)
+      const frameLimit = eventRoomIn(welcome.maxFrameBytes)
       const take: OutboxEntry[] = []
       for (const e of outbox.of(id)) {
         if (outbox.isInFlight(id, e.id)) continue
