@@ -253,19 +253,29 @@ web('4. a return and a refund on one device show on the other; too large a refun
   await bob.page.getByTestId('returns').locator('li.voided').getByText('Damaged in transit').waitFor()
 })
 
-web('5. a change the relay refuses stops that purchase\'s sync with the reason, and can be sent again', async (ctx) => {
+web('5. a note too large for the relay is refused at the field; a change refused after it was made is undone on that device with the reason, sync resumes, and later edits reach the others', async (ctx) => {
   const alice = await device(ctx, 'Alice')
   const path = await createPurchase(alice, 'Hooli', [{ product: 'Server', qty: '1', price: '900.00' }])
   await untilDocState(alice.page, 'synced')
   const bob = await device(ctx, 'Bob', `/${path}`)
   await untilText(bob.page, 'total', '900.00')
 
+  // A note that cannot fit the relay's frame is refused as it is typed, next to the field; nothing is applied.
   await alice.page.getByLabel('Notes').fill('x'.repeat(MAX_FRAME_BYTES + 1000))
+  const fieldError = alice.page.locator('.field.notes [role="alert"]')
+  await fieldError.waitFor()
+  assert.ok((await textOf(fieldError)).includes(`accepts at most ${MAX_FRAME_BYTES - 160}`), await textOf(fieldError))
+  assert.is(await alice.page.getByTestId('dead-letter').count(), 0, 'refused before anything was applied: no dead letter')
+
+  // One whose input fits but whose event does not gets through the command and is refused by the client's sender.
+  await alice.page.getByLabel('Notes').fill('x'.repeat(MAX_FRAME_BYTES - 170))
   const dead = alice.page.getByTestId('dead-letter')
   await dead.waitFor()
   const text = await textOf(dead)
   assert.ok(text.includes('FRAME_TOO_LARGE') && text.includes(String(MAX_FRAME_BYTES)), text)
-  assert.is((await alice.page.locator('#notes').inputValue()).length, MAX_FRAME_BYTES + 1000, 'the note stays on this device')
+  // Nobody can ever receive the change, so it is undone here, and the panel says what was undone.
+  assert.ok((await textOf(dead.getByTestId('undone'))).includes('Edited the notes'), await textOf(dead))
+  await until(alice.page, 'the refused note undone on Alice\'s device', () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === '', null)
 
   await dead.getByRole('button', { name: 'Send again' }).click()
   await dead.waitFor({ state: 'detached' })
@@ -273,6 +283,13 @@ web('5. a change the relay refuses stops that purchase\'s sync with the reason, 
   assert.is(await bob.page.locator('#notes').inputValue(), '')
   await editLine(bob, 'Quantity', 'line 1 (Server)', '2')
   await untilText(alice.page, 'total', '1,800.00', "Bob's edit reaching Alice after her refused change")
+  // And hers reach him: the refused change no longer holds back what she writes after it.
+  await editLine(alice, 'Quantity', 'line 1 (Server)', '3')
+  await untilText(bob.page, 'total', '2,700.00', "Alice's edit after her refused change reaching Bob")
+  await alice.page.getByLabel('Notes').fill('Rack 4')
+  await until(bob.page, "Alice's note after the refusal", () => (document.getElementById('notes') as HTMLTextAreaElement | null)?.value === 'Rack 4', null)
+  for (const d of [alice, bob]) await untilDocState(d.page, 'synced')
+  assert.is(await textOf(alice.page.getByTestId('total')), await textOf(bob.page.getByTestId('total')))
 })
 
 web('6. the screenshots of the editor and of the resolution dialog are saved', () => {

@@ -236,7 +236,15 @@ export class SyncClient {
     return this.view.deadLetters()
   }
 
-  /** Takes a document off the dead-letter list and sends its held changes again. */
+  /**
+   * Takes a document off the dead-letter list and resumes its syncing. The
+   * refused changes themselves cannot be sent again: each was undone on this
+   * device when it was refused, with every own change built on it (they stay
+   * listed in `rejected` of the dead letter and in the document status), and
+   * the device writes the document as a fresh actor since. What is sent is
+   * what was held back: own changes saved before the refusal and not yet
+   * acknowledged, and those made after it.
+   */
   async retryDeadLetter(docId: PurchaseId | string): Promise<void> {
     const { ctx } = this
     const id = parsePurchaseId(docId)

@@ -297,6 +297,7 @@ export class Connector {
     }
     this.session_ = session
     this.welcome_ = welcome
+    ctx.relayMaxFrameBytes = welcome.maxFrameBytes
     this.gen += 1
     this.attempts = 0
     this.lastError_ = null

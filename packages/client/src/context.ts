@@ -23,6 +23,14 @@ const defaultTimers: Timers = {
   clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
 }
 
+/** Bytes a push frame spends besides its events (type, document id, count). */
+const FRAME_OVERHEAD = 160
+
+/** The most bytes one event may take in a frame of `maxFrameBytes`. */
+export function eventRoomIn(maxFrameBytes: number): number {
+  return Math.max(1024, maxFrameBytes - FRAME_OVERHEAD)
+}
+
 export interface Signals {
   /** Something may be sendable: drain the outbox soon. */
   kick(): void
@@ -43,6 +51,8 @@ export class ClientContext {
   readonly docErrors = new Map<PurchaseId, ClientError>()
   readonly search = new PurchaseSearch()
   readonly notifier: Notifier
+  /** The relay's frame limit as last heard (welcome), kept while offline; undefined before the first session. */
+  relayMaxFrameBytes: number | undefined = undefined
   closed = false
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -81,6 +91,11 @@ export class ClientContext {
   /** Resolves once every queued state change has run. */
   drained(): Promise<unknown> {
     return this.queue.catch(() => undefined)
+  }
+
+  /** The most bytes one event may take to fit a push frame, once the relay's limit is known. */
+  eventRoom(): number | undefined {
+    return this.relayMaxFrameBytes === undefined ? undefined : eventRoomIn(this.relayMaxFrameBytes)
   }
 
   kick(): void {

@@ -28,7 +28,9 @@ export class Documents {
   replicaOptions(d: DocRecord) {
     const o = this.ctx.options
     return {
-      docId: d.id, replica: this.ctx.replicaId, backend: backendByName(d.backend), now: this.ctx.now, newId: this.ctx.newId,
+      docId: d.id, replica: d.actor ?? this.ctx.replicaId, backend: backendByName(d.backend), now: this.ctx.now, newId: this.ctx.newId,
+      // A command whose input cannot fit the relay's frame is refused before it is applied (EVENT_TOO_LARGE).
+      maxEventBytes: () => this.ctx.eventRoom(),
       ...(o.user !== undefined ? { user: o.user } : {}),
       ...(o.device !== undefined ? { device: o.device } : {}),
     }
@@ -114,6 +116,24 @@ export class Documents {
     }
   }
 
+  /**
+   * Puts a rebuilt replica in place of the loaded one (a refused event was
+   * undone): handles read the new one from now on, and the old one's local
+   * events are no longer saved.
+   */
+  replace(id: PurchaseId, r: PurchaseReplica): void {
+    this.replicas.delete(id)
+    this.adopt(id, r)
+    this.fire(id, { origin: 'reload', events: [] })
+  }
+
+  /** Takes the local events made and not yet saved (they are about to be undone). */
+  takeUnsaved(id: PurchaseId): EventEnvelope[] {
+    const list = this.unsaved.get(id) ?? []
+    this.unsaved.delete(id)
+    return list
+  }
+
   /** True while a local event is made and not yet saved. */
   isUnsaved(id: PurchaseId, eventId: string): boolean {
     return (this.unsaved.get(id) ?? []).some((e) => e.id === eventId)
@@ -177,10 +197,14 @@ export class Documents {
     let n = d.eventCount
     const entries: OutboxEntry[] = []
     let localSeq = d.localSeq
+    const slotBase = d.slotBase ?? 0
     for (const e of events) {
       const key = eventKey(id, n++)
       const bytes = batch.putEvent(key, e)
-      const entry: OutboxEntry = { id: e.id, docId: id, seq: e.seq, kind: e.kind, priority: e.meta.priority ?? priorityOf(e.kind), bytes, eventKey: key, savedAt: e.meta.at }
+      const entry: OutboxEntry = {
+        id: e.id, docId: id, seq: e.seq, kind: e.kind, priority: e.meta.priority ?? priorityOf(e.kind), bytes, eventKey: key, savedAt: e.meta.at,
+        ...(slotBase > 0 ? { slot: slotBase + e.seq } : {}),
+      }
       batch.putOutbox(entry)
       entries.push(entry)
       localSeq = Math.max(localSeq, e.seq)
@@ -203,7 +227,8 @@ export function noticeConflicts(ctx: ClientContext, id: PurchaseId, before: read
   const closed = before.filter((c) => !now.has(c))
   if (raised.length > 0) ctx.notifier.emit({ type: 'conflict-raised', docId: id, conflicts: raised })
   if (origin === 'remote' && closed.length > 0) {
-    const by = events.find((e) => e.kind === 'conflict.resolve' && e.actor !== ctx.replicaId)
+    const own = ctx.docs.get(id)?.actor ?? ctx.replicaId
+    const by = events.find((e) => e.kind === 'conflict.resolve' && e.actor !== own && e.actor !== ctx.replicaId)
     if (by !== undefined) ctx.notifier.emit({ type: 'conflict-resolved-elsewhere', docId: id, conflicts: closed, by: by.meta.user ?? by.actor })
   }
 }

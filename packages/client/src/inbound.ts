@@ -5,13 +5,14 @@
  * document whose changes keep being refused is set aside as a dead letter),
  * validation cursors, caught-up marks, and errors.
  */
-import type { EventId, PurchaseId } from '@concord/core'
+import { type EventId, type PurchaseId, splitEventId } from '@concord/core'
 import type { AckMessage, CaughtUpMessage, EventsMessage, ServerMessage, ValidatedMessage } from '@concord/core/protocol'
 import type { Connector } from './connector.js'
 import type { ClientContext } from './context.js'
 import { summarize } from './doc-summary.js'
 import { type Documents, noticeConflicts } from './documents.js'
-import { type ClientStore, type DocRecord, eventKey } from './storage/store.js'
+import { type ClientStore, type DocRecord, type OutboxEntry, eventKey } from './storage/store.js'
+import { undoRefused } from './undo.js'
 
 export class Inbound {
   constructor(
@@ -76,7 +77,8 @@ export class Inbound {
     let n = d.eventCount
     for (const x of m.events) if (!skip.has(x.event.id)) batch.putEvent(eventKey(m.docId, n++), x.event)
     // Own events echoed back are stored by the relay: as good as an acknowledgement.
-    const own = m.events.filter((x) => x.event.actor === ctx.replicaId)
+    // (Own: waiting in the outbox, whichever of the device's actors made them.)
+    const own = m.events.filter((x) => ctx.outbox.has(m.docId, x.event.id))
     let next: DocRecord = { ...d, eventCount: n, cursor: Math.max(d.cursor, m.cursor), summary: summarize(r) }
     const ownIds = new Set<string>(own.map((x) => x.event.id))
     if (own.length > 0) next = this.applyAck(next, batch, ownIds, Math.max(...own.map((x) => x.seq)))
@@ -102,10 +104,13 @@ export class Inbound {
     const entries = this.ctx.outbox.of(d.id)
     const acked = entries.filter((e) => ids.has(e.id))
     if (acked.length === 0) return d
-    for (const e of acked) batch.deleteOutbox(d.id, e.seq)
-    const remaining = entries.filter((e) => !ids.has(e.id))
+    for (const e of acked) batch.deleteOutbox(e)
+    // ackedSeq and unvalidated count the current actor's events; those of an earlier actor (before an undo) count as seq 0.
+    const actor = d.actor ?? this.ctx.replicaId
+    const mine = (e: OutboxEntry) => splitEventId(e.id).replica === actor
+    const remaining = entries.filter((e) => !ids.has(e.id) && mine(e))
     const ackedSeq = remaining.length > 0 ? remaining[0]!.seq - 1 : d.localSeq
-    const top = Math.max(...acked.map((e) => e.seq))
+    const top = Math.max(0, ...acked.filter(mine).map((e) => e.seq))
     let unvalidated = cursor > d.validatedCursor ? [...d.unvalidated, { seq: top, cursor }] : d.unvalidated
     if (unvalidated.length > 1000) unvalidated = [{ seq: Math.max(...unvalidated.map((u) => u.seq)), cursor: Math.max(...unvalidated.map((u) => u.cursor)) }]
     return { ...d, ackedSeq: Math.max(d.ackedSeq, ackedSeq), lastAckCursor: Math.max(d.lastAckCursor, cursor), unvalidated, rejectStreak: 0 }
@@ -138,24 +143,31 @@ export class Inbound {
     ctx.emitStatus()
   }
 
-  /** A refused own event leaves the outbox; enough refusals in a row set the document aside. Call inside the queue. */
+  /**
+   * A refused own event is undone with every own event built on it (see
+   * undo.ts), and the device writes the document as a fresh actor from then
+   * on. Enough refusals in a row, or one that could never be sent, set the
+   * document aside as a dead letter. A refusal of an event already undone
+   * (the relay refuses a whole push) changes nothing. Call inside the queue.
+   */
   async rejectLocally(id: PurchaseId, eventId: EventId, code: string, reason: string): Promise<void> {
     const { ctx } = this
     const d = ctx.docs.get(id)
     const entry = ctx.outbox.of(id).find((e) => e.id === eventId)
     if (d === undefined || entry === undefined) return
     const at = ctx.iso()
-    const rejected = [...d.rejected, { id: eventId, code, reason, at }].slice(-1000)
     const streak = d.rejectStreak + 1
     const limit = ctx.options.deadLetterAfter ?? 3
-    const dead = d.dead ?? (streak >= limit || code === 'FRAME_TOO_LARGE' ? { reason: `${streak} change${streak === 1 ? '' : 's'} refused in a row, the last ${eventId}: ${code}: ${reason}`, at } : null)
-    const next: DocRecord = { ...d, rejected, rejectStreak: streak, dead }
-    const batch = ctx.store.batch().deleteOutbox(id, entry.seq).putDoc(next)
-    await batch.commit()
-    this.commitAck(id, next, new Set([eventId]))
+    const { next, dropped } = await undoRefused(ctx, this.documents, id, entry, code, reason, (n) => {
+      const undone = n.rejected.length - d.rejected.length
+      const what = undone > 1 ? ` (undone here with ${undone - 1} later change${undone === 2 ? '' : 's'} built on it)` : ' (undone here)'
+      const dead = n.dead ?? (streak >= limit || code === 'FRAME_TOO_LARGE' ? { reason: `${streak} change${streak === 1 ? '' : 's'} refused in a row, the last ${eventId}: ${code}: ${reason}${what}`, at } : null)
+      return { ...n, rejectStreak: streak, dead }
+    })
     ctx.notifier.emit({ type: 'rejected', docId: id, eventId, code, reason })
-    if (dead !== null && d.dead === null) {
-      ctx.notifier.emit({ type: 'dead-letter', docId: id, reason: dead.reason })
+    for (const x of dropped) if (x.id !== eventId) ctx.notifier.emit({ type: 'rejected', docId: id, eventId: x.id, code: x.code, reason: x.reason })
+    if (next.dead !== null && d.dead === null) {
+      ctx.notifier.emit({ type: 'dead-letter', docId: id, reason: next.dead.reason })
       this.documents.fire(id, { origin: 'status', events: [] })
     }
     ctx.kick()

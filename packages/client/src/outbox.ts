@@ -1,11 +1,11 @@
 /**
  * The outbox in memory: per document, the own events that are saved and not
- * yet acknowledged (metadata only; payloads stay in the store), in own
- * sequence order, and which of them are on the wire right now. The store
+ * yet acknowledged (metadata only; payloads stay in the store), in creation
+ * order (their slots), and which of them are on the wire right now. The store
  * holds the durable copy; this is what status and the sender read.
  */
 import type { EventId, PurchaseId } from '@concord/core'
-import type { OutboxEntry } from './storage/store.js'
+import { type OutboxEntry, slotOf } from './storage/store.js'
 import type { QueueStats } from './types.js'
 
 interface InFlight {
@@ -26,7 +26,7 @@ export class Outbox {
       list.push(e)
       this.entries.set(e.docId, list)
     }
-    for (const list of this.entries.values()) list.sort((a, b) => a.seq - b.seq)
+    for (const list of this.entries.values()) list.sort((a, b) => slotOf(a) - slotOf(b))
   }
 
   /** A document's waiting events, oldest first. */
@@ -39,7 +39,7 @@ export class Outbox {
     return this.entries.entries()
   }
 
-  /** Events just saved (in own sequence order, after those already waiting). */
+  /** Events just saved (in creation order, after those already waiting). */
   add(id: PurchaseId, added: readonly OutboxEntry[]): void {
     const list = this.entries.get(id) ?? []
     list.push(...added)

@@ -8,13 +8,11 @@
  */
 import { type EventEnvelope, type Priority, type PurchaseId, ConcordError } from '@concord/core'
 import type { Connector } from './connector.js'
-import type { ClientContext } from './context.js'
+import { type ClientContext, eventRoomIn } from './context.js'
 import type { Inbound } from './inbound.js'
 import type { OutboxEntry } from './storage/store.js'
 
 export const RANK: Record<Priority, number> = { high: 0, normal: 1, low: 2 }
-/** Bytes a push frame spends besides its events (type, document id, count). */
-const FRAME_OVERHEAD = 160
 
 export class Sender {
   private scheduled = false
@@ -78,7 +76,7 @@ export class Sender {
       const welcome = connector.welcome
       if (session === null || !session.open || welcome === null) return
       const gen = connector.sessionGen
-      const frameLimit = Math.max(1024, welcome.maxFrameBytes - FRAME_OVERHEAD)
+      const frameLimit = eventRoomIn(welcome.maxFrameBytes)
       const take: OutboxEntry[] = []
       for (const e of outbox.of(id)) {
         if (outbox.isInFlight(id, e.id)) continue
@@ -103,16 +101,18 @@ export class Sender {
         events.push(ev)
       }
       if (gen !== connector.sessionGen || connector.session !== session) return
+      // A refusal may have undone some of them while they were read: those are gone from the outbox and must not go out.
+      const still = take.map((e, i) => [e, events[i]!] as const).filter(([e]) => outbox.has(id, e.id))
       let frame: EventEnvelope[] = []
       let size = 0
-      for (let i = 0; i < events.length; i++) {
-        const bytes = take[i]!.bytes
+      for (const [entry, event] of still) {
+        const bytes = entry.bytes
         if (frame.length > 0 && size + bytes > frameLimit) {
           session.send({ t: 'push', docId: id, events: frame })
           frame = []
           size = 0
         }
-        frame.push(events[i]!)
+        frame.push(event)
         size += bytes
       }
       if (frame.length > 0) session.send({ t: 'push', docId: id, events: frame })

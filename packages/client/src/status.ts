@@ -135,7 +135,7 @@ export class StatusView {
     return [...ctx.docs.values()].filter((d) => d.dead !== null).map((d) => ({
       docId: d.id, reason: d.dead!.reason, at: d.dead!.at,
       events: ctx.outbox.of(d.id).map((e) => ({ id: e.id, kind: e.kind, priority: e.priority })),
-      rejected: d.rejected.map((r) => ({ id: r.id, code: r.code, reason: r.reason })),
+      rejected: d.rejected.map((r) => ({ id: r.id, code: r.code, reason: r.reason, ...(r.kind !== undefined ? { kind: r.kind } : {}) })),
     }))
   }
 
@@ -149,7 +149,7 @@ export class StatusView {
     const dot = eventId.lastIndexOf('.')
     const actor = eventId.slice(0, dot)
     const seq = Number(eventId.slice(dot + 1))
-    if (actor === ctx.replicaId) {
+    if (actor === (d.actor ?? ctx.replicaId)) {
       if (seq > d.localSeq) throw new ConcordError('UNKNOWN_EVENT', `no own event ${eventId} in ${id}`)
       return d.unvalidated.some((u) => u.seq >= seq) ? 'stored' : 'validated'
     }

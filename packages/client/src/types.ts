@@ -135,9 +135,14 @@ export interface DeadLetter {
   readonly docId: PurchaseId
   readonly reason: string
   readonly at: string
-  /** The pending own events held back, and the ones the relay refused. */
+  /** The pending own events held back (not sent until retryDeadLetter). */
   readonly events: readonly { readonly id: string; readonly kind: string; readonly priority: Priority }[]
-  readonly rejected: readonly { readonly id: string; readonly code: string; readonly reason: string }[]
+  /**
+   * Own events refused and undone on this device: the refused one with the
+   * relay's (or the client's) code and reason, and each own event built on it
+   * with code DEPENDS_ON_REFUSED. `kind` tells the app what was undone.
+   */
+  readonly rejected: readonly { readonly id: string; readonly code: string; readonly reason: string; readonly kind?: string }[]
 }
 
 export interface RetryOptions {

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   // purchase commands refused at write time
   | 'COMMAND_REFUSED'
+  /** A command whose input alone exceeds the replica's maxEventBytes (the relay's frame limit): nothing was applied. */
+  | 'EVENT_TOO_LARGE'
   | 'NOT_FOUND'
   | 'BLOCKED_BY_CONFLICT'
   // documents and backends

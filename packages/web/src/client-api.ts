@@ -7,9 +7,9 @@ import type {
   AuditEntry, Conflict, ConflictId, CreatePurchaseInput, EventId, Priority, PurchaseDerived, PurchaseId, PurchaseReplica,
   PurchaseState,
 } from '@concord/core'
-import type { ClientStatus, DocStatus, Notification, PurchaseSummary } from '@concord/client'
+import type { ClientStatus, DeadLetter, DocStatus, Notification, PurchaseSummary } from '@concord/client'
 
-export type { ClientStatus, DocStatus, PurchaseSummary, SyncState as OverallState, Notification as AppNotification } from '@concord/client'
+export type { ClientStatus, DeadLetter, DocStatus, PurchaseSummary, SyncState as OverallState, Notification as AppNotification } from '@concord/client'
 
 export interface PurchaseHandle {
   readonly id: PurchaseId
@@ -37,7 +37,12 @@ export interface AppClient {
   onStatus(cb: (s: ClientStatus) => void): () => void
   onNotification(cb: (n: Notification) => void): () => void
   forceSync(): void
-  /** Takes a purchase whose changes the relay kept refusing off the dead-letter list, and sends them again. */
+  /** Purchases whose sync stopped after a refusal, with the changes that were undone on this device. */
+  deadLetters(): DeadLetter[]
+  /**
+   * Takes a purchase off the dead-letter list and resumes its sync: the changes
+   * held back go out; the refused ones were undone and are not sent.
+   */
   retryDeadLetter(id: PurchaseId): Promise<void>
   goOffline(): void
   goOnline(): void

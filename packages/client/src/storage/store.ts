@@ -7,7 +7,8 @@
  *   meta    schema (plain JSON: version, encrypted), keycheck, replica
  *   docs    docId -> DocRecord (cursor, acknowledged head, summary for list/search)
  *   events  docId/nnnnnnnnnn -> every event of the document (local and remote), in arrival order
- *   outbox  docId/ssssssssss -> OutboxEntry: an own event not yet acknowledged, by own sequence
+ *   outbox  docId/ssssssssss -> OutboxEntry: an own event not yet acknowledged, by its slot (own
+ *           sequence, counted on across the actors a refusal made the device switch to)
  */
 import {
   type BackendName, ConcordError, type EventEnvelope, type EventId, type MinorString, type Priority, type PurchaseId,
@@ -40,6 +41,8 @@ export interface RejectedEvent {
   readonly code: string
   readonly reason: string
   readonly at: string
+  /** The event's kind (absent in records written before refusals were undone). */
+  readonly kind?: string
 }
 
 export interface DocRecord {
@@ -72,6 +75,18 @@ export interface DocRecord {
   readonly dead: { readonly reason: string; readonly at: string } | null
   readonly lastSyncedAt: string | null
   readonly summary: DocSummary
+  /**
+   * The actor this device writes the document as. Absent: the store's replica
+   * id. A refused own event is undone by rebuilding the replica without it
+   * and its dependents, and the device then writes as a fresh actor (so no
+   * event id or CRDT clock is reused with other content); `localSeq` and
+   * `ackedSeq` count that actor's events.
+   */
+  readonly actor?: ReplicaId
+  /** How many actors the device has switched to for this document (names the next one). */
+  readonly actorGen?: number
+  /** Outbox slots used by earlier actors: an own event's slot is slotBase + seq. */
+  readonly slotBase?: number
 }
 
 export interface OutboxEntry {
@@ -85,7 +100,12 @@ export interface OutboxEntry {
   /** Key of the event in the events table. */
   readonly eventKey: string
   readonly savedAt: string
+  /** The outbox key: creation order across actors. Absent in entries written before actors could change, where it is `seq`. */
+  readonly slot?: number
 }
+
+/** Where an outbox entry sits in its document's outbox (its key and its sending order). */
+export const slotOf = (o: OutboxEntry): number => o.slot ?? o.seq
 
 
 export interface StoreOptions {
@@ -101,7 +121,7 @@ const KEYCHECK = 'concord-client-keycheck-v1'
 
 export const pad = (n: number): string => String(n).padStart(10, '0')
 export const eventKey = (docId: PurchaseId, n: number): string => `${docId}/${pad(n)}`
-export const outboxKey = (docId: PurchaseId, seq: number): string => `${docId}/${pad(seq)}`
+export const outboxKey = (docId: PurchaseId, slot: number): string => `${docId}/${pad(slot)}`
 
 /** Key problems (WRONG_KEY, KEY_REQUIRED, NOT_ENCRYPTED) are STORE_KEY_MISMATCH; anything unreadable is STORE_CORRUPT. */
 function storeError(reason: string, message: string, details: Record<string, unknown> = {}, cause?: unknown): ConcordError {
@@ -291,11 +311,16 @@ export class ClientStore {
 
   /** Every stored event of a document, in arrival order, read in pages. */
   async loadEvents(docId: PurchaseId): Promise<EventEnvelope[]> {
-    const out: EventEnvelope[] = []
+    return (await this.loadEventRows(docId)).map(([, e]) => e)
+  }
+
+  /** Every stored event of a document with its key, in arrival order. */
+  async loadEventRows(docId: PurchaseId): Promise<[string, EventEnvelope][]> {
+    const out: [string, EventEnvelope][] = []
     let after: string | undefined
     for (;;) {
       const rows = await guard('events', () => this.kv.scan('events', { prefix: `${docId}/`, ...(after ? { after } : {}), limit: 500 }))
-      for (const [k, v] of rows) out.push(await this.decodeEventValue(k, v))
+      for (const [k, v] of rows) out.push([k, await this.decodeEventValue(k, v)])
       if (rows.length < 500) return out
       after = rows[rows.length - 1]![0]
     }
@@ -350,13 +375,18 @@ export class StoreBatch {
   }
 
   putOutbox(o: OutboxEntry): this {
-    const key = outboxKey(o.docId, o.seq)
+    const key = outboxKey(o.docId, slotOf(o))
     this.pending.push(this.store.sealJson('outbox', key, o).then((value) => ({ table: 'outbox', key, value })))
     return this
   }
 
-  deleteOutbox(docId: PurchaseId, seq: number): this {
-    this.pending.push(Promise.resolve({ table: 'outbox', key: outboxKey(docId, seq), value: null }))
+  deleteOutbox(o: OutboxEntry): this {
+    this.pending.push(Promise.resolve({ table: 'outbox', key: outboxKey(o.docId, slotOf(o)), value: null }))
+    return this
+  }
+
+  deleteEvent(key: string): this {
+    this.pending.push(Promise.resolve({ table: 'events', key, value: null }))
     return this
   }
 

@@ -40,6 +40,7 @@ import {
 import { hasPurchase, lwwValue, readPurchase } from './read.js'
 import { type AuditEntry, auditTrail } from './audit.js'
 import { keyBetween } from './sort-key.js'
+import { measureInput } from './event-size.js'
 
 export interface ReplicaOptions {
   readonly docId: PurchaseId
@@ -55,6 +56,13 @@ export interface ReplicaOptions {
   readonly user?: string
   /** The device, as it names itself. */
   readonly device?: string
+  /**
+   * The most bytes a command's input may put into one event (the relay's
+   * frame limit, as the client last heard it; a function because it becomes
+   * known only once connected). Over it, the command is refused with
+   * EVENT_TOO_LARGE before anything is applied. Undefined: no limit.
+   */
+  readonly maxEventBytes?: () => number | undefined
 }
 
 export interface CreatePurchaseInput {
@@ -114,6 +122,7 @@ export class PurchaseReplica {
   private readonly newId: () => string
   private readonly user: string
   private readonly device: string
+  private readonly maxEventBytes: () => number | undefined
   private readonly listeners = new Set<ChangeListener>()
   /** Sequence numbers handed out by prepareImport and not yet applied, per importing actor. */
   private readonly reserved = new Map<ReplicaId, number>()
@@ -127,6 +136,7 @@ export class PurchaseReplica {
     this.newId = options.newId
     this.user = options.user ?? ''
     this.device = options.device ?? ''
+    this.maxEventBytes = options.maxEventBytes ?? (() => undefined)
     this.hlc = new HybridLogicalClock(options.replica, this.now)
     for (const e of log.events()) this.hlc.receive(e.hlc)
   }
@@ -279,6 +289,13 @@ export class PurchaseReplica {
     const full = (w: DocWriter) => {
       write(w, stamp)
       if (causal) w.tickClock(this.replica, seq)
+    }
+    const limit = this.maxEventBytes()
+    if (limit !== undefined) {
+      const size = measureInput(full)
+      if (size.bytes > limit) {
+        fail('EVENT_TOO_LARGE', `this change holds ${size.bytes} bytes (most in ${size.field}); the relay accepts at most ${limit} per change`, { field: size.field, bytes: size.bytes, limit, kind })
+      }
     }
     if (check) this.checkInvariants(full)
     const deps = this.log.heads()

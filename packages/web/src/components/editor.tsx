@@ -9,7 +9,7 @@ import {
   type HeaderField, type PurchaseDerived, type PurchaseId, type PurchaseState, allowedActions,
 } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { ACTION_LABEL, RISKY_ACTIONS, STATE_LABEL, ago, currencyOf, money, supplierOf, when } from '../format.js'
+import { ACTION_LABEL, RISKY_ACTIONS, STATE_LABEL, ago, currencyOf, eventLabel, money, supplierOf, when } from '../format.js'
 import { explainSafe, useAction, useApp, useNow, usePurchase } from '../hooks.js'
 import { Alert, CommitInput, CommitSelect } from './fields.js'
 import { Lines } from './lines.js'
@@ -108,17 +108,26 @@ function DocSync({ handle }: { readonly handle: PurchaseHandle }) {
 }
 
 /**
- * The relay kept refusing this purchase's changes, so the client stopped
- * sending them (a dead letter) rather than retry forever. Nothing is lost: the
- * changes stay on this device; a person reads why and sends them again.
+ * The relay (or the client, for a change too large to send) refused a change
+ * of this purchase, so the client stopped sending its changes (a dead letter)
+ * rather than retry forever. The refused change was undone on this device,
+ * with the changes built on it, since nobody else can ever receive them: the
+ * panel names them so the person can make them again. Changes made since are
+ * kept; "Send again" resumes the purchase's sync.
  */
 function DeadLetter({ handle, reason }: { readonly handle: PurchaseHandle; readonly reason: string | null }) {
   const { client } = useApp()
   const action = useAction()
+  const undone = client.deadLetters().find((d) => d.docId === handle.id)?.rejected ?? []
   return (
     <div class="alert" role="alert" data-testid="dead-letter">
-      <p><strong>Sync of this purchase stopped: the relay refused its changes.</strong> They are kept on this device.</p>
+      <p><strong>Sync of this purchase stopped: a change was refused.</strong> It was undone on this device, with the changes made on top of it; the others are kept and are sent when sync resumes.</p>
       {reason ? <p class="small">{reason}</p> : null}
+      {undone.length > 0 ? (
+        <ul class="small" data-testid="undone">
+          {undone.map((r) => <li key={r.id}>Undone: {r.kind !== undefined ? eventLabel(r.kind) : r.id} ({r.code === 'DEPENDS_ON_REFUSED' ? 'made on top of the refused change' : r.code})</li>)}
+        </ul>
+      ) : null}
       <button type="button" disabled={action.busy} onClick={() => void action.run(() => client.retryDeadLetter(handle.id))}>Send again</button>
       <Alert error={action.error} onClose={action.clear} />
     </div>

@@ -59,7 +59,12 @@ export function Notes({ handle }: { readonly handle: PurchaseHandle }) {
     last.current = next
     handle.run((r) => r.editNotes(s.index, s.remove, s.insert)).then(
       () => setError(null),
-      (err: unknown) => setError(errorText(err)),
+      (err: unknown) => {
+        // Refused (too large for the relay, say): nothing was applied. The typed text stays for the person
+        // to shorten, and the next input is measured against the notes as they are.
+        last.current = handle.state().notes
+        setError(errorText(err))
+      },
     )
   }
 

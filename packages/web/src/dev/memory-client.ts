@@ -88,6 +88,7 @@ export function memoryClient(user: string, device: string): AppClient & { seedDe
     onNotification: () => () => {},
     forceSync: () => {},
     // Nothing is ever refused here: there is no relay, so no dead letters.
+    deadLetters: () => [],
     retryDeadLetter: async () => {},
     goOffline() {
       offline = true

@@ -1,0 +1,157 @@
+/**
+ * A refused own event must not block every later edit of that purchase. The
+ * refused event and the own events built on it are undone on the device, the
+ * device writes the purchase as a fresh actor, and its later edits reach the
+ * other devices, which converge. Against a real relay process: once with a
+ * token that lacks the write right on the purchase (then a refreshed one that
+ * has it), once with a change over the relay's frame limit (refused by the
+ * client before sending, on the Automerge backend). Input that alone cannot
+ * fit the frame is refused by the command itself (EVENT_TOO_LARGE).
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { type EventId, isConcordError } from '@concord/core'
+import { type PurchaseHandle, type SyncClient, memoryStorage } from '@concord/client'
+import { createNodeClient } from '@concord/client/node'
+import { SEED } from '../support/seed.js'
+import { type RelayProc, mintToken, removeDir, startRelay, waitFor } from '../support/client-relay.js'
+
+const MAX_FRAME = 16 * 1024
+let relay: RelayProc
+const clients: SyncClient[] = []
+
+test.before(async () => {
+  relay = await startRelay({ extraArgs: ['--max-frame-bytes', String(MAX_FRAME)] })
+})
+test.after(async () => {
+  for (const c of clients) await c.close()
+  await relay.stop()
+  removeDir(relay.dataDir)
+})
+
+const retry = { initialDelayMs: 20, maxDelayMs: 200 }
+
+async function client(name: string, token: string | (() => Promise<string>), storage = memoryStorage(name)) {
+  const c = await createNodeClient({ url: relay.url, token, storage, user: name, deadLetterAfter: 1, retry })
+  clients.push(c)
+  return c
+}
+
+const synced = (c: SyncClient) => c.status.overall === 'synced'
+
+/** Both devices synced and holding the same purchase. */
+async function converged(a: SyncClient, pa: PurchaseHandle, b: SyncClient, pb: PurchaseHandle, what: string): Promise<void> {
+  const view = (p: PurchaseHandle) => JSON.stringify({ s: p.state(), c: p.conflicts().map((c) => c.id) })
+  await waitFor(what, () => synced(a) && synced(b) && view(pa) === view(pb), () => ({ a: a.status.overall, b: b.status.overall, ea: a.explain(pa.id), eb: b.explain(pb.id), va: view(pa), vb: view(pb) }))
+}
+
+test(`a change refused for want of the write right is undone with what was built on it; later edits reach the other device (SEED=${SEED})`, async () => {
+  const id = `REF-${SEED}-write`
+  const anna = await client('anna', await mintToken({ sub: 'anna' }))
+  const pa = await anna.createPurchase({ id, currency: 'EUR', supplier: 'Initial Supplies' })
+  const { lineId } = await pa.run((r) => r.addLine({ product: 'Bolts', qty: '10', price: '2.50' }))
+  await waitFor('anna synced', () => synced(anna), () => anna.status)
+
+  const readOnly = await mintToken({ sub: 'ben', grants: [{ doc: id, rights: ['read'] }] })
+  const writer = await mintToken({ sub: 'ben', grants: [{ doc: id, rights: ['read', 'write'] }] })
+  let token = readOnly
+  const benStorage = memoryStorage('ben-write')
+  let ben = await client('ben', () => Promise.resolve(token), benStorage)
+  let pb = await ben.open(id)
+  await converged(anna, pa, ben, pb, 'ben has the purchase')
+
+  // Two changes, the second built on the first: the relay refuses the first (and the second with it).
+  const refused = await pb.run((r) => r.setSupplier('Refused Co'))
+  const dependent = await pb.run((r) => r.updateLine(lineId, { qty: '99' }))
+  const refusedIds: EventId[] = [refused.id, dependent.id]
+  await waitFor('both undone', () => refusedIds.every((e) => pb.eventStatus(e) === 'rejected'), () => ({ st: refusedIds.map((e) => pb.eventStatus(e)), ex: ben.explain(id) }))
+  assert.is(pb.state().supplier.values.join('|'), 'Initial Supplies', 'the refused change is undone on the device')
+  assert.is(pb.state().lines[0]!.qty, '10', 'so is the change built on it')
+  for (const e of refusedIds) assert.not.ok(pb.replica.log.has(e), `${e} left the log`)
+
+  const dead = ben.deadLetters()
+  assert.is(dead.length, 1)
+  assert.is(dead[0]!.docId, id)
+  assert.equal(dead[0]!.rejected.map((r) => r.id), refusedIds, 'the dead letter lists every undone change')
+  assert.is(dead[0]!.rejected[0]!.code, 'FORBIDDEN')
+  assert.ok(dead[0]!.rejected.slice(1).every((r) => r.code === 'DEPENDS_ON_REFUSED'))
+  assert.ok(dead[0]!.rejected.every((r) => typeof r.kind === 'string' && r.kind.length > 0), 'with what kind of change each was')
+
+  // An edit while dead-lettered is kept, under a fresh actor, and held back.
+  const held = await pb.run((r) => r.setSupplier('Held Supplies'))
+  const heldId = held.id
+  assert.is.not(held.actor, ben.replicaId, 'a fresh actor writes after the undo')
+  assert.is(held.seq, 1)
+  assert.is(pb.eventStatus(heldId), 'saved')
+
+  // The token is refreshed with the write right; sending again resumes the purchase.
+  token = writer
+  ben.goOffline()
+  await waitFor('ben offline', () => ben.status.overall !== 'synced')
+  ben.goOnline()
+  await ben.retryDeadLetter(id)
+  assert.is(ben.deadLetters().length, 0)
+  await waitFor('the held edit reaches anna', () => pa.state().supplier.values.join('|') === 'Held Supplies', () => ({ ex: ben.explain(id), a: pa.state().supplier.values.join('|') }))
+  await pb.run((r) => r.updateLine(lineId, { qty: '12' }))
+  await waitFor('a later edit reaches anna', () => pa.state().lines[0]!.qty === '12', () => ben.explain(id))
+  await converged(anna, pa, ben, pb, 'converged after the refusal')
+  assert.is(pb.eventStatus(refusedIds[0]!), 'rejected', 'the refused change stays refused')
+
+  // The undo and the actor survive a restart; edits after it still reach anna.
+  await ben.close()
+  ben = await client('ben', () => Promise.resolve(token), benStorage)
+  pb = await ben.open(id)
+  assert.is(pb.state().supplier.values.join('|'), 'Held Supplies')
+  for (const e of refusedIds) assert.not.ok(pb.replica.log.has(e))
+  const after = await pb.run((r) => r.setSupplier('After Restart'))
+  assert.is(after.seq, 3, 'the fresh actor counts on after the restart')
+  await waitFor('the edit after the restart reaches anna', () => pa.state().supplier.values.join('|') === 'After Restart', () => ben.explain(id))
+  await converged(anna, pa, ben, pb, 'converged after the restart')
+
+  // Anna's own edits keep reaching ben too.
+  await pa.run((r) => r.updateLine(lineId, { qty: '7' }))
+  await waitFor('anna reaches ben', () => pb.state().lines[0]!.qty === '7')
+  await converged(anna, pa, ben, pb, 'converged at the end')
+})
+
+test(`input over the frame limit is refused by the command; an event over it is refused before sending and undone; what came before reaches the relay, what came after it goes (Automerge, SEED=${SEED})`, async () => {
+  const id = `REF-${SEED}-frame`
+  const anna = await client('anna2', await mintToken({ sub: 'anna' }))
+  const pa = await anna.createPurchase({ id, currency: 'EUR', supplier: 'Initial Supplies', backend: 'automerge' })
+  await waitFor('anna synced', () => synced(anna), () => anna.status)
+  const ben = await client('ben2', await mintToken({ sub: 'ben' }))
+  const pb = await ben.open(id)
+  await converged(anna, pa, ben, pb, 'ben has the purchase')
+
+  // Input that alone cannot fit the relay's frame is refused before anything is applied.
+  const tooBig = await pb.run((r) => r.editNotes(0, 0, 'x'.repeat(MAX_FRAME))).then(() => null, (e: unknown) => e)
+  assert.ok(isConcordError(tooBig, 'EVENT_TOO_LARGE'), String(tooBig))
+  assert.is(tooBig.details.field, 'notes')
+  assert.is(pb.state().notes, '')
+  assert.is(ben.status.docs.get(pb.id)!.pending, 0, 'nothing was saved')
+  assert.is(ben.deadLetters().length, 0)
+
+  ben.goOffline()
+  await waitFor('ben offline', () => ben.status.overall === 'offline')
+  const before = await pb.run((r) => r.setSupplier('Before'))
+  // Input that fits, in an event that does not (the envelope and the CRDT encoding add to it): refused when sent.
+  const big = await pb.run((r) => r.editNotes(0, 0, 'x'.repeat(MAX_FRAME - 170)))
+  const afterBig = await pb.run((r) => r.setSupplier('Built on the note'))
+  ben.goOnline()
+  const undone: EventId[] = [big.id, afterBig.id]
+  await waitFor('the big one and its dependent undone', () => undone.every((e) => pb.eventStatus(e) === 'rejected'), () => ben.explain(id))
+  await waitFor('what came before reaches anna', () => pa.state().supplier.values.join('|') === 'Before', () => ben.explain(id))
+  assert.is(pb.state().supplier.values.join('|'), 'Before')
+  assert.is(pb.state().notes, '')
+  const dead = ben.deadLetters()
+  assert.is(dead.length, 1)
+  assert.is(dead[0]!.rejected[0]!.code, 'FRAME_TOO_LARGE')
+  assert.ok(['stored', 'validated'].includes(pb.eventStatus(before.id)), 'the change before the big one was acknowledged')
+
+  await ben.retryDeadLetter(id)
+  await pb.run((r) => r.editNotes(0, 0, 'small note'))
+  await waitFor('a later edit reaches anna', () => pa.state().notes === 'small note', () => ben.explain(id))
+  await converged(anna, pa, ben, pb, 'converged after the frame refusal')
+})
+
+test.run()
