@@ -643,6 +643,8 @@ export class AutomergeDoc implements CrdtDoc {
       sets,
       texts: update(prev.texts, d.allTexts ? new Set([...d.texts, ...h.keys(sk().ids.texts, this.heads)]) : d.texts, (k) => this.readText(h, k)),
       clock: update(prev.clock as ReadonlyMap<string, number>, d.clock, (k) => this.readClock(h, k)) as VersionVector,
+      // What this read patched, for readers that update per register or record.
+      delta: { from: new WeakRef(prev), registers: d.regs, sets: d.sets },
     }
   }
 

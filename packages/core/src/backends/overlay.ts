@@ -17,6 +17,8 @@ export function overlaySnapshot(base: DocSnapshot, fn: (w: DocWriter) => void): 
   let texts: Map<string, string> | undefined
   let clock: Map<ReplicaId, number> | undefined
   const sets: Partial<Record<SetName, Map<string, Json>>> = {}
+  // What the change touched, so readers can update only that (see SnapshotDelta).
+  const touched = { registers: new Set<string>(), sets: new Map<SetName, Set<string>>() }
   const writer: DocWriter = {
     init: (key, value) => {
       init ??= new Map(base.init)
@@ -25,10 +27,16 @@ export function overlaySnapshot(base: DocSnapshot, fn: (w: DocWriter) => void): 
     setRegister: (key, entry) => {
       registers ??= new Map(base.registers)
       registers.set(key, [entry])
+      touched.registers.add(key)
     },
     addRecord: (set, id, record) => {
       const map = (sets[set] ??= new Map(base.sets[set]))
-      if (!map.has(id)) map.set(id, record)
+      if (!map.has(id)) {
+        map.set(id, record)
+        let ids = touched.sets.get(set)
+        if (ids === undefined) touched.sets.set(set, (ids = new Set()))
+        ids.add(id)
+      }
     },
     insertText: (key, index, text) => {
       texts ??= new Map(base.texts)
@@ -52,5 +60,6 @@ export function overlaySnapshot(base: DocSnapshot, fn: (w: DocWriter) => void): 
     sets: { ...base.sets, ...sets },
     texts: texts ?? base.texts,
     clock: clock ?? base.clock,
+    delta: { from: new WeakRef(base), ...touched },
   }
 }

@@ -210,12 +210,14 @@ export class YjsDoc implements CrdtDoc {
     }
     const clock = prev === undefined || d.clock ? (new Map(this.clock.entries()) as unknown as VersionVector) : prev.clock
     const init = prev === undefined || d.init ? new Map(this.initMap.entries()) : prev.init
+    // What this read patched, for readers that update per register or record.
+    const delta = prev === undefined ? undefined : { from: new WeakRef(prev), registers: new Set(d.regs), sets: new Map(d.sets) }
     d.regs.clear()
-    d.sets.clear()
+    d.sets = new Map()
     d.texts = false
     d.clock = false
     d.init = false
-    this.cached = this.last = { init, registers, sets: sets as DocSnapshot['sets'], texts, clock }
+    this.cached = this.last = { init, registers, sets: sets as DocSnapshot['sets'], texts, clock, ...(delta === undefined ? {} : { delta }) }
     return this.cached
   }
 
