@@ -20,6 +20,7 @@ import type { PurchaseDerived } from '../purchase/derive.js'
 import type { PurchaseLine, PurchaseState, ResolutionRecord, Stamp, TransitionRecord } from '../purchase/model.js'
 import { GUARDED_FIELDS } from '../purchase/model.js'
 import { linePositions } from '../purchase/read.js'
+import { PatchedMap } from '../backends/patched-map.js'
 import { concurrent, covers } from './causality.js'
 import type { Conflict, ConflictBranch, ConflictKind, ResolutionOption, Severity } from './types.js'
 
@@ -621,13 +622,16 @@ function violationsFrom(prev: { readonly input: DetectInput; readonly v: Violati
     return out
   }
   let byLine: Map<LineId, readonly Conflict[]>
-  let groups: Map<string, readonly PurchaseLine[]>
+  let groups: ReadonlyMap<string, readonly PurchaseLine[]>
   let duplicates: Map<string, readonly Conflict[]>
   const { state } = input
   if (prev !== undefined && changes !== undefined && prev.input.state.settings === state.settings && sameRecords(prev.input.state, state)) {
+    // byLine and duplicates hold only lines and groups with violations (few); groups has every
+    // live line, so it is patched rather than copied.
     byLine = new Map(prev.v.byLine)
-    groups = new Map(prev.v.groups)
     duplicates = new Map(prev.v.duplicates)
+    const regroup = new Map<string, readonly PurchaseLine[] | undefined>()
+    const group = (k: string) => (regroup.has(k) ? regroup.get(k) : prev.v.groups.get(k)) ?? []
     const before = prev.input.state.lines
     const beforeAt = linePositions(before)
     const nowAt = linePositions(state.lines)
@@ -642,17 +646,17 @@ function violationsFrom(prev: { readonly input: DetectInput; readonly v: Violati
       else byLine.delete(id)
       const oldKey = old === undefined ? undefined : duplicateKeyOf(old)
       if (oldKey !== undefined) {
-        const rest = (groups.get(oldKey) ?? []).filter((l) => l.id !== id)
-        if (rest.length > 0) groups.set(oldKey, rest)
-        else groups.delete(oldKey)
+        const rest = group(oldKey).filter((l) => l.id !== id)
+        regroup.set(oldKey, rest.length > 0 ? rest : undefined)
         touched.add(oldKey)
       }
       const newKey = line === undefined ? undefined : duplicateKeyOf(line)
       if (newKey !== undefined) {
-        groups.set(newKey, [...(groups.get(newKey) ?? []).filter((l) => l.id !== id), line!])
+        regroup.set(newKey, [...group(newKey).filter((l) => l.id !== id), line!])
         touched.add(newKey)
       }
     }
+    groups = PatchedMap.of(prev.v.groups, regroup)
     for (const k of touched) {
       const ls = groups.get(k) ?? []
       const found = ls.length > 1 ? duplicatePairs(ls).map((raw) => toConflict(docId, raw)) : []
