@@ -27,6 +27,7 @@ export {
 } from './backends/backend.js'
 export { yjsBackend, YjsDoc, validateYjsUpdate } from './backends/yjs.js'
 export { wrapSnapshot, unwrapSnapshot } from './backends/snapshot-header.js'
+export { PatchedMap } from './backends/patched-map.js'
 export { EventLog, type AppendResult, type LogSnapshot, type EventLogOptions, replay, eventsUpTo } from './log/event-log.js'
 export {
   type PurchaseSettings, type PurchaseState, type PurchaseLine, type PurchaseHeader, type Guarded, type Stamp,

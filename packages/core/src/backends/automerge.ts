@@ -42,6 +42,7 @@ import { compareHlc } from '../time/hlc.js'
 import type { CrdtBackend, CrdtDoc, DocSnapshot, DocWriter, RegisterEntry, SetName, VersionVector } from './backend.js'
 import { SET_NAMES } from './backend.js'
 import { unwrapSnapshot, wrapSnapshot } from './snapshot-header.js'
+import { PatchedMap } from './patched-map.js'
 
 type Heads = string[]
 type Handle = ReturnType<typeof A.getBackend>
@@ -628,21 +629,26 @@ export class AutomergeDoc implements CrdtDoc {
       }
       return m
     }
+    // Registers and records are patched, not copied: a change to one register costs O(1), not O(registers).
+    const patch = <V>(base: ReadonlyMap<string, V>, keys: ReadonlySet<string>, get: (k: string) => V | undefined): ReadonlyMap<string, V> =>
+      keys.size === 0 ? base : PatchedMap.of(base, new Map([...keys].map((k) => [k, get(k)])))
     let sets = prev.sets
     if (d.sets.size > 0) {
       const next = { ...prev.sets } as Record<SetName, ReadonlyMap<string, Json>>
       for (const [s, keys] of d.sets) {
         const obj = this.setObj(h, s)
-        next[s] = obj === undefined ? new Map() : update(prev.sets[s], keys, (k) => this.readValue(h, obj, k))
+        next[s] = obj === undefined ? new Map() : patch(prev.sets[s], keys, (k) => this.readValue(h, obj, k))
       }
       sets = next as DocSnapshot['sets']
     }
     return {
       init: update(prev.init, d.init, (k) => this.readValue(h, sk().ids.init, k)),
-      registers: update(prev.registers, d.regs, (k) => this.readRegister(h, k)),
+      registers: patch(prev.registers, d.regs, (k) => this.readRegister(h, k)),
       sets,
       texts: update(prev.texts, d.allTexts ? new Set([...d.texts, ...h.keys(sk().ids.texts, this.heads)]) : d.texts, (k) => this.readText(h, k)),
       clock: update(prev.clock as ReadonlyMap<string, number>, d.clock, (k) => this.readClock(h, k)) as VersionVector,
+      // What this read patched, for readers that update per register or record.
+      delta: { from: new WeakRef(prev), registers: d.regs, sets: d.sets },
     }
   }
 

@@ -56,6 +56,20 @@ export interface RegisterEntry {
 /** A version vector: for each replica, how many of its events are included. */
 export type VersionVector = ReadonlyMap<ReplicaId, number>
 
+/**
+ * What changed between two snapshots of one document: readers that keep
+ * something per register or per record (the purchase layer's lines, totals
+ * and conflicts) update only that, instead of rescanning the whole document.
+ */
+export interface SnapshotDelta {
+  /** The snapshot this one was patched from (weak: a snapshot never keeps its predecessors alive). */
+  readonly from: WeakRef<DocSnapshot>
+  /** Register keys whose entries may differ from `from` (added, changed or gone). */
+  readonly registers: ReadonlySet<string>
+  /** Per set, the record ids that may differ; a set not listed holds the same map as in `from`. */
+  readonly sets: ReadonlyMap<SetName, ReadonlySet<string>>
+}
+
 /** Everything a document holds, as plain values. */
 export interface DocSnapshot {
   readonly init: ReadonlyMap<string, Json>
@@ -64,6 +78,8 @@ export interface DocSnapshot {
   readonly sets: { readonly [S in SetName]: ReadonlyMap<string, Json> }
   readonly texts: ReadonlyMap<string, string>
   readonly clock: VersionVector
+  /** Set when this snapshot was patched from an earlier one; absent means "read from scratch". */
+  readonly delta?: SnapshotDelta
 }
 
 /** The operations a local change may make. */

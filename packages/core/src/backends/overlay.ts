@@ -10,25 +10,34 @@
 import type { DocSnapshot, DocWriter, RegisterEntry, SetName } from './backend.js'
 import type { Json } from '../json.js'
 import type { ReplicaId } from '../ids.js'
+import { PatchedMap } from './patched-map.js'
 
 export function overlaySnapshot(base: DocSnapshot, fn: (w: DocWriter) => void): DocSnapshot {
   let init: Map<string, Json> | undefined
-  let registers: Map<string, readonly RegisterEntry[]> | undefined
+  // Registers and records written, applied at the end as patches of the base maps (no copy of thousands of entries).
+  const registers = new Map<string, readonly RegisterEntry[]>()
   let texts: Map<string, string> | undefined
   let clock: Map<ReplicaId, number> | undefined
   const sets: Partial<Record<SetName, Map<string, Json>>> = {}
+  // What the change touched, so readers can update only that (see SnapshotDelta).
+  const touched = { registers: new Set<string>(), sets: new Map<SetName, Set<string>>() }
   const writer: DocWriter = {
     init: (key, value) => {
       init ??= new Map(base.init)
       if (!init.has(key)) init.set(key, value)
     },
     setRegister: (key, entry) => {
-      registers ??= new Map(base.registers)
       registers.set(key, [entry])
+      touched.registers.add(key)
     },
     addRecord: (set, id, record) => {
-      const map = (sets[set] ??= new Map(base.sets[set]))
-      if (!map.has(id)) map.set(id, record)
+      const map = (sets[set] ??= new Map())
+      if (!map.has(id) && !base.sets[set].has(id)) {
+        map.set(id, record)
+        let ids = touched.sets.get(set)
+        if (ids === undefined) touched.sets.set(set, (ids = new Set()))
+        ids.add(id)
+      }
     },
     insertText: (key, index, text) => {
       texts ??= new Map(base.texts)
@@ -46,11 +55,14 @@ export function overlaySnapshot(base: DocSnapshot, fn: (w: DocWriter) => void): 
     },
   }
   fn(writer)
+  const patched = { ...base.sets }
+  for (const [set, added] of Object.entries(sets) as [SetName, Map<string, Json>][]) patched[set] = PatchedMap.of(base.sets[set], added)
   return {
     init: init ?? base.init,
-    registers: registers ?? base.registers,
-    sets: { ...base.sets, ...sets },
+    registers: PatchedMap.of(base.registers, registers),
+    sets: patched,
     texts: texts ?? base.texts,
     clock: clock ?? base.clock,
+    delta: { from: new WeakRef(base), ...touched },
   }
 }

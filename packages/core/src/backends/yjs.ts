@@ -16,6 +16,7 @@ import { compareHlc } from '../time/hlc.js'
 import type { CrdtBackend, CrdtDoc, DocSnapshot, DocWriter, RegisterEntry, SetName, VersionVector } from './backend.js'
 import { SET_NAMES } from './backend.js'
 import { unwrapSnapshot, wrapSnapshot } from './snapshot-header.js'
+import { PatchedMap } from './patched-map.js'
 
 const SEP = '\u0000'
 const TEXT_PREFIX = 't:'
@@ -175,14 +176,16 @@ export class YjsDoc implements CrdtDoc {
     if (this.cached !== undefined) return this.cached
     const prev = this.last
     const d = this.dirty
-    let registers: Map<string, readonly RegisterEntry[]>
+    let registers: ReadonlyMap<string, readonly RegisterEntry[]>
     if (prev === undefined) {
-      registers = new Map()
-      for (const reg of this.index.keys()) this.readRegister(registers, reg)
-    } else if (d.regs.size === 0) registers = prev.registers as Map<string, readonly RegisterEntry[]>
-    else {
-      registers = new Map(prev.registers)
-      for (const reg of d.regs) this.readRegister(registers, reg)
+      const all = new Map<string, readonly RegisterEntry[] | undefined>()
+      for (const reg of this.index.keys()) this.readRegister(all, reg)
+      registers = new Map([...all].filter((x): x is [string, readonly RegisterEntry[]] => x[1] !== undefined))
+    } else {
+      // Patched, not copied: a change to one register costs O(1), not O(registers).
+      const changes = new Map<string, readonly RegisterEntry[] | undefined>()
+      for (const reg of d.regs) this.readRegister(changes, reg)
+      registers = PatchedMap.of(prev.registers, changes)
     }
     let texts = prev?.texts
     if (texts === undefined || d.texts) {
@@ -198,36 +201,30 @@ export class YjsDoc implements CrdtDoc {
       const ids = d.sets.get(name)
       if (before === undefined) sets[name] = new Map(this.sets[name].entries())
       else if (ids === undefined) sets[name] = before
-      else {
-        const patched = new Map(before)
-        for (const id of ids) {
-          const v = this.sets[name].get(id)
-          if (v === undefined) patched.delete(id)
-          else patched.set(id, v)
-        }
-        sets[name] = patched
-      }
+      else sets[name] = PatchedMap.of(before, new Map([...ids].map((id) => [id, this.sets[name].get(id)])))
     }
     const clock = prev === undefined || d.clock ? (new Map(this.clock.entries()) as unknown as VersionVector) : prev.clock
     const init = prev === undefined || d.init ? new Map(this.initMap.entries()) : prev.init
+    // What this read patched, for readers that update per register or record.
+    const delta = prev === undefined ? undefined : { from: new WeakRef(prev), registers: new Set(d.regs), sets: new Map(d.sets) }
     d.regs.clear()
-    d.sets.clear()
+    d.sets = new Map()
     d.texts = false
     d.clock = false
     d.init = false
-    this.cached = this.last = { init, registers, sets: sets as DocSnapshot['sets'], texts, clock }
+    this.cached = this.last = { init, registers, sets: sets as DocSnapshot['sets'], texts, clock, ...(delta === undefined ? {} : { delta }) }
     return this.cached
   }
 
-  private readRegister(into: Map<string, readonly RegisterEntry[]>, reg: string): void {
+  /** Reads one register into `into`; undefined when it holds no entry (for a patch: removed). */
+  private readRegister(into: Map<string, readonly RegisterEntry[] | undefined>, reg: string): void {
     const keys = this.index.get(reg)
     const entries: RegisterEntry[] = []
     for (const k of keys ?? []) {
       const e = this.regs.get(k)
       if (e !== undefined) entries.push(e)
     }
-    if (entries.length > 0) into.set(reg, entries.sort(compareEntries))
-    else into.delete(reg)
+    into.set(reg, entries.length > 0 ? entries.sort(compareEntries) : undefined)
   }
 
   textLength(key: string): number {

@@ -19,6 +19,8 @@ import { instantFromEpochMs } from '../time/dates.js'
 import type { PurchaseDerived } from '../purchase/derive.js'
 import type { PurchaseLine, PurchaseState, ResolutionRecord, Stamp, TransitionRecord } from '../purchase/model.js'
 import { GUARDED_FIELDS } from '../purchase/model.js'
+import { linePositions } from '../purchase/read.js'
+import { PatchedMap } from '../backends/patched-map.js'
 import { concurrent, covers } from './causality.js'
 import type { Conflict, ConflictBranch, ConflictKind, ResolutionOption, Severity } from './types.js'
 
@@ -85,6 +87,8 @@ function exceeds(done: Decimal, ordered: Decimal, tolerancePct: Decimal): boolea
 // ---------------------------------------------------------------- detectors
 
 type Detector = (input: DetectInput) => RawConflict[]
+/** A detector of one line's invariants: a pure function of the line, its totals and its activity. */
+type LineDetector = (input: DetectInput, line: PurchaseLine) => RawConflict | undefined
 
 const totalMismatch: Detector = ({ state, derived }) => {
   const entries = state.statedTotal.entries
@@ -116,12 +120,14 @@ interface LineActivity {
   readonly bills: PurchaseState['bills'][number][]
 }
 
-// Receipts, returns and bills grouped by line once per state, so detectors stay linear in lines.
-const ACTIVITY = new WeakMap<PurchaseState, Map<LineId, LineActivity>>()
+// Receipts, returns and bills grouped by line once per set of records (states
+// that share the record arrays share it), so detectors stay linear in lines.
+const ACTIVITY = new WeakMap<object, { readonly returns: object; readonly bills: object; readonly voided: object; readonly byLine: Map<LineId, LineActivity> }>()
 const NO_ACTIVITY: LineActivity = { receipts: [], returns: [], bills: [] }
 
 function lineActivity(state: PurchaseState, derived: PurchaseDerived, line: LineId): LineActivity {
-  let byLine = ACTIVITY.get(state)
+  const hit = ACTIVITY.get(state.receipts)
+  let byLine = hit !== undefined && hit.returns === state.returns && hit.bills === state.bills && hit.voided === derived.voided ? hit.byLine : undefined
   if (byLine === undefined) {
     byLine = new Map()
     const v = derived.voided
@@ -133,41 +139,37 @@ function lineActivity(state: PurchaseState, derived: PurchaseDerived, line: Line
     for (const r of state.receipts) if (!v.has(r.id)) slot(r.line).receipts.push(r)
     for (const r of state.returns) if (!v.has(r.id)) slot(r.line).returns.push(r)
     for (const b of state.bills) if (!v.has(b.id)) slot(b.line).bills.push(b)
-    ACTIVITY.set(state, byLine)
+    ACTIVITY.set(state.receipts, { returns: state.returns, bills: state.bills, voided: derived.voided, byLine })
   }
   return byLine.get(line) ?? NO_ACTIVITY
 }
 
 const reg = (state: PurchaseState, key: string): readonly RegisterEntry[] => state.registers.get(key) ?? []
 
-const overReceipt: Detector = ({ state, derived }) => {
-  const out: RawConflict[] = []
-  for (const line of state.lines) {
-    if (line.removed || line.kind !== 'goods') continue
-    const t = derived.lines.get(line.id)!
-    if (!exceeds(t.received, line.qty, state.settings.receiptTolerance)) continue
-    const act = lineActivity(state, derived, line.id)
-    const qtyEntries = reg(state, `l.${line.id}.qty`)
-    const excess = subDecimal(t.received, line.qty)
-    out.push({
-      kind: 'OVER_RECEIPT',
-      subject: `line:${line.id}`,
-      causes: uniqSorted([...act.receipts, ...act.returns].map((r) => r.ev).concat(qtyEntries.map((e) => e.ev))),
-      branches: [
-        ...qtyEntries.map((e) => entryBranch(e, `ordered ${String(e.value)}`)),
-        ...act.receipts.map((r) => recordBranch(r, `received ${r.qty} (${r.deliveryNote})`)),
-      ],
-      facts: { line: line.product, ordered: line.qty, received: t.received, excess, tolerance: `${state.settings.receiptTolerance}%` },
-      options: [
-        ACCEPT('Accept the excess with a note'),
-        opt('raise-qty', `Raise the ordered quantity to ${t.received}`),
-        opt('return-excess', `Return the excess (${excess})`),
-        opt('void-receipt', 'Void a duplicate receipt', [{ name: 'receipt', label: 'Receipt', choices: act.receipts.map((r) => r.id) }]),
-        DEFER,
-      ],
-    })
+const overReceipt: LineDetector = ({ state, derived }, line) => {
+  if (line.removed || line.kind !== 'goods') return undefined
+  const t = derived.lines.get(line.id)!
+  if (!exceeds(t.received, line.qty, state.settings.receiptTolerance)) return undefined
+  const act = lineActivity(state, derived, line.id)
+  const qtyEntries = reg(state, `l.${line.id}.qty`)
+  const excess = subDecimal(t.received, line.qty)
+  return {
+    kind: 'OVER_RECEIPT',
+    subject: `line:${line.id}`,
+    causes: uniqSorted([...act.receipts, ...act.returns].map((r) => r.ev).concat(qtyEntries.map((e) => e.ev))),
+    branches: [
+      ...qtyEntries.map((e) => entryBranch(e, `ordered ${String(e.value)}`)),
+      ...act.receipts.map((r) => recordBranch(r, `received ${r.qty} (${r.deliveryNote})`)),
+    ],
+    facts: { line: line.product, ordered: line.qty, received: t.received, excess, tolerance: `${state.settings.receiptTolerance}%` },
+    options: [
+      ACCEPT('Accept the excess with a note'),
+      opt('raise-qty', `Raise the ordered quantity to ${t.received}`),
+      opt('return-excess', `Return the excess (${excess})`),
+      opt('void-receipt', 'Void a duplicate receipt', [{ name: 'receipt', label: 'Receipt', choices: act.receipts.map((r) => r.id) }]),
+      DEFER,
+    ],
   }
-  return out
 }
 
 const duplicateReceipt: Detector = ({ state, derived }) => {
@@ -197,77 +199,65 @@ const duplicateReceipt: Detector = ({ state, derived }) => {
   return out
 }
 
-const activityOnRemovedLine: Detector = ({ state, derived }) => {
-  const out: RawConflict[] = []
-  for (const line of state.lines) {
-    if (!line.removed) continue
-    const act = lineActivity(state, derived, line.id)
-    const t = derived.lines.get(line.id)!
-    if (isZeroDecimal(t.received) && isZeroDecimal(t.billed)) continue
-    const removed = reg(state, `l.${line.id}.removed`)
-    out.push({
-      kind: 'ACTIVITY_ON_REMOVED_LINE',
-      subject: `line:${line.id}`,
-      causes: uniqSorted([...removed.map((e) => e.ev), ...[...act.receipts, ...act.returns, ...act.bills].map((r) => r.ev)]),
-      branches: [
-        ...removed.map((e) => entryBranch(e, 'removed the line')),
-        ...act.receipts.map((r) => recordBranch(r, `received ${r.qty}`)),
-        ...act.bills.map((b) => recordBranch(b, `billed ${b.qty}`)),
-      ],
-      facts: { line: line.product, received: t.received, billed: t.billed },
-      options: [opt('restore-line', 'Restore the line'), opt('void-activity', 'Void the receipts and bills on it'), DEFER],
-    })
+const activityOnRemovedLine: LineDetector = ({ state, derived }, line) => {
+  if (!line.removed) return undefined
+  const act = lineActivity(state, derived, line.id)
+  const t = derived.lines.get(line.id)!
+  if (isZeroDecimal(t.received) && isZeroDecimal(t.billed)) return undefined
+  const removed = reg(state, `l.${line.id}.removed`)
+  return {
+    kind: 'ACTIVITY_ON_REMOVED_LINE',
+    subject: `line:${line.id}`,
+    causes: uniqSorted([...removed.map((e) => e.ev), ...[...act.receipts, ...act.returns, ...act.bills].map((r) => r.ev)]),
+    branches: [
+      ...removed.map((e) => entryBranch(e, 'removed the line')),
+      ...act.receipts.map((r) => recordBranch(r, `received ${r.qty}`)),
+      ...act.bills.map((b) => recordBranch(b, `billed ${b.qty}`)),
+    ],
+    facts: { line: line.product, received: t.received, billed: t.billed },
+    options: [opt('restore-line', 'Restore the line'), opt('void-activity', 'Void the receipts and bills on it'), DEFER],
   }
-  return out
 }
 
-const productChangedAfterActivity: Detector = ({ state, derived }) => {
-  const out: RawConflict[] = []
-  for (const line of state.lines) {
-    if (line.removed) continue
-    const stale = lineActivity(state, derived, line.id).receipts.filter((r) => r.product !== line.product)
-    if (stale.length === 0) continue
-    const product = reg(state, `l.${line.id}.product`)
-    out.push({
-      kind: 'PRODUCT_CHANGED_AFTER_ACTIVITY',
-      subject: `line:${line.id}`,
-      causes: uniqSorted([...product.map((e) => e.ev), ...stale.map((r) => r.ev)]),
-      branches: [
-        ...product.map((e) => entryBranch(e, `changed the product to ${String(e.value)}`)),
-        ...stale.map((r) => recordBranch(r, `received ${r.qty} of ${r.product}`)),
-      ],
-      facts: { product: line.product, received: [...new Set(stale.map((r) => r.product))].join(', '), receivedQty: derived.lines.get(line.id)!.received },
-      options: [opt('split-line', 'Split the line: what was received keeps the old product'), opt('revert-change', 'Revert the product change'), DEFER],
-    })
+const productChangedAfterActivity: LineDetector = ({ state, derived }, line) => {
+  if (line.removed) return undefined
+  const stale = lineActivity(state, derived, line.id).receipts.filter((r) => r.product !== line.product)
+  if (stale.length === 0) return undefined
+  const product = reg(state, `l.${line.id}.product`)
+  return {
+    kind: 'PRODUCT_CHANGED_AFTER_ACTIVITY',
+    subject: `line:${line.id}`,
+    causes: uniqSorted([...product.map((e) => e.ev), ...stale.map((r) => r.ev)]),
+    branches: [
+      ...product.map((e) => entryBranch(e, `changed the product to ${String(e.value)}`)),
+      ...stale.map((r) => recordBranch(r, `received ${r.qty} of ${r.product}`)),
+    ],
+    facts: { product: line.product, received: [...new Set(stale.map((r) => r.product))].join(', '), receivedQty: derived.lines.get(line.id)!.received },
+    options: [opt('split-line', 'Split the line: what was received keeps the old product'), opt('revert-change', 'Revert the product change'), DEFER],
   }
-  return out
 }
 
-const overBilled: Detector = ({ state, derived }) => {
-  const out: RawConflict[] = []
-  for (const line of state.lines) {
-    if (line.removed) continue
-    const t = derived.lines.get(line.id)!
-    const limit = line.kind === 'goods' ? t.received : line.qty
-    if (compareDecimal(t.billed, limit) <= 0) continue
-    const act = lineActivity(state, derived, line.id)
-    out.push({
-      kind: 'OVER_BILLED',
-      subject: `line:${line.id}`,
-      causes: uniqSorted([...act.bills, ...act.receipts, ...act.returns].map((r) => r.ev)),
-      branches: [
-        ...act.bills.map((b) => recordBranch(b, `billed ${b.qty}`)),
-        ...act.returns.map((r) => recordBranch(r, `returned ${r.qty}`)),
-      ],
-      facts: { line: line.product, billed: t.billed, [line.kind === 'goods' ? 'received' : 'ordered']: limit },
-      options: [
-        ACCEPT('Accept: a credit note will follow'),
-        opt('void-bill', 'Void a bill', [{ name: 'bill', label: 'Bill', choices: act.bills.map((b) => b.id) }]),
-        DEFER,
-      ],
-    })
+const overBilled: LineDetector = ({ state, derived }, line) => {
+  if (line.removed) return undefined
+  const t = derived.lines.get(line.id)!
+  const limit = line.kind === 'goods' ? t.received : line.qty
+  if (compareDecimal(t.billed, limit) <= 0) return undefined
+  const act = lineActivity(state, derived, line.id)
+  return {
+    kind: 'OVER_BILLED',
+    subject: `line:${line.id}`,
+    causes: uniqSorted([...act.bills, ...act.receipts, ...act.returns].map((r) => r.ev)),
+    branches: [
+      ...act.bills.map((b) => recordBranch(b, `billed ${b.qty}`)),
+      ...act.returns.map((r) => recordBranch(r, `returned ${r.qty}`)),
+    ],
+    facts: { line: line.product, billed: t.billed, [line.kind === 'goods' ? 'received' : 'ordered']: limit },
+    options: [
+      ACCEPT('Accept: a credit note will follow'),
+      opt('void-bill', 'Void a bill', [{ name: 'bill', label: 'Bill', choices: act.bills.map((b) => b.id) }]),
+      DEFER,
+    ],
   }
-  return out
 }
 
 const overpayment: Detector = ({ state, derived }) => {
@@ -461,34 +451,50 @@ const concurrentGuardedWrite: Detector = ({ state }) => {
   return out
 }
 
-const possibleDuplicateLine: Detector = ({ state }) => {
+/** Lines that look alike (same product, quantity and price) share a key; removed and product-less lines have none. */
+function duplicateKeyOf(l: PurchaseLine): string | undefined {
+  return l.removed || l.product === '' ? undefined : `${l.product}\u0000${l.qty}\u0000${l.price.amount}`
+}
+
+/** Pairs of lines that look alike and were added concurrently: a pure function of the group's members. */
+function duplicatePairs(ls: readonly PurchaseLine[]): RawConflict[] {
   const out: RawConflict[] = []
-  const live = state.lines.filter((l) => !l.removed && l.product !== '')
-  const groups = new Map<string, PurchaseLine[]>()
-  for (const l of live) {
-    const k = `${l.product}\u0000${l.qty}\u0000${l.price.amount}`
-    groups.set(k, [...(groups.get(k) ?? []), l])
-  }
-  for (const ls of groups.values()) {
-    for (let i = 0; i < ls.length; i++) {
-      for (let j = i + 1; j < ls.length; j++) {
-        const [a, b] = [ls[i]!, ls[j]!].sort((x, y) => (x.created.hlc < y.created.hlc ? -1 : 1)) as [PurchaseLine, PurchaseLine]
-        if (!concurrent(a.created, b.created)) continue
-        out.push({
-          kind: 'POSSIBLE_DUPLICATE_LINE',
-          subject: `lines:${a.id}:${b.id}`,
-          causes: uniqSorted([a.created.ev, b.created.ev]),
-          branches: [recordBranch(a.created, `added ${a.qty} x ${a.product}`), recordBranch(b.created, `added ${b.qty} x ${b.product}`)],
-          facts: { product: a.product, qty: a.qty, price: a.price.amount },
-          options: [
-            opt('remove-line', 'Remove one of them', [{ name: 'line', label: 'Line', choices: [b.id, a.id] }]),
-            opt('keep-both', 'Keep both'),
-            DEFER,
-          ],
-        })
-      }
+  for (let i = 0; i < ls.length; i++) {
+    for (let j = i + 1; j < ls.length; j++) {
+      const [a, b] = [ls[i]!, ls[j]!].sort((x, y) => (x.created.hlc < y.created.hlc ? -1 : 1)) as [PurchaseLine, PurchaseLine]
+      if (!concurrent(a.created, b.created)) continue
+      out.push({
+        kind: 'POSSIBLE_DUPLICATE_LINE',
+        subject: `lines:${a.id}:${b.id}`,
+        causes: uniqSorted([a.created.ev, b.created.ev]),
+        branches: [recordBranch(a.created, `added ${a.qty} x ${a.product}`), recordBranch(b.created, `added ${b.qty} x ${b.product}`)],
+        facts: { product: a.product, qty: a.qty, price: a.price.amount },
+        options: [
+          opt('remove-line', 'Remove one of them', [{ name: 'line', label: 'Line', choices: [b.id, a.id] }]),
+          opt('keep-both', 'Keep both'),
+          DEFER,
+        ],
+      })
     }
   }
+  return out
+}
+
+function duplicateGroups(lines: readonly PurchaseLine[]): Map<string, PurchaseLine[]> {
+  const groups = new Map<string, PurchaseLine[]>()
+  for (const l of lines) {
+    const k = duplicateKeyOf(l)
+    if (k === undefined) continue
+    const g = groups.get(k)
+    if (g === undefined) groups.set(k, [l])
+    else g.push(l)
+  }
+  return groups
+}
+
+const possibleDuplicateLine: Detector = ({ state }) => {
+  const out: RawConflict[] = []
+  for (const ls of duplicateGroups(state.lines).values()) if (ls.length > 1) out.push(...duplicatePairs(ls))
   return out
 }
 
@@ -521,13 +527,25 @@ const concurrentResolutions: Detector = ({ state }) => {
   return out
 }
 
+/** Detectors of one line's invariants, run per line: on every line from scratch, on changed lines only after a line edit. */
+const LINE_DETECTORS: readonly LineDetector[] = [overReceipt, activityOnRemovedLine, productChangedAfterActivity, overBilled]
+
+const perLine = (detect: LineDetector): Detector => (input) => {
+  const out: RawConflict[] = []
+  for (const line of input.state.lines) {
+    const c = detect(input, line)
+    if (c !== undefined) out.push(c)
+  }
+  return out
+}
+
 export const DETECTORS: Readonly<Record<ConflictKind, Detector>> = {
   TOTAL_MISMATCH: totalMismatch,
-  OVER_RECEIPT: overReceipt,
+  OVER_RECEIPT: perLine(overReceipt),
   DUPLICATE_RECEIPT: duplicateReceipt,
-  ACTIVITY_ON_REMOVED_LINE: activityOnRemovedLine,
-  PRODUCT_CHANGED_AFTER_ACTIVITY: productChangedAfterActivity,
-  OVER_BILLED: overBilled,
+  ACTIVITY_ON_REMOVED_LINE: perLine(activityOnRemovedLine),
+  PRODUCT_CHANGED_AFTER_ACTIVITY: perLine(productChangedAfterActivity),
+  OVER_BILLED: perLine(overBilled),
   OVERPAYMENT: overpayment,
   CANCELLED_WITH_ACTIVITY: cancelledWithActivity,
   CONTRADICTORY_TRANSITIONS: contradictoryTransitions,
@@ -540,37 +558,159 @@ export const DETECTORS: Readonly<Record<ConflictKind, Detector>> = {
   CONCURRENT_RESOLUTIONS: concurrentResolutions,
 }
 
+/** Kinds whose detectors look at the whole order (records, header, aggregates): run on every detection. */
+const ORDER_KINDS = (Object.keys(DETECTORS) as ConflictKind[]).filter((k) =>
+  !['OVER_RECEIPT', 'ACTIVITY_ON_REMOVED_LINE', 'PRODUCT_CHANGED_AFTER_ACTIVITY', 'OVER_BILLED', 'POSSIBLE_DUPLICATE_LINE'].includes(k))
+
+function toConflict(docId: string, raw: RawConflict): Conflict {
+  return {
+    id: conflictIdOf(raw.kind, docId, raw.subject, raw.causes, raw.idFacts),
+    kind: raw.kind,
+    severity: SEVERITY[raw.kind],
+    subject: raw.subject,
+    causes: raw.causes,
+    branches: raw.branches,
+    facts: raw.facts,
+    options: raw.options,
+    deferred: false,
+  }
+}
+
 /** Every violation, open or resolved, with its id. */
 export function detectViolations(input: DetectInput): Conflict[] {
+  return violationsFrom(undefined, input).all
+}
+
+/**
+ * What a detection keeps so the next one can start from it: the per-line
+ * violations (only lines that have some) and the look-alike line groups.
+ */
+interface Violations {
+  readonly all: Conflict[]
+  readonly byLine: ReadonlyMap<LineId, readonly Conflict[]>
+  readonly groups: ReadonlyMap<string, readonly PurchaseLine[]>
+  readonly duplicates: ReadonlyMap<string, readonly Conflict[]>
+}
+
+/** Which lines changed since `prev`, as the incremental read reports it (read.ts, LinesDelta). */
+export interface DetectChanges {
+  readonly lines: ReadonlySet<LineId>
+}
+
+function sameRecords(a: PurchaseState, b: PurchaseState): boolean {
+  return a.receipts === b.receipts && a.returns === b.returns && a.bills === b.bills && a.payments === b.payments &&
+    a.refunds === b.refunds && a.voids === b.voids && a.transitions === b.transitions && a.resolutions === b.resolutions
+}
+
+/**
+ * Violations of `input`. With the violations of an earlier state of the same
+ * order and the lines changed since (and no other record changed), the
+ * per-line detectors run on the changed lines only and the look-alike groups
+ * are updated for them; the order-level detectors run in full (they read
+ * records, the header and the derived sums, not every line).
+ */
+function violationsFrom(prev: { readonly input: DetectInput; readonly v: Violations } | undefined, input: DetectInput, changes?: DetectChanges): Violations {
   const docId = input.state.settings.id
-  const out: Conflict[] = []
-  for (const [kind, detect] of Object.entries(DETECTORS) as [ConflictKind, Detector][]) {
-    for (const raw of detect(input)) {
-      out.push({
-        id: conflictIdOf(kind, docId, raw.subject, raw.causes, raw.idFacts),
-        kind,
-        severity: SEVERITY[kind],
-        subject: raw.subject,
-        causes: raw.causes,
-        branches: raw.branches,
-        facts: raw.facts,
-        options: raw.options,
-        deferred: false,
-      })
+  const all: Conflict[] = []
+  for (const kind of ORDER_KINDS) for (const raw of DETECTORS[kind](input)) all.push(toConflict(docId, raw))
+  const lineConflicts = (line: PurchaseLine): Conflict[] => {
+    const out: Conflict[] = []
+    for (const detect of LINE_DETECTORS) {
+      const raw = detect(input, line)
+      if (raw !== undefined) out.push(toConflict(docId, raw))
+    }
+    return out
+  }
+  let byLine: Map<LineId, readonly Conflict[]>
+  let groups: ReadonlyMap<string, readonly PurchaseLine[]>
+  let duplicates: Map<string, readonly Conflict[]>
+  const { state } = input
+  if (prev !== undefined && changes !== undefined && prev.input.state.settings === state.settings && sameRecords(prev.input.state, state)) {
+    // byLine and duplicates hold only lines and groups with violations (few); groups has every
+    // live line, so it is patched rather than copied.
+    byLine = new Map(prev.v.byLine)
+    duplicates = new Map(prev.v.duplicates)
+    const regroup = new Map<string, readonly PurchaseLine[] | undefined>()
+    const group = (k: string) => (regroup.has(k) ? regroup.get(k) : prev.v.groups.get(k)) ?? []
+    const before = prev.input.state.lines
+    const beforeAt = linePositions(before)
+    const nowAt = linePositions(state.lines)
+    const touched = new Set<string>()
+    for (const id of changes.lines) {
+      const i = beforeAt.get(id)
+      const old = i === undefined ? undefined : before[i]!
+      const j = nowAt.get(id)
+      const line = j === undefined ? undefined : state.lines[j]!
+      const found = line === undefined ? [] : lineConflicts(line)
+      if (found.length > 0) byLine.set(id, found)
+      else byLine.delete(id)
+      const oldKey = old === undefined ? undefined : duplicateKeyOf(old)
+      if (oldKey !== undefined) {
+        const rest = group(oldKey).filter((l) => l.id !== id)
+        regroup.set(oldKey, rest.length > 0 ? rest : undefined)
+        touched.add(oldKey)
+      }
+      const newKey = line === undefined ? undefined : duplicateKeyOf(line)
+      if (newKey !== undefined) {
+        regroup.set(newKey, [...group(newKey).filter((l) => l.id !== id), line!])
+        touched.add(newKey)
+      }
+    }
+    groups = PatchedMap.of(prev.v.groups, regroup)
+    for (const k of touched) {
+      const ls = groups.get(k) ?? []
+      const found = ls.length > 1 ? duplicatePairs(ls).map((raw) => toConflict(docId, raw)) : []
+      if (found.length > 0) duplicates.set(k, found)
+      else duplicates.delete(k)
+    }
+  } else {
+    byLine = new Map()
+    for (const line of state.lines) {
+      const found = lineConflicts(line)
+      if (found.length > 0) byLine.set(line.id, found)
+    }
+    groups = duplicateGroups(state.lines)
+    duplicates = new Map()
+    for (const [k, ls] of groups) {
+      if (ls.length < 2) continue
+      const found = duplicatePairs(ls).map((raw) => toConflict(docId, raw))
+      if (found.length > 0) duplicates.set(k, found)
     }
   }
-  return out
+  for (const cs of byLine.values()) all.push(...cs)
+  for (const cs of duplicates.values()) all.push(...cs)
+  return { all, byLine, groups, duplicates }
 }
+
+const VIOLATIONS = new WeakMap<readonly Conflict[], Violations>()
 
 /** The open conflict queue: violations not closed by a resolution, sorted by id. */
 export function detectConflicts(input: DetectInput): Conflict[] {
+  return detectConflictsFrom(undefined, input)
+}
+
+/**
+ * The open conflict queue of `input`, starting from the queue `prev.conflicts`
+ * computed for an earlier state when `changes` says which lines changed
+ * since. Same result as detectConflicts(input), in O(changed lines) plus the
+ * order-level detectors.
+ */
+export function detectConflictsFrom(
+  prev: { readonly input: DetectInput; readonly conflicts: readonly Conflict[] } | undefined,
+  input: DetectInput,
+  changes?: DetectChanges,
+): Conflict[] {
+  const pv = prev === undefined ? undefined : VIOLATIONS.get(prev.conflicts)
+  const v = violationsFrom(pv === undefined ? undefined : { input: prev!.input, v: pv }, input, changes)
   const byConflict = new Map<string, ResolutionRecord[]>()
   for (const r of input.state.resolutions) byConflict.set(r.conflict, [...(byConflict.get(r.conflict) ?? []), r])
   const open: Conflict[] = []
-  for (const c of detectViolations(input)) {
+  for (const c of v.all) {
     const max = maximalResolutions(byConflict.get(c.id) ?? [])
     if (max.some((r) => r.option !== 'defer')) continue
     open.push(max.length > 0 ? { ...c, deferred: true } : c)
   }
-  return open.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  open.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  VIOLATIONS.set(open, v)
+  return open
 }

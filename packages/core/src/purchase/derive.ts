@@ -13,6 +13,7 @@ import { type Hlc, decodeHlc } from '../time/hlc.js'
 import type { LineId, RecordId } from '../ids.js'
 import { type Lifecycle, foldLifecycle } from './lifecycle.js'
 import type { PurchaseLine, PurchaseState, TaxSnapshot } from './model.js'
+import { linePositions } from './read.js'
 
 export type FlowStatus = 'NONE' | 'PARTIAL' | 'FULL' | 'OVER'
 
@@ -145,63 +146,271 @@ function scaled(d: Decimal): bigint {
 
 const taxSignature = (taxes: readonly TaxSnapshot[]) => taxes.map((t) => `${t.code}@${t.rate}`).join('|')
 
-export function derivePurchase(state: PurchaseState): PurchaseDerived {
-  const lifecycle = foldLifecycle(state.transitions)
-  const voided = voidedIds(state)
-  const q = lineQuantities(state, voided)
-  const live = state.lines.filter((l) => !l.removed)
+/** One line's share of a receipt or billing status, and of its percent. */
+interface FlowShare {
+  /** Nothing done on the line. */
+  readonly none: boolean
+  readonly any: boolean
+  readonly over: boolean
+  readonly notFull: boolean
+  /** Ordered and done (capped at ordered) quantities, as integers of 10^-10 units. */
+  readonly ordered: bigint
+  readonly got: bigint
+}
 
-  const lines = new Map<LineId, LineTotals>()
-  let untaxed = 0n
-  let lineTaxSum = 0n
-  const perLineTaxByCode = new Map<string, bigint>()
-  // GLOBAL rounding groups lines with the same taxes and rounds each group's tax once.
-  const groups = new Map<string, { taxes: readonly TaxSnapshot[]; amount: bigint }>()
-  for (const line of state.lines) {
-    const money = lineMoney(line, state)
+/**
+ * What one line adds to the order's sums. Every document-level figure is a
+ * sum (or a count) of these, so a change to one line updates the sums by
+ * taking its old share out and putting its new one in: bigint minor units
+ * and counts add and subtract exactly, so the result is the one a
+ * from-scratch pass gives.
+ */
+interface LineShare {
+  readonly live: boolean
+  readonly untaxed: bigint
+  readonly tax: bigint
+  /** Per-line tax by code (codes unique per line). */
+  readonly perTax: readonly (readonly [string, bigint])[]
+  /** GLOBAL rounding: the line's amount goes to the group of lines with the same taxes. */
+  readonly sig: string
+  readonly taxes: readonly TaxSnapshot[]
+  readonly amount: bigint
+  /** Receipt share (live goods lines only) and billing share (live lines). */
+  readonly rec: FlowShare | undefined
+  readonly bil: FlowShare | undefined
+}
+
+/** Keyed by the line's totals object, which is rebuilt whenever the line, its money or its quantities change. */
+const SHARES = new WeakMap<LineTotals, LineShare>()
+
+function flowShare(done: Decimal, qty: Decimal): FlowShare {
+  const ordered = scaled(qty)
+  if (done === ZERO) return { none: true, any: false, over: false, notFull: qty !== ZERO, ordered, got: 0n }
+  const c = compareDecimal(done, qty)
+  const x = scaled(done)
+  return { none: false, any: !isZeroDecimal(done), over: c > 0, notFull: c < 0, ordered, got: x < ordered ? x : ordered }
+}
+
+function shareOf(line: PurchaseLine, totals: LineTotals, money: LineMoney): LineShare {
+  let share = SHARES.get(totals)
+  if (share === undefined) {
+    const live = !line.removed
+    share = {
+      live,
+      untaxed: money.split.untaxed,
+      tax: money.tax,
+      perTax: line.taxes.map((t, i) => [t.code, money.split.perTax[i] ?? 0n] as const),
+      sig: taxSignature(line.taxes),
+      taxes: line.taxes,
+      amount: money.amount,
+      rec: live && line.kind === 'goods' ? flowShare(totals.received, line.qty) : undefined,
+      bil: live ? flowShare(totals.billed, line.qty) : undefined,
+    }
+    SHARES.set(totals, share)
+  }
+  return share
+}
+
+interface FlowSums { among: number; any: number; over: number; notFull: number; ordered: bigint; got: bigint }
+interface Counted<T> { value: T; lines: number }
+
+/** The order's running sums over its lines' shares. */
+interface LineSums {
+  untaxed: bigint
+  lineTax: bigint
+  readonly taxByCode: Map<string, Counted<bigint>>
+  readonly groups: Map<string, Counted<{ readonly taxes: readonly TaxSnapshot[]; readonly amount: bigint }>>
+  readonly rec: FlowSums
+  readonly bil: FlowSums
+}
+
+const emptyFlow = (): FlowSums => ({ among: 0, any: 0, over: 0, notFull: 0, ordered: 0n, got: 0n })
+
+function copySums(s: LineSums): LineSums {
+  return {
+    untaxed: s.untaxed,
+    lineTax: s.lineTax,
+    taxByCode: new Map([...s.taxByCode].map(([k, v]) => [k, { ...v }])),
+    groups: new Map([...s.groups].map(([k, v]) => [k, { ...v }])),
+    rec: { ...s.rec },
+    bil: { ...s.bil },
+  }
+}
+
+function addFlow(f: FlowSums, x: FlowShare | undefined, sign: 1 | -1): void {
+  if (x === undefined) return
+  const n = sign
+  f.among += n
+  f.ordered += BigInt(n) * x.ordered
+  if (x.none) {
+    if (x.notFull) f.notFull += n
+    return
+  }
+  if (x.any) f.any += n
+  if (x.over) f.over += n
+  if (x.notFull) f.notFull += n
+  f.got += BigInt(n) * x.got
+}
+
+/** Adds (sign 1) or takes out (sign -1) one line's share. */
+function addShare(sums: LineSums, x: LineShare, globalTax: boolean, sign: 1 | -1): void {
+  addFlow(sums.rec, x.rec, sign)
+  addFlow(sums.bil, x.bil, sign)
+  if (!x.live) return
+  const b = BigInt(sign)
+  sums.lineTax += b * x.tax
+  for (const [code, v] of x.perTax) {
+    const c = sums.taxByCode.get(code) ?? { value: 0n, lines: 0 }
+    c.value += b * v
+    c.lines += sign
+    if (c.lines === 0) sums.taxByCode.delete(code)
+    else sums.taxByCode.set(code, c)
+  }
+  if (!globalTax) {
+    sums.untaxed += b * x.untaxed
+    return
+  }
+  const g = sums.groups.get(x.sig) ?? { value: { taxes: x.taxes, amount: 0n }, lines: 0 }
+  g.value = { taxes: g.value.taxes, amount: g.value.amount + b * x.amount }
+  g.lines += sign
+  if (g.lines === 0) sums.groups.delete(x.sig)
+  else sums.groups.set(x.sig, g)
+}
+
+/** What a derivation keeps beyond what it returns, so the next one can start from it. */
+interface DeriveMemo {
+  readonly sums: LineSums
+  readonly q: ReturnType<typeof lineQuantities>
+  readonly latest: string
+}
+const MEMO = new WeakMap<PurchaseDerived, DeriveMemo>()
+
+/** Records other than lines: when all are the same arrays, quantities, payments and the lifecycle are too. */
+function sameRecords(a: PurchaseState, b: PurchaseState): boolean {
+  return a.receipts === b.receipts && a.returns === b.returns && a.bills === b.bills && a.payments === b.payments &&
+    a.refunds === b.refunds && a.voids === b.voids && a.transitions === b.transitions && a.resolutions === b.resolutions
+}
+
+function lineTotals(line: PurchaseLine, money: LineMoney, q: ReturnType<typeof lineQuantities>): LineTotals {
+  const rec = q.received.get(line.id)
+  const ret = q.returned.get(line.id)
+  const bil = q.billed.get(line.id)
+  // Reuse the line's totals object while its money and quantities are unchanged.
+  let totals = money.totals
+  if (totals === undefined || money.rec !== rec || money.ret !== ret || money.bil !== bil) {
     const { split, tax } = money
-    const rec = q.received.get(line.id)
-    const ret = q.returned.get(line.id)
-    const bil = q.billed.get(line.id)
-    // Reuse the line's totals object while its money and quantities are unchanged.
-    let totals = money.totals
-    if (totals === undefined || money.rec !== rec || money.ret !== ret || money.bil !== bil) {
-      totals = {
-        id: line.id,
-        amount: money.amount,
-        untaxed: split.untaxed,
-        tax,
-        total: split.untaxed + tax,
-        received: rec === undefined && ret === undefined ? ZERO : subDecimal(rec ?? ZERO, ret ?? ZERO),
-        returned: ret ?? ZERO,
-        billed: bil ?? ZERO,
-      }
-      money.totals = totals
-      money.rec = rec
-      money.ret = ret
-      money.bil = bil
+    totals = {
+      id: line.id,
+      amount: money.amount,
+      untaxed: split.untaxed,
+      tax,
+      total: split.untaxed + tax,
+      received: rec === undefined && ret === undefined ? ZERO : subDecimal(rec ?? ZERO, ret ?? ZERO),
+      returned: ret ?? ZERO,
+      billed: bil ?? ZERO,
     }
-    lines.set(line.id, totals)
-    if (line.removed) continue
-    lineTaxSum += tax
-    line.taxes.forEach((t, i) => perLineTaxByCode.set(t.code, (perLineTaxByCode.get(t.code) ?? 0n) + (split.perTax[i] ?? 0n)))
-    if (state.settings.rounding.tax === 'PER_LINE') untaxed += split.untaxed
-    else {
-      const sig = taxSignature(line.taxes)
-      const g = groups.get(sig) ?? { taxes: line.taxes, amount: 0n }
-      g.amount += money.amount
-      groups.set(sig, g)
+    money.totals = totals
+    money.rec = rec
+    money.ret = ret
+    money.bil = bil
+  }
+  return totals
+}
+
+/** The latest HLC anywhere in the state. HLC strings sort like the clock: the latest is the largest string. */
+function latestHlc(state: PurchaseState): string {
+  let latest = ''
+  for (const entries of state.registers.values()) for (const e of entries) if (e.hlc > latest) latest = e.hlc
+  for (const list of [state.receipts, state.returns, state.bills, state.payments, state.refunds, state.voids, state.transitions, state.resolutions]) {
+    for (const r of list) if (r.hlc > latest) latest = r.hlc
+  }
+  for (const l of state.lines) if (l.created.hlc > latest) latest = l.created.hlc
+  return latest
+}
+
+export function derivePurchase(state: PurchaseState): PurchaseDerived {
+  return deriveFrom(undefined, state)
+}
+
+/**
+ * Derives `state`, starting from the derivation of an earlier state of the
+ * same order when `lines` says which lines changed since and no other record
+ * did: only those lines' amounts are recomputed, and the sums take their old
+ * shares out and put the new ones in. Anything else derives from scratch.
+ * Both ways give the same result, bit for bit (test/core/incremental).
+ */
+export function deriveFrom(
+  prev: { readonly state: PurchaseState; readonly derived: PurchaseDerived } | undefined,
+  state: PurchaseState,
+  changes?: { readonly lines: ReadonlySet<LineId>; readonly reordered: boolean; readonly registers: ReadonlySet<string> },
+): PurchaseDerived {
+  const memo = prev === undefined ? undefined : MEMO.get(prev.derived)
+  const globalTax = state.settings.rounding.tax === 'GLOBAL'
+  let lifecycle: Lifecycle
+  let voided: Set<RecordId>
+  let q: ReturnType<typeof lineQuantities>
+  let sums: LineSums
+  let lines: Map<LineId, LineTotals>
+  let latest: string
+  let paid: bigint
+  let refunded: bigint
+  if (prev !== undefined && memo !== undefined && changes !== undefined && prev.state.settings === state.settings && sameRecords(prev.state, state)) {
+    const d = prev.derived
+    lifecycle = d.lifecycle
+    voided = d.voided as Set<RecordId>
+    q = memo.q
+    paid = d.totals.paid + d.totals.refunded
+    refunded = d.totals.refunded
+    sums = copySums(memo.sums)
+    const positions = linePositions(state.lines)
+    const fresh = new Map<LineId, LineTotals>()
+    for (const id of changes.lines) {
+      const old = d.lines.get(id)
+      if (old !== undefined) addShare(sums, SHARES.get(old)!, globalTax, -1)
+      const at = positions.get(id)
+      if (at === undefined) continue
+      const line = state.lines[at]!
+      const money = lineMoney(line, state)
+      const totals = lineTotals(line, money, q)
+      addShare(sums, shareOf(line, totals, money), globalTax, 1)
+      fresh.set(id, totals)
     }
+    if (changes.reordered) {
+      // Keep the map in display order, as a from-scratch derivation builds it.
+      lines = new Map()
+      for (const l of state.lines) lines.set(l.id, fresh.get(l.id) ?? d.lines.get(l.id)!)
+    } else {
+      lines = new Map(d.lines as Map<LineId, LineTotals>)
+      for (const [id, t] of fresh) lines.set(id, t)
+    }
+    latest = latestAfter(memo.latest, prev.state, state, changes)
+  } else {
+    lifecycle = foldLifecycle(state.transitions)
+    voided = voidedIds(state)
+    q = lineQuantities(state, voided)
+    sums = { untaxed: 0n, lineTax: 0n, taxByCode: new Map(), groups: new Map(), rec: emptyFlow(), bil: emptyFlow() }
+    lines = new Map()
+    for (const line of state.lines) {
+      const money = lineMoney(line, state)
+      const totals = lineTotals(line, money, q)
+      lines.set(line.id, totals)
+      addShare(sums, shareOf(line, totals, money), globalTax, 1)
+    }
+    const sumMinor = (records: readonly { id: RecordId; amount: MinorString }[]) =>
+      records.reduce((acc, r) => (voided.has(r.id) ? acc : acc + parseMinor(r.amount)), 0n)
+    paid = sumMinor(state.payments)
+    refunded = sumMinor(state.refunds)
+    latest = latestHlc(state)
   }
 
-  let tax = lineTaxSum
-  let taxByCode: Map<string, bigint> = perLineTaxByCode
-  if (state.settings.rounding.tax === 'GLOBAL') {
+  let untaxed = sums.untaxed
+  let tax = sums.lineTax
+  let taxByCode = new Map<string, bigint>()
+  if (globalTax) {
     tax = 0n
-    taxByCode = new Map()
-    // Sorted so the sum never depends on the order lines were met in.
-    for (const sig of [...groups.keys()].sort()) {
-      const g = groups.get(sig)!
+    // GLOBAL rounding rounds each group's tax once; sorted so the sum never depends on the order lines were met in.
+    for (const sig of [...sums.groups.keys()].sort()) {
+      const g = sums.groups.get(sig)!.value
       const split = splitTaxes(g.amount, g.taxes, state)
       untaxed += split.untaxed
       g.taxes.forEach((t, i) => {
@@ -210,79 +419,64 @@ export function derivePurchase(state: PurchaseState): PurchaseDerived {
         tax += v
       })
     }
-  }
+  } else for (const [code, c] of sums.taxByCode) taxByCode.set(code, c.value)
+  // By code, whichever order lines (or groups) were met in.
+  taxByCode = new Map([...taxByCode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   const total = untaxed + tax
-
-  const sumMinor = (records: readonly { id: RecordId; amount: MinorString }[]) =>
-    records.reduce((acc, r) => (voided.has(r.id) ? acc : acc + parseMinor(r.amount)), 0n)
-  const paid = sumMinor(state.payments)
-  const refunded = sumMinor(state.refunds)
   const netPaid = paid - refunded
 
-  const goods = live.filter((l) => l.kind === 'goods')
-  const flow = (done: (l: PurchaseLine) => Decimal, among: readonly PurchaseLine[]): FlowStatus => {
-    let any = false
-    let over = false
-    let full = among.length > 0
-    for (const l of among) {
-      const d = done(l)
-      if (d === ZERO) {
-        // Nothing done on this line: not over, and not full unless nothing was ordered.
-        if (l.qty !== ZERO) full = false
-        continue
-      }
-      if (!isZeroDecimal(d)) any = true
-      const c = compareDecimal(d, l.qty)
-      if (c > 0) over = true
-      if (c < 0) full = false
-    }
-    return over ? 'OVER' : !any ? 'NONE' : full ? 'FULL' : 'PARTIAL'
-  }
-  const lt = (l: PurchaseLine) => lines.get(l.id)!
-  const percent = (done: (l: PurchaseLine) => Decimal, among: readonly PurchaseLine[]): Decimal => {
-    // Integer sums at a fixed scale: no decimal string is built per line.
-    let ordered = 0n
-    let got = 0n
-    for (const l of among) {
-      const q = scaled(l.qty)
-      ordered += q
-      const d = done(l)
-      if (d === ZERO) continue
-      const x = scaled(d)
-      got += x < q ? x : q
-    }
-    if (ordered === 0n) return ZERO
-    return decimalFromParts({ units: roundDiv(got * 1000n, ordered, 'HALF_UP'), scale: 1 })
-  }
+  const status = (f: FlowSums): FlowStatus => (f.over > 0 ? 'OVER' : f.any === 0 ? 'NONE' : f.among > 0 && f.notFull === 0 ? 'FULL' : 'PARTIAL')
+  const percent = (f: FlowSums): Decimal =>
+    f.ordered === 0n ? ZERO : decimalFromParts({ units: roundDiv(f.got * 1000n, f.ordered, 'HALF_UP'), scale: 1 })
 
-  // HLC strings sort like the clock: the latest is the largest string; decode only that one.
-  let latest = ''
-  for (const entries of state.registers.values()) for (const e of entries) if (e.hlc > latest) latest = e.hlc
-  for (const list of [state.receipts, state.returns, state.bills, state.payments, state.refunds, state.voids, state.transitions, state.resolutions]) {
-    for (const r of list) if (r.hlc > latest) latest = r.hlc
-  }
-  for (const l of state.lines) if (l.created.hlc > latest) latest = l.created.hlc
-
-  return {
+  const derived: PurchaseDerived = {
     lifecycle,
     lines,
     totals: {
       untaxed,
       tax,
       total,
-      roundingAdjustment: tax - lineTaxSum,
+      roundingAdjustment: tax - sums.lineTax,
       taxByCode,
       paid: netPaid,
       refunded,
       due: total - netPaid,
     },
-    receiptStatus: flow((l) => lt(l).received, goods),
-    billingStatus: flow((l) => lt(l).billed, live),
+    receiptStatus: status(sums.rec),
+    billingStatus: status(sums.bil),
     paymentStatus: netPaid === 0n ? 'NONE' : netPaid < total ? 'PARTIAL' : netPaid === total ? 'FULL' : 'OVER',
-    percentReceived: percent((l) => lt(l).received, goods),
-    percentBilled: percent((l) => lt(l).billed, live),
+    percentReceived: percent(sums.rec),
+    percentBilled: percent(sums.bil),
     voided,
     updatedAt: latest === '' ? null : instantFromEpochMs(decodeHlc(latest as Hlc).wall),
   }
+  MEMO.set(derived, { sums, q, latest })
+  return derived
 }
 
+/**
+ * The latest HLC after a change to some registers and lines. It only grows,
+ * except when a changed register lost the entry that held it (a write
+ * supersedes only what its author had seen, which is older, so only a
+ * malformed update does that): then everything is scanned again.
+ */
+function latestAfter(prevLatest: string, before: PurchaseState, after: PurchaseState, changes: { readonly lines: ReadonlySet<LineId>; readonly registers: ReadonlySet<string> }): string {
+  let latest = prevLatest
+  let lost = false
+  let kept = false
+  const meet = (h: string) => {
+    if (h > latest) latest = h
+    if (h === prevLatest) kept = true
+  }
+  for (const k of changes.registers) {
+    for (const e of before.registers.get(k) ?? []) if (e.hlc === prevLatest) lost = true
+    for (const e of after.registers.get(k) ?? []) meet(e.hlc)
+  }
+  const positions = linePositions(after.lines)
+  for (const id of changes.lines) {
+    const at = positions.get(id)
+    if (at === undefined) lost = true // a line record gone: it may have held the latest
+    else meet(after.lines[at]!.created.hlc)
+  }
+  return lost && !kept && latest === prevLatest ? latestHlc(after) : latest
+}

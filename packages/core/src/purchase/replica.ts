@@ -9,7 +9,7 @@
  * Nondeterminism comes in through options: the wall clock, the id factory
  * (ULIDs for lines and records). Nothing here does I/O or keeps timers.
  */
-import type { CrdtBackend, DocSnapshot, DocWriter } from '../backends/backend.js'
+import type { CrdtBackend, DocWriter } from '../backends/backend.js'
 import { overlaySnapshot } from '../backends/overlay.js'
 import { yjsBackend } from '../backends/yjs.js'
 import { fail } from '../errors.js'
@@ -27,10 +27,10 @@ import { type IsoDate, businessDateOf, instantFromEpochMs, parseIsoDate, parseTi
 import { type AppendResult, EventLog, type LogSnapshot, eventsUpTo, replay } from '../log/event-log.js'
 import type { EventEnvelope, Priority } from '../log/envelope.js'
 import { clockToRecord, covers } from '../conflicts/causality.js'
-import { detectConflicts, detectViolations } from '../conflicts/detect.js'
+import { detectViolations } from '../conflicts/detect.js'
 import { RESOLVERS } from '../conflicts/resolve.js'
 import type { Conflict } from '../conflicts/types.js'
-import { type PurchaseDerived, derivePurchase } from './derive.js'
+import type { PurchaseDerived } from './derive.js'
 import * as input from './inputs.js'
 import { allowedActions, nextState } from './lifecycle.js'
 import {
@@ -41,6 +41,7 @@ import { hasPurchase, lwwValue, readPurchase } from './read.js'
 import { type AuditEntry, auditTrail } from './audit.js'
 import { keyBetween } from './sort-key.js'
 import { measureInput } from './event-size.js'
+import { PurchaseView } from './view.js'
 
 export interface ReplicaOptions {
   readonly docId: PurchaseId
@@ -126,7 +127,7 @@ export class PurchaseReplica {
   private readonly listeners = new Set<ChangeListener>()
   /** Sequence numbers handed out by prepareImport and not yet applied, per importing actor. */
   private readonly reserved = new Map<ReplicaId, number>()
-  private cache: { snapshot: DocSnapshot; state: PurchaseState; derived: PurchaseDerived; conflicts?: Conflict[] } | undefined
+  private cache: PurchaseView | undefined
 
   private constructor(options: ReplicaOptions, log: EventLog) {
     this.log = log
@@ -179,12 +180,10 @@ export class PurchaseReplica {
     return hasPurchase(this.log.doc.read())
   }
 
-  private view() {
+  private view(): PurchaseView {
     const snapshot = this.log.doc.read()
-    if (this.cache?.snapshot !== snapshot) {
-      const state = readPurchase(snapshot)
-      this.cache = { snapshot, state, derived: derivePurchase(state) }
-    }
+    // Built from the previous view: only what the last changes touched is recomputed.
+    if (this.cache?.snapshot !== snapshot) this.cache = PurchaseView.of(snapshot, this.cache)
     return this.cache
   }
 
@@ -198,9 +197,7 @@ export class PurchaseReplica {
 
   /** The open conflict queue, sorted by id: the same on every replica that has the same events. */
   conflicts(): Conflict[] {
-    const v = this.view()
-    v.conflicts ??= detectConflicts(v)
-    return v.conflicts
+    return this.view().conflicts()
   }
 
   /** Lifecycle actions that may be taken now (for menus). */
@@ -313,8 +310,9 @@ export class PurchaseReplica {
   private checkInvariants(write: (w: DocWriter) => void): void {
     const before = this.view()
     const openBefore = new Set(this.conflicts().map((c) => `${c.kind}|${c.subject}`))
-    const after = readPurchase(overlaySnapshot(before.snapshot, write))
-    const raised = detectConflicts({ state: after, derived: derivePurchase(after) }).filter((c) => !openBefore.has(`${c.kind}|${c.subject}`))
+    // The state the change would produce, as a view built from the current one (the overlay says what it touched).
+    const after = PurchaseView.of(overlaySnapshot(before.snapshot, write), before)
+    const raised = after.conflicts().filter((c) => !openBefore.has(`${c.kind}|${c.subject}`))
     if (raised.length > 0) {
       const c = raised[0]!
       refuse(`this change would break an invariant (${c.kind} on ${c.subject}: ${Object.entries(c.facts).map(([k, v]) => `${k} ${v}`).join(', ')})`, {
@@ -361,8 +359,7 @@ export class PurchaseReplica {
   private restate(w: DocWriter, s: Stamp, change: (w: DocWriter) => void): void {
     const st = this.state().statedTotal
     if (st.values.length === 0) return
-    const after = readPurchase(overlaySnapshot(this.view().snapshot, change))
-    const total = derivePurchase(after).totals.total
+    const total = PurchaseView.of(overlaySnapshot(this.view().snapshot, change), this.view()).derived.totals.total
     if (st.values.length === 1 && parseMinor(st.values[0]) === total) return
     w.setRegister(keys.guarded('statedTotal'), this.entry(minorToString(total), s))
   }
