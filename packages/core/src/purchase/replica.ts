@@ -40,6 +40,7 @@ import {
 import { hasPurchase, lwwValue, readPurchase } from './read.js'
 import { type AuditEntry, auditTrail } from './audit.js'
 import { keyBetween } from './sort-key.js'
+import { StagedTransaction } from './transaction.js'
 
 export interface ReplicaOptions {
   readonly docId: PurchaseId
@@ -118,6 +119,8 @@ export class PurchaseReplica {
   /** Sequence numbers handed out by prepareImport and not yet applied, per importing actor. */
   private readonly reserved = new Map<ReplicaId, number>()
   private cache: { snapshot: DocSnapshot; state: PurchaseState; derived: PurchaseDerived; conflicts?: Conflict[] } | undefined
+  /** The open multi-command transaction, if any (see `transaction`). */
+  private staging: StagedTransaction | undefined
 
   private constructor(options: ReplicaOptions, log: EventLog) {
     this.log = log
@@ -166,11 +169,12 @@ export class PurchaseReplica {
 
   /** False until the creating event has arrived. */
   get exists(): boolean {
-    return hasPurchase(this.log.doc.read())
+    return hasPurchase(this.staging?.snapshot() ?? this.log.doc.read())
   }
 
   private view() {
-    const snapshot = this.log.doc.read()
+    // Inside a transaction, commands see what the earlier ones wrote.
+    const snapshot = this.staging?.snapshot() ?? this.log.doc.read()
     if (this.cache?.snapshot !== snapshot) {
       const state = readPurchase(snapshot)
       this.cache = { snapshot, state, derived: derivePurchase(state) }
@@ -228,6 +232,7 @@ export class PurchaseReplica {
 
   /** Applies remote or stored events; what becomes ready applies as one batch. */
   receive(events: readonly EventEnvelope[]): AppendResult {
+    if (this.staging !== undefined) fail('INVALID_ARGUMENT', 'cannot apply remote events inside a transaction: its commands read the state it opened on')
     const result = this.log.append(events)
     for (const e of result.applied) this.hlc.receive(e.hlc)
     if (result.applied.length > 0) for (const l of this.listeners) l({ origin: 'remote', events: result.applied })
@@ -272,6 +277,7 @@ export class PurchaseReplica {
    * already open on that subject.
    */
   private commit(kind: string, write: (w: DocWriter, s: Stamp) => void, { check = true, causal = true } = {}): EventEnvelope {
+    if (this.staging !== undefined) return this.stage(kind, write, { check, causal })
     const seq = this.log.seqOf(this.replica) + 1
     const id = eventIdOf(this.replica, seq)
     const stamp = this.stamp(id)
@@ -281,16 +287,71 @@ export class PurchaseReplica {
       if (causal) w.tickClock(this.replica, seq)
     }
     if (check) this.checkInvariants(full)
-    const deps = this.log.heads()
-    const payload = this.log.doc.change(full)
+    return this.recordLocal(kind, seq, stamp, this.log.doc.change(full), priorityOf(kind))
+  }
+
+  /** Wraps a change already applied to the document as this replica's next event. */
+  private recordLocal(kind: string, seq: number, stamp: Stamp, payload: Uint8Array, priority: Priority): EventEnvelope {
     const e: EventEnvelope = {
-      id, docId: this.docId, actor: this.replica, seq, hlc: stamp.hlc, deps, kind,
+      id: stamp.ev, docId: this.docId, actor: this.replica, seq, hlc: stamp.hlc, deps: this.log.heads(), kind,
       backend: this.log.backend.name, payload,
-      meta: { at: stamp.at, ...(this.user ? { user: this.user } : {}), ...(this.device ? { device: this.device } : {}), priority: priorityOf(kind) },
+      meta: { at: stamp.at, ...(this.user ? { user: this.user } : {}), ...(this.device ? { device: this.device } : {}), priority },
     }
     this.log.recordLocal(e)
     for (const l of this.listeners) l({ origin: 'local', events: [e] })
     return e
+  }
+
+  // ------------------------------------------------------------ transactions
+
+  /**
+   * Runs several commands as one event: one backend update, all or nothing.
+   * Each command validates against the state the earlier ones produce; the
+   * invariant registry runs once, on the combined result. If `fn` throws,
+   * nothing is written and the error propagates; a command whose error `fn`
+   * catches leaves no trace and the others go on. Nested calls join the
+   * open transaction. Returns the event, or undefined when no command ran.
+   * (Typing bursts, a form saving several fields.)
+   */
+  transaction(fn: () => void): EventEnvelope | undefined {
+    if (this.staging !== undefined) {
+      fn()
+      return undefined
+    }
+    const seq = this.log.seqOf(this.replica) + 1
+    const doc = this.log.doc
+    const t = new StagedTransaction(
+      doc.read(),
+      (key) => doc.textLength?.(key) ?? doc.read().texts.get(key)?.length ?? 0,
+      this.stamp(eventIdOf(this.replica, seq)),
+      seq,
+    )
+    this.staging = t
+    try {
+      fn()
+    } finally {
+      this.staging = undefined
+    }
+    if (t.empty) return undefined
+    const full = (w: DocWriter) => {
+      t.replay(w)
+      if (t.causal) w.tickClock(this.replica, seq)
+    }
+    if (t.check) this.checkInvariants(full)
+    const kinds = new Set(t.kinds)
+    const kind = kinds.size === 1 ? t.kinds[0]! : 'transaction'
+    return this.recordLocal(kind, seq, t.stamp, doc.change(full), t.priority)
+  }
+
+  /** Inside a transaction: records the command's writes instead of changing the document. */
+  private stage(kind: string, write: (w: DocWriter, s: Stamp) => void, opts: { check: boolean; causal: boolean }): EventEnvelope {
+    const t = this.staging!
+    t.add(kind, priorityOf(kind), (w) => write(w, t.stamp), opts)
+    // The event does not exist yet: callers inside a transaction get a placeholder of the one to come.
+    return {
+      id: t.stamp.ev, docId: this.docId, actor: this.replica, seq: t.seq, hlc: t.stamp.hlc, deps: [], kind,
+      backend: this.log.backend.name, payload: new Uint8Array(0), meta: { at: t.stamp.at, priority: priorityOf(kind) },
+    }
   }
 
   private checkInvariants(write: (w: DocWriter) => void): void {
@@ -440,7 +501,7 @@ export class PurchaseReplica {
   /** Edits the notes (collaborative text): delete `remove` characters at `index`, then insert `insert`. */
   editNotes(index: number, remove: number, insert = ''): EventEnvelope {
     const doc = this.log.doc
-    const len = doc.textLength?.(keys.notes) ?? doc.read().texts.get(keys.notes)?.length ?? 0
+    const len = this.staging?.textLength(keys.notes) ?? doc.textLength?.(keys.notes) ?? doc.read().texts.get(keys.notes)?.length ?? 0
     if (!Number.isInteger(index) || index < 0 || index > len) fail('INVALID_ARGUMENT', `notes index ${index} is outside 0..${len}`, { field: 'index' })
     if (!Number.isInteger(remove) || remove < 0 || index + remove > len) fail('INVALID_ARGUMENT', `cannot delete ${remove} characters at ${index}`, { field: 'remove' })
     if (typeof insert !== 'string' || insert.length > 100_000) fail('INVALID_ARGUMENT', 'notes insert must be a string under 100k characters', { field: 'insert' })
@@ -689,6 +750,8 @@ export class PurchaseReplica {
    * seeing both branches, so it replicates and converges like any edit.
    */
   resolve(conflictId: ConflictId, option: string, params: Record<string, string> = {}, note = ''): EventEnvelope {
+    // The relay checks the right to resolve by event kind: a resolution travels as its own event.
+    if (this.staging !== undefined) fail('INVALID_ARGUMENT', 'a conflict resolution is an event of its own, not part of a transaction')
     const conflict = this.conflicts().find((c) => c.id === conflictId)
     if (conflict === undefined) fail('UNKNOWN_CONFLICT', `no open conflict ${conflictId}`)
     const spec = conflict.options.find((o) => o.id === option)
