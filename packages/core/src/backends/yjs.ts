@@ -51,6 +51,11 @@ export class YjsDoc implements CrdtDoc {
   private cached: DocSnapshot | undefined
   private last: DocSnapshot | undefined
   private readonly dirty = { regs: new Set<string>(), sets: new Map<SetName, Set<string>>(), texts: false, clock: false, init: false }
+  /** Set while `change` runs: where the update listener puts the local update. */
+  private localUpdates: Uint8Array[] | undefined
+  private readonly collect = (update: Uint8Array, origin: unknown): void => {
+    if (origin === LOCAL) this.localUpdates?.push(update)
+  }
 
   constructor(replica: ReplicaId, ydoc?: Y.Doc) {
     this.ydoc = ydoc ?? new Y.Doc({ gc: true })
@@ -105,19 +110,22 @@ export class YjsDoc implements CrdtDoc {
 
   change(fn: (w: DocWriter) => void): Uint8Array {
     const updates: Uint8Array[] = []
-    const collect = (update: Uint8Array, origin: unknown): void => {
-      if (origin === LOCAL) updates.push(update)
-    }
-    this.ydoc.on('update', collect)
+    this.localUpdates = updates
+    // Listening only while a local change runs: with a listener Yjs encodes
+    // every transaction's update, remote applies included.
+    this.ydoc.on('update', this.collect)
     try {
-      this.ydoc.transact(() => fn(this.writer()), LOCAL)
+      this.ydoc.transact(() => fn(this.writer), LOCAL)
     } finally {
-      this.ydoc.off('update', collect)
+      this.ydoc.off('update', this.collect)
+      this.localUpdates = undefined
     }
     return updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates)
   }
 
-  private writer(): DocWriter {
+  private readonly writer: DocWriter = this.makeWriter()
+
+  private makeWriter(): DocWriter {
     return {
       init: (key, value) => {
         const prev = this.initMap.get(key)

@@ -93,10 +93,17 @@ export type ChangeListener = (change: { readonly origin: ChangeOrigin; readonly 
 
 /** The priority an event deserves on its way to the relay. */
 export function priorityOf(kind: string): Priority {
-  if (/^(lifecycle\.(approve|confirm|cancel|reject|submit)|payment\.|refund\.|conflict\.)/.test(kind)) return 'high'
-  if (/^(notes\.|header\.)/.test(kind)) return 'low'
-  return 'normal'
+  let p = PRIORITY_OF_KIND.get(kind)
+  if (p === undefined) {
+    if (/^(lifecycle\.(approve|confirm|cancel|reject|submit)|payment\.|refund\.|conflict\.)/.test(kind)) p = 'high'
+    else if (/^(notes\.|header\.)/.test(kind)) p = 'low'
+    else p = 'normal'
+    // Kinds are a small fixed vocabulary (every command has one); the bound is for odd callers.
+    if (PRIORITY_OF_KIND.size < 256) PRIORITY_OF_KIND.set(kind, p)
+  }
+  return p
 }
+const PRIORITY_OF_KIND = new Map<string, Priority>()
 
 const EDITABLE: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
 const RECEIVABLE: ReadonlySet<string> = new Set(['confirmed', 'locked'])
