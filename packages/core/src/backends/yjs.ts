@@ -15,7 +15,7 @@ import type { Json } from '../json.js'
 import { compareHlc } from '../time/hlc.js'
 import type { CrdtBackend, CrdtDoc, DocSnapshot, DocWriter, RegisterEntry, SetName, VersionVector } from './backend.js'
 import { SET_NAMES } from './backend.js'
-import { unwrapSnapshot, wrapSnapshot } from './snapshot-header.js'
+import { YJS_V2_FORMAT, unwrapSnapshotFormat, wrapSnapshot } from './snapshot-header.js'
 
 const SEP = '\u0000'
 const TEXT_PREFIX = 't:'
@@ -242,8 +242,9 @@ export class YjsDoc implements CrdtDoc {
     return this.ydoc.share.has(TEXT_PREFIX + key) ? this.ydoc.getText(TEXT_PREFIX + key).length : 0
   }
 
+  /** Saved as Yjs update v2: its run-length columns make typed text several times smaller, and faster to load. */
   save(): Uint8Array {
-    return wrapSnapshot('yjs', Y.encodeStateAsUpdate(this.ydoc))
+    return wrapSnapshot('yjs', Y.encodeStateAsUpdateV2(this.ydoc), YJS_V2_FORMAT)
   }
 
   version(): string {
@@ -270,11 +271,18 @@ export const yjsBackend: CrdtBackend = {
   name: 'yjs',
   create: (replica) => new YjsDoc(replica),
   load: (snapshot, replica) => {
-    const body = unwrapSnapshot('yjs', snapshot)
+    const { body, format } = unwrapSnapshotFormat('yjs', snapshot)
     const ydoc = new Y.Doc({ gc: true })
     try {
-      validateYjsUpdate(body)
-      Y.applyUpdate(ydoc, body)
+      // Applied without decoding it twice first: a fresh document is thrown
+      // away on failure, and a whole saved state never leaves anything
+      // pending, so leftovers mean the bytes were not one.
+      if (body.length < 2) throw new Error('a saved Yjs document has at least two bytes')
+      if (format === YJS_V2_FORMAT) Y.applyUpdateV2(ydoc, body)
+      else Y.applyUpdate(ydoc, body)
+      if (ydoc.store.pendingStructs !== null || ydoc.store.pendingDs !== null) throw new Error('it refers to changes it does not contain')
+      // v1 reads a v2 body (or other bytes starting with 0) as an empty document: an empty one is two bytes.
+      if (format !== YJS_V2_FORMAT && ydoc.store.clients.size === 0 && body.length > 2) throw new Error('it holds bytes but no changes')
     } catch (e) {
       ydoc.destroy()
       throw new ConcordError('CORRUPT_SNAPSHOT', `the saved Yjs document does not load: ${(e as Error).message}`, {}, { cause: e })
