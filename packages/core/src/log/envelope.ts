@@ -45,9 +45,15 @@ export interface EventEnvelope {
 const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
+/** The last instant found canonical: events of one burst share it, and each is checked. */
+let lastCanonical = ''
+
 function sameInstant(at: string): boolean {
+  if (at === lastCanonical) return true
   const ms = Date.parse(at)
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === at
+  const ok = !Number.isNaN(ms) && new Date(ms).toISOString() === at
+  if (ok) lastCanonical = at
+  return ok
 }
 
 const KIND_RE = /^[a-z][a-zA-Z0-9]*(\.[a-z][a-zA-Z0-9]*)*$/
