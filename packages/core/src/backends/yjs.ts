@@ -51,6 +51,15 @@ export class YjsDoc implements CrdtDoc {
   private cached: DocSnapshot | undefined
   private last: DocSnapshot | undefined
   private readonly dirty = { regs: new Set<string>(), sets: new Map<SetName, Set<string>>(), texts: false, clock: false, init: false }
+  /** Root texts by key: a root type, once made, stays the same object (saves a name lookup per keystroke). */
+  private readonly texts = new Map<string, Y.Text>()
+
+  private text(key: string): Y.Text {
+    let t = this.texts.get(key)
+    if (t === undefined) this.texts.set(key, (t = this.ydoc.getText(TEXT_PREFIX + key)))
+    return t
+  }
+
   /** Set while `change` runs: where the update listener puts the local update. */
   private localUpdates: Uint8Array[] | undefined
   private readonly collect = (update: Uint8Array, origin: unknown): void => {
@@ -143,8 +152,8 @@ export class YjsDoc implements CrdtDoc {
         const map = this.sets[set]
         if (!map.has(id)) map.set(id, record)
       },
-      insertText: (key, index, text) => this.ydoc.getText(TEXT_PREFIX + key).insert(index, text),
-      deleteText: (key, index, length) => this.ydoc.getText(TEXT_PREFIX + key).delete(index, length),
+      insertText: (key, index, text) => this.text(key).insert(index, text),
+      deleteText: (key, index, length) => this.text(key).delete(index, length),
       tickClock: (replica, seq) => {
         if ((this.clock.get(replica) ?? 0) < seq) this.clock.set(replica, seq)
       },
@@ -239,7 +248,9 @@ export class YjsDoc implements CrdtDoc {
   }
 
   textLength(key: string): number {
-    return this.ydoc.share.has(TEXT_PREFIX + key) ? this.ydoc.getText(TEXT_PREFIX + key).length : 0
+    const known = this.texts.get(key)
+    if (known !== undefined) return known.length
+    return this.ydoc.share.has(TEXT_PREFIX + key) ? this.text(key).length : 0
   }
 
   /** Saved as Yjs update v2: its run-length columns make typed text several times smaller, and faster to load. */

@@ -299,10 +299,14 @@ export class PurchaseReplica {
 
   /** Wraps a change already applied to the document as this replica's next event. */
   private recordLocal(kind: string, seq: number, stamp: Stamp, payload: Uint8Array, priority: Priority): EventEnvelope {
+    // Built in place rather than by spreading (this runs per keystroke); same key order as before.
+    const meta: { at: Stamp['at']; user?: string; device?: string; priority?: Priority } = { at: stamp.at }
+    if (this.user) meta.user = this.user
+    if (this.device) meta.device = this.device
+    meta.priority = priority
     const e: EventEnvelope = {
       id: stamp.ev, docId: this.docId, actor: this.replica, seq, hlc: stamp.hlc, deps: this.log.heads(), kind,
-      backend: this.log.backend.name, payload,
-      meta: { at: stamp.at, ...(this.user ? { user: this.user } : {}), ...(this.device ? { device: this.device } : {}), priority },
+      backend: this.log.backend.name, payload, meta,
     }
     this.log.recordLocal(e)
     for (const l of this.listeners) l({ origin: 'local', events: [e] })
