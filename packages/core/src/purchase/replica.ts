@@ -322,7 +322,9 @@ export class PurchaseReplica {
    * nothing is written and the error propagates; a command whose error `fn`
    * catches leaves no trace and the others go on. Nested calls join the
    * open transaction. Returns the event, or undefined when no command ran.
-   * (Typing bursts, a form saving several fields.)
+   * (Typing bursts, a form saving several fields.) `fn` is synchronous;
+   * inside it, commands return a preview of the coming event (its id, seq,
+   * hlc and kind; no payload or deps yet).
    */
   transaction(fn: () => void): EventEnvelope | undefined {
     if (this.staging !== undefined) {

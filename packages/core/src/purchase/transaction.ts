@@ -95,6 +95,11 @@ export class StagedTransaction {
       this.ops.length = mark
       this.textLengths.clear()
       for (const [k, v] of lengths) this.textLengths.set(k, v)
+      // An overlay built from some of the dropped writes is rebuilt on the next read.
+      if (this.stagedOps > mark) {
+        this.staged = this.base
+        this.stagedOps = 0
+      }
       throw e
     }
     this.kinds.push(kind)
