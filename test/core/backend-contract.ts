@@ -120,6 +120,10 @@ function playRun(backend: CrdtBackend, n: number, steps: readonly Step[]) {
         case 'tick': w.tickClock(rid(`rep${i}`), seq[i]!); break
       }
     }))
+    // The fast length path (local edits validate with it) agrees with the text itself.
+    if ((op.t === 'ins' || op.t === 'del') && doc.textLength !== undefined) {
+      assert.is(doc.textLength(op.key), doc.read().texts.get(op.key)?.length ?? 0, `textLength of ${op.key}`)
+    }
   }
   return { docs, made }
 }
@@ -129,6 +133,20 @@ function playRun(backend: CrdtBackend, n: number, steps: readonly Step[]) {
 export function runBackendContract(backend: CrdtBackend): ReturnType<typeof suite> {
   const t = suite(`backend contract: ${backend.name}`)
   const create = (r: string) => backend.create(rid(r))
+
+  t('textLength counts UTF-16 code units like the text read, for local and remote texts', () => {
+    const a = create('a')
+    const b = create('b')
+    assert.is(a.textLength?.('notes') ?? 0, 0)
+    const p = a.change((w) => w.insertText('notes', 0, 'a😀é中'))
+    assert.is(a.textLength?.('notes') ?? 5, 5)
+    b.applyBatch([p])
+    // b learnt the text remotely, then edits it locally.
+    b.change((w) => w.insertText('notes', 3, '🎉'))
+    for (const d of [a, b]) assert.is(d.textLength?.('notes') ?? d.read().texts.get('notes')!.length, d.read().texts.get('notes')!.length)
+    assert.is(b.read().texts.get('notes'), 'a😀🎉é中')
+    assert.is(b.textLength?.('notes') ?? 7, 7)
+  })
 
   t('a sequential write supersedes the value it saw', () => {
     const a = create('a')

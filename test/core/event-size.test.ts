@@ -41,6 +41,14 @@ for (const backend of BACKENDS) {
     const ok = r.editNotes(0, 0, 'é'.repeat(150))
     assert.is(ok.seq, 2, 'the next event takes the next number: nothing was reserved by the refusals')
     assert.ok(encodeEvent(ok).length >= 300, 'an event is never smaller than its input')
+    // A transaction is one event: its commands fit one by one, not together.
+    const before = r.log.events().length
+    assert.throws(() => r.transaction(() => {
+      r.editNotes(0, 0, 'a'.repeat(200))
+      r.editNotes(0, 0, 'b'.repeat(200))
+    }), (e: unknown) => isConcordError(e, 'EVENT_TOO_LARGE'))
+    assert.is(r.log.events().length, before, 'no event made by the refused transaction')
+    assert.is(r.state().notes, 'é'.repeat(150), 'nothing of it applied')
     limit = undefined
     r.editNotes(0, 0, 'x'.repeat(1000))
     assert.is(r.state().notes.length, 1150, 'no limit, no refusal')

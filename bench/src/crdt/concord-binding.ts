@@ -1,6 +1,7 @@
 /**
  * The B cases through Concord: every local text edit is a purchase command
- * (`editNotes`), so it becomes an event (HLC stamp, envelope, log record) and
+ * (`editNotes`), so it becomes an event (HLC stamp, envelope, log record), or
+ * joins the event of the open replica transaction (`transact`), and
  * goes on the wire as the native protocol's event encoding; every remote
  * update is decoded and appended to the event log, which hands the backend
  * one batch. That is exactly the work a replica pays in production, and the
@@ -65,9 +66,9 @@ class ConcordTextReplica implements CrdtReplica {
   getMap(): Record<string, unknown> {
     return {}
   }
-  /** Concord has no multi-command transaction: each edit is its own event. */
+  /** A replica transaction: the edits become one event (one update), as a Yjs transaction does. */
   transact(fn: () => void): void {
-    fn()
+    this.replica.transaction(fn)
   }
   applyUpdate(update: Uint8Array): void {
     this.applyUpdates([update])

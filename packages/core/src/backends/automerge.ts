@@ -311,6 +311,8 @@ export class AutomergeDoc implements CrdtDoc {
   /** Applied changes Automerge is holding back for a missing dependency, by hash. */
   private readonly waiting = new Map<string, Decoded>()
   private cached: DocSnapshot | undefined
+  /** Text key -> its text object, once it exists (live documents only). */
+  private readonly textObjs = new Map<string, string>()
 
   /** `fresh`: the handle holds exactly genesis, whose snapshot is empty (no first full read). */
   constructor(handle: Handle, heads?: Heads, fresh = false) {
@@ -333,12 +335,12 @@ export class AutomergeDoc implements CrdtDoc {
   change(fn: (w: DocWriter) => void): Uint8Array {
     if (this.heads !== undefined) fail('INVALID_ARGUMENT', 'a view of the past is read-only')
     const ops = this.record(fn)
-    const before = this.read()
     const h = this.h
     // Containers this change needs that do not exist yet: created by deterministic changes first.
+    // (Asked of the handle, not of read(): after a text edit read() would copy the whole text.)
     const pre: Uint8Array[] = []
     const texts = new Set(ops.flatMap((o) => (o.k === 'ins' || o.k === 'del' ? [o.key] : [])))
-    for (const key of texts) if (!before.texts.has(key)) pre.push(creationChange('text', key))
+    for (const key of texts) if (this.textObjOf(h, key) === undefined) pre.push(creationChange('text', key))
     const sets = new Set(ops.flatMap((o) => (o.k === 'rec' ? [o.set] : [])))
     let newSet = false
     for (const set of sets) {
@@ -377,12 +379,32 @@ export class AutomergeDoc implements CrdtDoc {
     return payload
   }
 
+  /**
+   * The text object of a text key, if that text exists. A text is created
+   * once, by a deterministic change, and never replaced, so its object id
+   * is remembered (the lookup costs more than a one-character splice).
+   */
+  private textObjOf(h: Handle, key: string): string | undefined {
+    const known = this.heads === undefined ? this.textObjs.get(key) : undefined
+    if (known !== undefined) return known
+    const full = h.getWithType(sk().ids.texts, key, this.heads) as unknown as unknown[] | null
+    const obj = full != null && full[0] === 'text' ? (full[1] as string) : undefined
+    if (obj !== undefined && this.heads === undefined) this.textObjs.set(key, obj)
+    return obj
+  }
+
+  /** A text's length without materialising it (UTF-16 code units, as JavaScript strings count). */
+  textLength(key: string): number {
+    const obj = this.textObjOf(this.h, key)
+    return obj === undefined ? 0 : this.h.length(obj, this.heads)
+  }
+
   private applyOps(ops: readonly Op[]): void {
     const h = this.h
     const textObj = (key: string): string => {
-      const full = h.getWithType(sk().ids.texts, key) as unknown as unknown[] | null
-      if (full == null || full[0] !== 'text') fail('INVALID_ARGUMENT', `no text ${key}`)
-      return full[1] as string
+      const obj = this.textObjOf(h, key)
+      if (obj === undefined) fail('INVALID_ARGUMENT', `no text ${key}`)
+      return obj
     }
     for (const o of ops) {
       switch (o.k) {
@@ -417,10 +439,12 @@ export class AutomergeDoc implements CrdtDoc {
    */
   private record(fn: (w: DocWriter) => void): Op[] {
     const ops: Op[] = []
-    const snap = this.read()
+    // The snapshot only for init and record checks: a text edit would make read() copy the text.
+    let snapshot: DocSnapshot | undefined
+    const snap = () => (snapshot ??= this.read())
     const init = new Map<string, string>()
     const textLen = new Map<string, number>()
-    const lengthOf = (key: string) => textLen.get(key) ?? snap.texts.get(key)?.length ?? 0
+    const lengthOf = (key: string) => textLen.get(key) ?? this.textLength(key)
     const checkKey = (key: unknown, what: string) => {
       if (typeof key !== 'string' || key === '') fail('INVALID_ARGUMENT', `${what} must be a non-empty string`)
     }
@@ -431,7 +455,7 @@ export class AutomergeDoc implements CrdtDoc {
       init: (key, value) => {
         checkKey(key, 'an init key')
         const text = jsonText(value, key)
-        const prev = init.get(key) ?? (snap.init.has(key) ? JSON.stringify(snap.init.get(key)) : undefined)
+        const prev = init.get(key) ?? (snap().init.has(key) ? JSON.stringify(snap().init.get(key)) : undefined)
         if (prev !== undefined && prev !== text) fail('INVALID_ARGUMENT', `${key} is set once and already holds another value`)
         if (prev === undefined) {
           init.set(key, text)
@@ -445,7 +469,7 @@ export class AutomergeDoc implements CrdtDoc {
       addRecord: (set, id, record) => {
         if (!(SET_NAMES as readonly string[]).includes(set)) fail('INVALID_ARGUMENT', `unknown set ${String(set)}`)
         checkKey(id, 'a record id')
-        if (!snap.sets[set].has(id) && !ops.some((o) => o.k === 'rec' && o.set === set && o.id === id)) ops.push({ k: 'rec', set, id, record })
+        if (!snap().sets[set].has(id) && !ops.some((o) => o.k === 'rec' && o.set === set && o.id === id)) ops.push({ k: 'rec', set, id, record })
       },
       insertText: (key, index, text) => {
         checkKey(key, 'a text key')

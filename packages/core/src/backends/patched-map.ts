@@ -14,17 +14,28 @@ const GONE: unique symbol = Symbol('gone')
 type Slot<V> = V | typeof GONE
 
 export class PatchedMap<K, V> implements ReadonlyMap<K, V> {
-  private constructor(
-    private readonly base: ReadonlyMap<K, V>,
-    private readonly patch: ReadonlyMap<K, Slot<V>>,
-    readonly size: number,
-  ) {}
+  // Private fields, not properties: like a Map, a PatchedMap has no own
+  // enumerable properties, so states holding one serialize (JSON, canonicalJson)
+  // exactly as states holding a plain Map do.
+  readonly #base: ReadonlyMap<K, V>
+  readonly #patch: ReadonlyMap<K, Slot<V>>
+  readonly #size: number
+
+  private constructor(base: ReadonlyMap<K, V>, patch: ReadonlyMap<K, Slot<V>>, size: number) {
+    this.#base = base
+    this.#patch = patch
+    this.#size = size
+  }
+
+  get size(): number {
+    return this.#size
+  }
 
   /** `base` with `changes` applied: a value sets its key, undefined removes it. */
   static of<K, V>(base: ReadonlyMap<K, V>, changes: ReadonlyMap<K, V | undefined>): ReadonlyMap<K, V> {
     if (changes.size === 0) return base
-    const root = base instanceof PatchedMap ? (base.base as ReadonlyMap<K, V>) : base
-    const patch = new Map<K, Slot<V>>(base instanceof PatchedMap ? (base.patch as ReadonlyMap<K, Slot<V>>) : undefined)
+    const root = base instanceof PatchedMap ? (base.#base as ReadonlyMap<K, V>) : base
+    const patch = new Map<K, Slot<V>>(base instanceof PatchedMap ? (base.#patch as ReadonlyMap<K, Slot<V>>) : undefined)
     let size = base.size
     for (const [k, v] of changes) {
       const had = base.has(k)
@@ -44,25 +55,25 @@ export class PatchedMap<K, V> implements ReadonlyMap<K, V> {
   }
 
   get(key: K): V | undefined {
-    const p = this.patch.get(key)
+    const p = this.#patch.get(key)
     if (p !== undefined) return p === GONE ? undefined : p
-    return this.base.get(key)
+    return this.#base.get(key)
   }
 
   has(key: K): boolean {
-    const p = this.patch.get(key)
+    const p = this.#patch.get(key)
     if (p !== undefined) return p !== GONE
-    return this.base.has(key)
+    return this.#base.has(key)
   }
 
   *entries(): MapIterator<[K, V]> {
-    const patch = this.patch
-    for (const [k, v] of this.base) {
+    const patch = this.#patch
+    for (const [k, v] of this.#base) {
       const p = patch.get(k)
       if (p === undefined) yield [k, v]
       else if (p !== GONE) yield [k, p]
     }
-    for (const [k, p] of patch) if (p !== GONE && !this.base.has(k)) yield [k, p]
+    for (const [k, p] of patch) if (p !== GONE && !this.#base.has(k)) yield [k, p]
   }
 
   *keys(): MapIterator<K> {

@@ -45,9 +45,15 @@ export interface EventEnvelope {
 const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
+/** The last instant found canonical: events of one burst share it, and each is checked. */
+let lastCanonical = ''
+
 function sameInstant(at: string): boolean {
+  if (at === lastCanonical) return true
   const ms = Date.parse(at)
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === at
+  const ok = !Number.isNaN(ms) && new Date(ms).toISOString() === at
+  if (ok) lastCanonical = at
+  return ok
 }
 
 const KIND_RE = /^[a-z][a-zA-Z0-9]*(\.[a-z][a-zA-Z0-9]*)*$/
@@ -60,24 +66,25 @@ export function validateEnvelope(e: unknown): EventEnvelope {
   const bad = (field: string, why: string): never => fail('INVALID_EVENT', `event ${field} ${why}`, { field })
   if (typeof e !== 'object' || e === null) return bad('', 'is not an object')
   const r = e as Record<string, unknown>
-  const wrap = <T>(field: string, f: () => T): T => {
+  // A parse function and its value, not a closure: this runs for every event received.
+  const wrap = <T>(field: string, parse: (v: unknown) => T, v: unknown): T => {
     try {
-      return f()
+      return parse(v)
     } catch (err) {
       return bad(field, `is invalid: ${(err as Error).message}`)
     }
   }
-  const id = wrap('id', () => parseEventId(r.id))
-  wrap('docId', () => parsePurchaseId(r.docId))
-  const actor = wrap('actor', () => parseReplicaId(r.actor))
+  const id = wrap('id', parseEventId, r.id)
+  wrap('docId', parsePurchaseId, r.docId)
+  const actor = wrap('actor', parseReplicaId, r.actor)
   if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq) || r.seq < 1) bad('seq', 'must be a positive integer')
   if (eventIdOf(actor, r.seq as number) !== id) bad('id', `must be ${actor}.${String(r.seq)}`)
-  wrap('hlc', () => parseHlc(r.hlc))
+  wrap('hlc', parseHlc, r.hlc)
   if (!Array.isArray(r.deps)) bad('deps', 'must be an array')
   const deps = r.deps as unknown[]
   if (deps.length > 1024) bad('deps', 'has too many entries')
   for (const d of deps) {
-    wrap('deps', () => parseEventId(d))
+    wrap('deps', parseEventId, d)
     // Sequence numbers must stay exact integers on every platform.
     if (!Number.isSafeInteger(Number((d as string).slice((d as string).lastIndexOf('.') + 1)))) bad('deps', 'names a sequence number beyond 2^53 - 1')
   }
@@ -89,7 +96,7 @@ export function validateEnvelope(e: unknown): EventEnvelope {
   const meta = r.meta as Record<string, unknown> | undefined
   if (typeof meta !== 'object' || meta === null) return bad('meta', 'must be an object')
   // The canonical form every Concord encoder writes is checked without Temporal (hot path).
-  if (typeof meta.at !== 'string' || !CANONICAL_INSTANT.test(meta.at) || !sameInstant(meta.at)) wrap('meta.at', () => parseIsoInstant(meta.at))
+  if (typeof meta.at !== 'string' || !CANONICAL_INSTANT.test(meta.at) || !sameInstant(meta.at)) wrap('meta.at', parseIsoInstant, meta.at)
   for (const k of ['user', 'device'] as const) {
     const v = meta[k]
     if (v === undefined) continue

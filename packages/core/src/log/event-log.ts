@@ -98,6 +98,8 @@ export class EventLog {
   }
 
   heads(): EventId[] {
+    // Usually one head (the last event): no sort needed.
+    if (this.headSet.size === 1) return [this.headSet.values().next().value as EventId]
     return [...this.headSet].sort()
   }
 
@@ -132,16 +134,23 @@ export class EventLog {
    * `doc` (through `doc.change`). Its dependencies are this log's heads.
    */
   recordLocal(e: EventEnvelope): void {
-    if (this.has(e.id)) throw new ConcordError('INVALID_EVENT', `local event ${e.id} already exists`)
-    this.markApplied(e)
+    // An author's applied events are a prefix 1..n: seq <= n is one we have (has() without parsing the id).
+    if (e.seq <= this.seqOf(e.actor)) throw new ConcordError('INVALID_EVENT', `local event ${e.id} already exists`)
+    this.markApplied(e, true)
   }
 
-  private markApplied(e: EventEnvelope): void {
+  /**
+   * `local`: the event's deps are this log's heads, so the author's previous
+   * event, if still a head, is among them and needs no separate removal.
+   */
+  private markApplied(e: EventEnvelope, local = false): void {
     this.applied.push(e)
     this.byId.set(e.id, e)
-    if ((this.clock.get(e.actor) ?? 0) < e.seq) this.clock.set(e.actor, e.seq)
+    const before = this.clock.get(e.actor) ?? 0
+    if (before < e.seq) this.clock.set(e.actor, e.seq)
     for (const d of e.deps) this.headSet.delete(d)
-    if (e.seq > 1) this.headSet.delete(eventIdOf(e.actor, e.seq - 1))
+    // The author's previous event stops being a head (a local event usually names it in deps already).
+    if (!local && e.seq > 1 && this.headSet.size > 0) this.headSet.delete(`${e.actor}.${e.seq - 1}` as EventId)
     this.headSet.add(e.id)
   }
 

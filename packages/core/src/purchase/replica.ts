@@ -41,6 +41,7 @@ import { hasPurchase, lwwValue, readPurchase } from './read.js'
 import { type AuditEntry, auditTrail } from './audit.js'
 import { keyBetween } from './sort-key.js'
 import { measureInput } from './event-size.js'
+import { StagedTransaction } from './transaction.js'
 import { PurchaseView } from './view.js'
 
 export interface ReplicaOptions {
@@ -101,10 +102,17 @@ export type ChangeListener = (change: { readonly origin: ChangeOrigin; readonly 
 
 /** The priority an event deserves on its way to the relay. */
 export function priorityOf(kind: string): Priority {
-  if (/^(lifecycle\.(approve|confirm|cancel|reject|submit)|payment\.|refund\.|conflict\.)/.test(kind)) return 'high'
-  if (/^(notes\.|header\.)/.test(kind)) return 'low'
-  return 'normal'
+  let p = PRIORITY_OF_KIND.get(kind)
+  if (p === undefined) {
+    if (/^(lifecycle\.(approve|confirm|cancel|reject|submit)|payment\.|refund\.|conflict\.)/.test(kind)) p = 'high'
+    else if (/^(notes\.|header\.)/.test(kind)) p = 'low'
+    else p = 'normal'
+    // Kinds are a small fixed vocabulary (every command has one); the bound is for odd callers.
+    if (PRIORITY_OF_KIND.size < 256) PRIORITY_OF_KIND.set(kind, p)
+  }
+  return p
 }
+const PRIORITY_OF_KIND = new Map<string, Priority>()
 
 const EDITABLE: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
 const RECEIVABLE: ReadonlySet<string> = new Set(['confirmed', 'locked'])
@@ -128,6 +136,8 @@ export class PurchaseReplica {
   /** Sequence numbers handed out by prepareImport and not yet applied, per importing actor. */
   private readonly reserved = new Map<ReplicaId, number>()
   private cache: PurchaseView | undefined
+  /** The open multi-command transaction, if any (see `transaction`). */
+  private staging: StagedTransaction | undefined
 
   private constructor(options: ReplicaOptions, log: EventLog) {
     this.log = log
@@ -177,11 +187,12 @@ export class PurchaseReplica {
 
   /** False until the creating event has arrived. */
   get exists(): boolean {
-    return hasPurchase(this.log.doc.read())
+    return hasPurchase(this.staging?.snapshot() ?? this.log.doc.read())
   }
 
   private view(): PurchaseView {
-    const snapshot = this.log.doc.read()
+    // Inside a transaction, commands see what the earlier ones wrote.
+    const snapshot = this.staging?.snapshot() ?? this.log.doc.read()
     // Built from the previous view: only what the last changes touched is recomputed.
     if (this.cache?.snapshot !== snapshot) this.cache = PurchaseView.of(snapshot, this.cache)
     return this.cache
@@ -235,6 +246,7 @@ export class PurchaseReplica {
 
   /** Applies remote or stored events; what becomes ready applies as one batch. */
   receive(events: readonly EventEnvelope[]): AppendResult {
+    if (this.staging !== undefined) fail('INVALID_ARGUMENT', 'cannot apply remote events inside a transaction: its commands read the state it opened on')
     const result = this.log.append(events)
     for (const e of result.applied) this.hlc.receive(e.hlc)
     if (result.applied.length > 0) for (const l of this.listeners) l({ origin: 'remote', events: result.applied })
@@ -279,6 +291,7 @@ export class PurchaseReplica {
    * already open on that subject.
    */
   private commit(kind: string, write: (w: DocWriter, s: Stamp) => void, { check = true, causal = true } = {}): EventEnvelope {
+    if (this.staging !== undefined) return this.stage(kind, write, { check, causal })
     const seq = this.log.seqOf(this.replica) + 1
     const id = eventIdOf(this.replica, seq)
     const stamp = this.stamp(id)
@@ -287,24 +300,90 @@ export class PurchaseReplica {
       write(w, stamp)
       if (causal) w.tickClock(this.replica, seq)
     }
-    const limit = this.maxEventBytes()
-    if (limit !== undefined) {
-      const size = measureInput(full)
-      if (size.bytes > limit) {
-        fail('EVENT_TOO_LARGE', `this change holds ${size.bytes} bytes (most in ${size.field}); the relay accepts at most ${limit} per change`, { field: size.field, bytes: size.bytes, limit, kind })
-      }
-    }
+    this.checkSize(kind, full)
     if (check) this.checkInvariants(full)
-    const deps = this.log.heads()
-    const payload = this.log.doc.change(full)
+    return this.recordLocal(kind, seq, stamp, this.log.doc.change(full), priorityOf(kind))
+  }
+
+  /** Refuses, before anything is applied, a change whose input alone exceeds the relay's limit (maxEventBytes). */
+  private checkSize(kind: string, full: (w: DocWriter) => void): void {
+    const limit = this.maxEventBytes()
+    if (limit === undefined) return
+    const size = measureInput(full)
+    if (size.bytes > limit) {
+      fail('EVENT_TOO_LARGE', `this change holds ${size.bytes} bytes (most in ${size.field}); the relay accepts at most ${limit} per change`, { field: size.field, bytes: size.bytes, limit, kind })
+    }
+  }
+
+  /** Wraps a change already applied to the document as this replica's next event. */
+  private recordLocal(kind: string, seq: number, stamp: Stamp, payload: Uint8Array, priority: Priority): EventEnvelope {
+    // Built in place rather than by spreading (this runs per keystroke); same key order as before.
+    const meta: { at: Stamp['at']; user?: string; device?: string; priority?: Priority } = { at: stamp.at }
+    if (this.user) meta.user = this.user
+    if (this.device) meta.device = this.device
+    meta.priority = priority
     const e: EventEnvelope = {
-      id, docId: this.docId, actor: this.replica, seq, hlc: stamp.hlc, deps, kind,
-      backend: this.log.backend.name, payload,
-      meta: { at: stamp.at, ...(this.user ? { user: this.user } : {}), ...(this.device ? { device: this.device } : {}), priority: priorityOf(kind) },
+      id: stamp.ev, docId: this.docId, actor: this.replica, seq, hlc: stamp.hlc, deps: this.log.heads(), kind,
+      backend: this.log.backend.name, payload, meta,
     }
     this.log.recordLocal(e)
     for (const l of this.listeners) l({ origin: 'local', events: [e] })
     return e
+  }
+
+  // ------------------------------------------------------------ transactions
+
+  /**
+   * Runs several commands as one event: one backend update, all or nothing.
+   * Each command validates against the state the earlier ones produce; the
+   * invariant registry runs once, on the combined result. If `fn` throws,
+   * nothing is written and the error propagates; a command whose error `fn`
+   * catches leaves no trace and the others go on. Nested calls join the
+   * open transaction. Returns the event, or undefined when no command ran.
+   * (Typing bursts, a form saving several fields.) `fn` is synchronous;
+   * inside it, commands return a preview of the coming event (its id, seq,
+   * hlc and kind; no payload or deps yet).
+   */
+  transaction(fn: () => void): EventEnvelope | undefined {
+    if (this.staging !== undefined) {
+      fn()
+      return undefined
+    }
+    const seq = this.log.seqOf(this.replica) + 1
+    const doc = this.log.doc
+    const t = new StagedTransaction(
+      doc.read(),
+      (key) => doc.textLength?.(key) ?? doc.read().texts.get(key)?.length ?? 0,
+      this.stamp(eventIdOf(this.replica, seq)),
+      seq,
+    )
+    this.staging = t
+    try {
+      fn()
+    } finally {
+      this.staging = undefined
+    }
+    if (t.empty) return undefined
+    const full = (w: DocWriter) => {
+      t.replay(w)
+      if (t.causal) w.tickClock(this.replica, seq)
+    }
+    const kinds = new Set(t.kinds)
+    const kind = kinds.size === 1 ? t.kinds[0]! : 'transaction'
+    this.checkSize(kind, full)
+    if (t.check) this.checkInvariants(full)
+    return this.recordLocal(kind, seq, t.stamp, doc.change(full), t.priority)
+  }
+
+  /** Inside a transaction: records the command's writes instead of changing the document. */
+  private stage(kind: string, write: (w: DocWriter, s: Stamp) => void, opts: { check: boolean; causal: boolean }): EventEnvelope {
+    const t = this.staging!
+    t.add(kind, priorityOf(kind), (w) => write(w, t.stamp), opts)
+    // The event does not exist yet: callers inside a transaction get a placeholder of the one to come.
+    return {
+      id: t.stamp.ev, docId: this.docId, actor: this.replica, seq: t.seq, hlc: t.stamp.hlc, deps: [], kind,
+      backend: this.log.backend.name, payload: new Uint8Array(0), meta: { at: t.stamp.at, priority: priorityOf(kind) },
+    }
   }
 
   private checkInvariants(write: (w: DocWriter) => void): void {
@@ -454,7 +533,7 @@ export class PurchaseReplica {
   /** Edits the notes (collaborative text): delete `remove` characters at `index`, then insert `insert`. */
   editNotes(index: number, remove: number, insert = ''): EventEnvelope {
     const doc = this.log.doc
-    const len = doc.textLength?.(keys.notes) ?? doc.read().texts.get(keys.notes)?.length ?? 0
+    const len = this.staging?.textLength(keys.notes) ?? doc.textLength?.(keys.notes) ?? doc.read().texts.get(keys.notes)?.length ?? 0
     if (!Number.isInteger(index) || index < 0 || index > len) fail('INVALID_ARGUMENT', `notes index ${index} is outside 0..${len}`, { field: 'index' })
     if (!Number.isInteger(remove) || remove < 0 || index + remove > len) fail('INVALID_ARGUMENT', `cannot delete ${remove} characters at ${index}`, { field: 'remove' })
     if (typeof insert !== 'string' || insert.length > 100_000) fail('INVALID_ARGUMENT', 'notes insert must be a string under 100k characters', { field: 'insert' })
@@ -703,6 +782,8 @@ export class PurchaseReplica {
    * seeing both branches, so it replicates and converges like any edit.
    */
   resolve(conflictId: ConflictId, option: string, params: Record<string, string> = {}, note = ''): EventEnvelope {
+    // The relay checks the right to resolve by event kind: a resolution travels as its own event.
+    if (this.staging !== undefined) fail('INVALID_ARGUMENT', 'a conflict resolution is an event of its own, not part of a transaction')
     const conflict = this.conflicts().find((c) => c.id === conflictId)
     if (conflict === undefined) fail('UNKNOWN_CONFLICT', `no open conflict ${conflictId}`)
     const spec = conflict.options.find((o) => o.id === option)

@@ -30,12 +30,21 @@ export function parseIsoInstant(input: unknown): IsoInstant {
   }
 }
 
+/** The last instant formatted: a burst of events in one millisecond formats it once. */
+let lastMs = Number.NaN
+let lastInstant = '' as IsoInstant
+
 export function instantFromEpochMs(ms: number): IsoInstant {
   // Date gives the same canonical form as Temporal for years 0 to 9999, far
   // faster; every event is stamped, so this is on the hot path.
   const t = Math.floor(ms)
-  if (t >= -62_167_219_200_000 && t < 253_402_300_800_000) return new Date(t).toISOString() as IsoInstant
-  return Temporal.Instant.fromEpochMilliseconds(t).toString({ smallestUnit: 'millisecond' }) as IsoInstant
+  if (t === lastMs) return lastInstant
+  const out = t >= -62_167_219_200_000 && t < 253_402_300_800_000
+    ? new Date(t).toISOString() as IsoInstant
+    : Temporal.Instant.fromEpochMilliseconds(t).toString({ smallestUnit: 'millisecond' }) as IsoInstant
+  lastMs = t
+  lastInstant = out
+  return out
 }
 
 export function epochMsOf(instant: IsoInstant): number {

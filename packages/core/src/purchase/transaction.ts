@@ -1,0 +1,133 @@
+/**
+ * A multi-command transaction of one replica: several commands become one
+ * event, one backend update, all or nothing. While it is open the commands
+ * do not touch the CRDT document; their writes are recorded here, and the
+ * commands that follow read the state those writes would produce (an
+ * overlay of the document's snapshot, built only when something asks for
+ * it). On success the recorded writes replay onto the document in one
+ * change; on failure they are dropped and the document never saw them.
+ *
+ * Recording the writes, rather than re-running the commands' write
+ * functions, keeps what a later command saw and what the document gets
+ * identical even when a write function makes fresh ids.
+ */
+import type { DocSnapshot, DocWriter, RegisterEntry, SetName } from '../backends/backend.js'
+import { overlaySnapshot } from '../backends/overlay.js'
+import type { ReplicaId } from '../ids.js'
+import type { Json } from '../json.js'
+import type { Priority } from '../log/envelope.js'
+import type { Stamp } from './model.js'
+
+type WriteOp =
+  | { readonly k: 'init'; readonly key: string; readonly value: Json }
+  | { readonly k: 'reg'; readonly key: string; readonly entry: RegisterEntry }
+  | { readonly k: 'rec'; readonly set: SetName; readonly id: string; readonly record: Json }
+  | { readonly k: 'ins'; readonly key: string; readonly index: number; readonly text: string }
+  | { readonly k: 'del'; readonly key: string; readonly index: number; readonly length: number }
+  | { readonly k: 'tick'; readonly replica: ReplicaId; readonly seq: number }
+
+const PRIORITY_RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2 }
+
+function replayOps(ops: readonly WriteOp[], w: DocWriter, from = 0): void {
+  for (let i = from; i < ops.length; i++) {
+    const o = ops[i]!
+    switch (o.k) {
+      case 'init': w.init(o.key, o.value); break
+      case 'reg': w.setRegister(o.key, o.entry); break
+      case 'rec': w.addRecord(o.set, o.id, o.record); break
+      case 'ins': w.insertText(o.key, o.index, o.text); break
+      case 'del': w.deleteText(o.key, o.index, o.length); break
+      case 'tick': w.tickClock(o.replica, o.seq); break
+    }
+  }
+}
+
+export class StagedTransaction {
+  private readonly ops: WriteOp[] = []
+  /** Text lengths after the recorded writes (only for texts they touched). */
+  private readonly textLengths = new Map<string, number>()
+  /** The overlay built so far, and how many ops it includes. */
+  private staged: DocSnapshot
+  private stagedOps = 0
+  /** Kinds of the commands, in order; the event's kind derives from them. */
+  readonly kinds: string[] = []
+  /** Whether any command asked for the invariant check / the document clock. */
+  check = false
+  causal = false
+  priority: Priority = 'low'
+
+  constructor(
+    /** The document as it was when the transaction opened. */
+    readonly base: DocSnapshot,
+    /** Length of a text in the document (the backend's fast path when it has one). */
+    private readonly baseTextLength: (key: string) => number,
+    /** The one stamp every command of the transaction writes with. */
+    readonly stamp: Stamp,
+    readonly seq: number,
+  ) {
+    this.staged = base
+  }
+
+  /** A writer that records; it validates nothing the document writer would not. */
+  readonly writer: DocWriter = {
+    init: (key, value) => { this.ops.push({ k: 'init', key, value }) },
+    setRegister: (key, entry) => { this.ops.push({ k: 'reg', key, entry }) },
+    addRecord: (set, id, record) => { this.ops.push({ k: 'rec', set, id, record }) },
+    insertText: (key, index, text) => {
+      this.textLengths.set(key, this.textLength(key) + text.length)
+      this.ops.push({ k: 'ins', key, index, text })
+    },
+    deleteText: (key, index, length) => {
+      this.textLengths.set(key, this.textLength(key) - length)
+      this.ops.push({ k: 'del', key, index, length })
+    },
+    tickClock: (replica, seq) => { this.ops.push({ k: 'tick', replica, seq }) },
+  }
+
+  /** Records one command: its writes, and what its event needs. */
+  add(kind: string, priority: Priority, write: (w: DocWriter) => void, opts: { readonly check: boolean; readonly causal: boolean }): void {
+    const mark = this.ops.length
+    const lengths = new Map(this.textLengths)
+    try {
+      write(this.writer)
+    } catch (e) {
+      // A command that fails half-way leaves no trace: the transaction may go on.
+      this.ops.length = mark
+      this.textLengths.clear()
+      for (const [k, v] of lengths) this.textLengths.set(k, v)
+      // An overlay built from some of the dropped writes is rebuilt on the next read.
+      if (this.stagedOps > mark) {
+        this.staged = this.base
+        this.stagedOps = 0
+      }
+      throw e
+    }
+    this.kinds.push(kind)
+    if (PRIORITY_RANK[priority] > PRIORITY_RANK[this.priority]) this.priority = priority
+    this.check ||= opts.check
+    this.causal ||= opts.causal
+  }
+
+  get empty(): boolean {
+    return this.kinds.length === 0
+  }
+
+  textLength(key: string): number {
+    return this.textLengths.get(key) ?? this.baseTextLength(key)
+  }
+
+  /** The state the recorded writes produce (built incrementally, on demand). */
+  snapshot(): DocSnapshot {
+    if (this.stagedOps < this.ops.length) {
+      const from = this.stagedOps
+      this.staged = overlaySnapshot(this.staged, (w) => replayOps(this.ops, w, from))
+      this.stagedOps = this.ops.length
+    }
+    return this.staged
+  }
+
+  /** Replays every recorded write onto a writer (the document's, or an overlay's). */
+  replay(w: DocWriter): void {
+    replayOps(this.ops, w)
+  }
+}
