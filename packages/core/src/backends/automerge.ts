@@ -39,7 +39,7 @@ import { ConcordError, fail, isConcordError } from '../errors.js'
 import type { ReplicaId } from '../ids.js'
 import type { Json } from '../json.js'
 import { compareHlc } from '../time/hlc.js'
-import type { CrdtBackend, CrdtDoc, DocSnapshot, DocWriter, RegisterEntry, SetName, VersionVector } from './backend.js'
+import type { CrdtBackend, CrdtDoc, DocSnapshot, DocWriteOp, DocWriter, RegisterEntry, SetName, VersionVector } from './backend.js'
 import { SET_NAMES } from './backend.js'
 import { unwrapSnapshot, wrapSnapshot } from './snapshot-header.js'
 import { PatchedMap } from './patched-map.js'
@@ -263,14 +263,6 @@ function parseScalar(full: readonly unknown[] | null | undefined): Json | undefi
   return undefined
 }
 
-type Op =
-  | { readonly k: 'init'; readonly key: string; readonly value: Json }
-  | { readonly k: 'reg'; readonly key: string; readonly entry: RegisterEntry }
-  | { readonly k: 'rec'; readonly set: SetName; readonly id: string; readonly record: Json }
-  | { readonly k: 'ins'; readonly key: string; readonly index: number; readonly text: string }
-  | { readonly k: 'del'; readonly key: string; readonly index: number; readonly length: number }
-  | { readonly k: 'tick'; readonly replica: ReplicaId; readonly seq: number }
-
 /** Keys touched since the last read, per part of the document. */
 interface Dirty {
   all: boolean
@@ -399,7 +391,7 @@ export class AutomergeDoc implements CrdtDoc {
     return obj === undefined ? 0 : this.h.length(obj, this.heads)
   }
 
-  private applyOps(ops: readonly Op[]): void {
+  private applyOps(ops: readonly DocWriteOp[]): void {
     const h = this.h
     const textObj = (key: string): string => {
       const obj = this.textObjOf(h, key)
@@ -437,8 +429,8 @@ export class AutomergeDoc implements CrdtDoc {
    * Runs the writer against a recorder, validating every op against the
    * current state, so a throwing writer leaves the document untouched.
    */
-  private record(fn: (w: DocWriter) => void): Op[] {
-    const ops: Op[] = []
+  private record(fn: (w: DocWriter) => void): DocWriteOp[] {
+    const ops: DocWriteOp[] = []
     // The snapshot only for init and record checks: a text edit would make read() copy the text.
     let snapshot: DocSnapshot | undefined
     const snap = () => (snapshot ??= this.read())

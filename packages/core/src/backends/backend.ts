@@ -97,6 +97,15 @@ export interface DocWriter {
   tickClock(replica: ReplicaId, seq: number): void
 }
 
+/** One DocWriter call, recorded (to validate a change before applying it, or to stage it). */
+export type DocWriteOp =
+  | { readonly k: 'init'; readonly key: string; readonly value: Json }
+  | { readonly k: 'reg'; readonly key: string; readonly entry: RegisterEntry }
+  | { readonly k: 'rec'; readonly set: SetName; readonly id: string; readonly record: Json }
+  | { readonly k: 'ins'; readonly key: string; readonly index: number; readonly text: string }
+  | { readonly k: 'del'; readonly key: string; readonly index: number; readonly length: number }
+  | { readonly k: 'tick'; readonly replica: ReplicaId; readonly seq: number }
+
 /** One CRDT document, owned by one replica. */
 export interface CrdtDoc {
   readonly backend: BackendName

@@ -11,24 +11,14 @@
  * functions, keeps what a later command saw and what the document gets
  * identical even when a write function makes fresh ids.
  */
-import type { DocSnapshot, DocWriter, RegisterEntry, SetName } from '../backends/backend.js'
+import type { DocSnapshot, DocWriteOp, DocWriter } from '../backends/backend.js'
 import { overlaySnapshot } from '../backends/overlay.js'
-import type { ReplicaId } from '../ids.js'
-import type { Json } from '../json.js'
 import type { Priority } from '../log/envelope.js'
 import type { Stamp } from './model.js'
 
-type WriteOp =
-  | { readonly k: 'init'; readonly key: string; readonly value: Json }
-  | { readonly k: 'reg'; readonly key: string; readonly entry: RegisterEntry }
-  | { readonly k: 'rec'; readonly set: SetName; readonly id: string; readonly record: Json }
-  | { readonly k: 'ins'; readonly key: string; readonly index: number; readonly text: string }
-  | { readonly k: 'del'; readonly key: string; readonly index: number; readonly length: number }
-  | { readonly k: 'tick'; readonly replica: ReplicaId; readonly seq: number }
-
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2 }
 
-function replayOps(ops: readonly WriteOp[], w: DocWriter, from = 0): void {
+function replayOps(ops: readonly DocWriteOp[], w: DocWriter, from = 0): void {
   for (let i = from; i < ops.length; i++) {
     const o = ops[i]!
     switch (o.k) {
@@ -43,7 +33,7 @@ function replayOps(ops: readonly WriteOp[], w: DocWriter, from = 0): void {
 }
 
 export class StagedTransaction {
-  private readonly ops: WriteOp[] = []
+  private readonly ops: DocWriteOp[] = []
   /** Text lengths after the recorded writes (only for texts they touched). */
   private readonly textLengths = new Map<string, number>()
   /** The overlay built so far, and how many ops it includes. */
