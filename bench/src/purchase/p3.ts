@@ -16,7 +16,7 @@
  */
 import * as A from '@automerge/automerge'
 import * as Y from 'yjs'
-import { type CrdtBackend, type EventEnvelope, type LineId, type LogSnapshot, PurchaseReplica, unwrapSnapshot } from '@concord/core'
+import { type CrdtBackend, type EventEnvelope, type LineId, type LogSnapshot, PurchaseReplica, YJS_V2_FORMAT, unwrapSnapshotFormat } from '@concord/core'
 import { fmtBytes, fmtInt, fmtMs, fmtRatio } from '../report/markdown.js'
 import type { Check, RunOptions, ScenarioResult } from '../types.js'
 import { BACKENDS, CREATE, type World, fingerprint, int, lineInput, medianOf, ms, newWorld, options, pick, randomLine } from './common.js'
@@ -85,10 +85,12 @@ export function writeHistory(world: World, backend: CrdtBackend, total: number, 
 
 /** The library alone: load the snapshot's document, apply the tail's updates, read the notes. */
 export function rawLoad(backendId: string, h: History): string {
-  const body = unwrapSnapshot(backendId === 'yjs' ? 'yjs' : 'automerge', h.snapshot.doc)
+  const { body, format } = unwrapSnapshotFormat(backendId === 'yjs' ? 'yjs' : 'automerge', h.snapshot.doc)
   if (backendId === 'yjs') {
     const d = new Y.Doc({ gc: true })
-    Y.applyUpdate(d, body)
+    // Concord saves Yjs snapshots in update format v2 (format byte 2); older ones are v1.
+    if (format === YJS_V2_FORMAT) Y.applyUpdateV2(d, body)
+    else Y.applyUpdate(d, body)
     Y.transact(d, () => {
       for (const e of h.tail) Y.applyUpdate(d, e.payload)
     })
@@ -166,7 +168,7 @@ export async function runP3(o: RunOptions): Promise<ScenarioResult> {
     rows,
     notes: [
       'One device. 90% notes edits, 10% quantity and price edits on 20 lines. typing: one character per event at a cursor that jumps 3% of the time, 12% backspaces. churn: 40-character cuts and short inserts at random positions, the text kept near 2,000 characters (every edit fragments it: the worst case for a sequence CRDT).',
-      `Full replay: PurchaseReplica.fromEvents of every event (median of --reps). Snapshot + tail: fromSnapshot(snapshot taken ${TAIL} events before the end, those ${TAIL} events); library alone: Y.applyUpdate of the same snapshot body and the tail updates / A.load + A.loadIncremental. Medians of ${LOAD_REPS} interleaved loads after a warm-up. Every load includes reading the state (and for Concord the derived totals) once.`,
+      `Full replay: PurchaseReplica.fromEvents of every event (median of --reps). Snapshot + tail: fromSnapshot(snapshot taken ${TAIL} events before the end, those ${TAIL} events); library alone: Y.applyUpdateV2 of the same snapshot body and the tail updates / A.load + A.loadIncremental. Medians of ${LOAD_REPS} interleaved loads after a warm-up. Every load includes reading the state (and for Concord the derived totals) once.`,
       'Check: every Concord load gives the writer\'s fingerprint (state, totals, conflict queue, heads); the library\'s load gives the writer\'s notes.',
     ],
   })

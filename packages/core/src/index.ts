@@ -26,7 +26,7 @@ export {
   SET_NAMES,
 } from './backends/backend.js'
 export { yjsBackend, YjsDoc, validateYjsUpdate } from './backends/yjs.js'
-export { wrapSnapshot, unwrapSnapshot } from './backends/snapshot-header.js'
+export { wrapSnapshot, unwrapSnapshot, unwrapSnapshotFormat, YJS_V2_FORMAT } from './backends/snapshot-header.js'
 export { PatchedMap } from './backends/patched-map.js'
 export { EventLog, type AppendResult, type LogSnapshot, type EventLogOptions, replay, eventsUpTo } from './log/event-log.js'
 export {
