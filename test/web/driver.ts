@@ -146,3 +146,9 @@ export function pngSize(bytes: Uint8Array): { width: number; height: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   return { width: view.getUint32(16), height: view.getUint32(20) }
 }
+
+/** Fills a form's fields (by label) and presses its button. */
+export async function submitForm(form: Locator, fields: ReadonlyArray<readonly [label: string | RegExp, value: string]>, button: string): Promise<void> {
+  for (const [label, value] of fields) await form.getByLabel(label).fill(value)
+  await form.getByRole('button', { name: button }).click()
+}

@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  ARTIFACTS, MAX_FRAME_BYTES, type Device, type Env, conflictIds, createPurchase, editLine, openDevice, pngSize, setOfflineSwitch, startEnv,
+  ARTIFACTS, MAX_FRAME_BYTES, type Device, submitForm, type Env, conflictIds, createPurchase, editLine, openDevice, pngSize, setOfflineSwitch, startEnv,
   WAIT_MS, textOf, until, untilConflicts, untilDocState, untilInputValue, untilText,
 } from './driver.js'
 
@@ -119,10 +119,7 @@ web('2. concurrent offline edits converge to the same totals and conflict; a res
 
   // Meanwhile Bob changes the price and receives 8 (fine against the 10 he sees).
   await editLine(bob, 'Unit price', 'line 1 (Bolt)', '11.75')
-  const receipt = bob.page.getByTestId('receipt-form')
-  await receipt.getByLabel('Quantity received').fill('8')
-  await receipt.getByLabel('Delivery note').fill('DN-1001')
-  await receipt.getByRole('button', { name: 'Record receipt' }).click()
+  await submitForm(bob.page.getByTestId('receipt-form'), [['Quantity received', '8'], ['Delivery note', 'DN-1001']], 'Record receipt')
   await bob.page.getByTestId('receipts').getByText('DN-1001').waitFor()
   await untilText(bob.page, 'total', '117.50')
   await untilDocState(bob.page, 'synced')
@@ -212,29 +209,18 @@ web('4. a return and a refund on one device show on the other; too large a refun
   const path = await createPurchase(alice, 'Umbrella', [{ product: 'Cable', qty: '10', price: '2.00' }])
   await alice.page.getByRole('button', { name: 'Confirm', exact: true }).click()
   await untilText(alice.page, 'po-state', 'Confirmed')
-  const receipt = alice.page.getByTestId('receipt-form')
-  await receipt.getByLabel('Quantity received').fill('10')
-  await receipt.getByLabel('Delivery note').fill('DN-2001')
-  await receipt.getByRole('button', { name: 'Record receipt' }).click()
+  await submitForm(alice.page.getByTestId('receipt-form'), [['Quantity received', '10'], ['Delivery note', 'DN-2001']], 'Record receipt')
   await alice.page.getByTestId('receipts').getByText('DN-2001').waitFor()
-  const payment = alice.page.getByTestId('payments')
-  await payment.getByLabel(/^Amount/).fill('20.00')
-  await payment.getByLabel('Payment ref.').fill('T-1')
-  await payment.getByRole('button', { name: 'Record payment' }).click()
+  await submitForm(alice.page.getByTestId('payments'), [[/^Amount/, '20.00'], ['Payment ref.', 'T-1']], 'Record payment')
   await untilText(alice.page, 'total-due', '0.00')
 
   const bob = await device(ctx, 'Bob', `/${path}`)
   await untilText(bob.page, 'total-paid', '20.00')
-  const ret = bob.page.getByTestId('return-form')
-  await ret.getByLabel('Quantity returned').fill('3')
-  await ret.getByLabel('Reason').fill('Damaged in transit')
-  await ret.getByRole('button', { name: 'Record return' }).click()
+  await submitForm(bob.page.getByTestId('return-form'), [['Quantity returned', '3'], ['Reason', 'Damaged in transit']], 'Record return')
   await alice.page.getByTestId('returns').getByText('Damaged in transit').waitFor()
 
   const refund = alice.page.getByTestId('refund-form')
-  await refund.getByLabel(/^Refund amount/).fill('25.00')
-  await refund.getByLabel('Refund ref.').fill('CN-7')
-  await refund.getByRole('button', { name: 'Record refund' }).click()
+  await submitForm(refund, [[/^Refund amount/, '25.00'], ['Refund ref.', 'CN-7']], 'Record refund')
   await refund.getByRole('alert').getByText('cannot refund more than was paid').waitFor()
   await untilText(alice.page, 'total-paid', '20.00', 'nothing refunded by the refused refund')
   await refund.getByLabel(/^Refund amount/).fill('6.00')

@@ -5,6 +5,7 @@
  * and when. Returns and refunds are how goods and money go back, in any
  * state: they are also what settles activity on a cancelled order.
  */
+import type { ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
 import { type LineId, type PurchaseState, type RecordId, type VoidableSet, compareDecimal, parseDecimal, parseMinor } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
@@ -76,13 +77,30 @@ function VoidButton({ handle, set, target, label }: { readonly handle: PurchaseH
   )
 }
 
+/** One receipt, return, bill, payment or refund: who recorded it, and a void (or the mark of one). */
+function RecordRow({ handle, set, record, label, children }: {
+  readonly handle: PurchaseHandle
+  readonly set: VoidableSet
+  readonly record: { readonly id: RecordId; readonly by: string; readonly dev: string; readonly at: string }
+  readonly label: string
+  readonly children: ComponentChildren
+}) {
+  const voided = handle.derived().voided.has(record.id)
+  return (
+    <li class={voided ? 'voided' : undefined}>
+      {children}{' '}
+      <Who r={record} />
+      {voided ? <span class="pill">void</span> : <VoidButton handle={handle} set={set} target={record.id} label={label} />}
+    </li>
+  )
+}
+
 function Who({ r }: { readonly r: { by: string; dev: string; at: string } }) {
   return <span class="muted small">{r.by || 'someone'} · {r.dev || 'unknown device'} · {when(r.at)}</span>
 }
 
 function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
   const action = useAction()
-  const voided = handle.derived().voided
   const goods = state.lines.some((l) => !l.removed && l.kind === 'goods')
   return (
     <div class="records" data-testid="receipts">
@@ -90,11 +108,9 @@ function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; re
       {state.receipts.length === 0 ? <p class="muted small">Nothing received yet.</p> : (
         <ul>
           {state.receipts.map((r) => (
-            <li key={r.id} class={voided.has(r.id) ? 'voided' : undefined}>
-              <span><strong>{r.qty}</strong> × {lineName(state, r.line)} · note <strong>{r.deliveryNote}</strong> · {r.date}</span>{' '}
-              <Who r={r} />
-              {voided.has(r.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="receipts" target={r.id} label={`receipt ${r.deliveryNote}`} />}
-            </li>
+            <RecordRow key={r.id} handle={handle} set="receipts" record={r} label={`receipt ${r.deliveryNote}`}>
+              <span><strong>{r.qty}</strong> × {lineName(state, r.line)} · note <strong>{r.deliveryNote}</strong> · {r.date}</span>
+            </RecordRow>
           ))}
         </ul>
       )}
@@ -121,7 +137,6 @@ function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; re
 function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly state: PurchaseState }) {
   const action = useAction()
   const derived = handle.derived()
-  const voided = derived.voided
   // What can go back: goods received and not yet returned (the derived quantity is net of returns).
   const returnable = (id: LineId) => compareDecimal(derived.lines.get(id)?.received ?? ZERO, ZERO) > 0
   const any = state.lines.some((l) => !l.removed && l.kind === 'goods' && returnable(l.id))
@@ -132,11 +147,9 @@ function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly 
       {state.returns.length === 0 ? <p class="muted small">Nothing returned.</p> : (
         <ul>
           {state.returns.map((r) => (
-            <li key={r.id} class={voided.has(r.id) ? 'voided' : undefined}>
-              <span><strong>{r.qty}</strong> × {lineName(state, r.line)} returned{r.reason ? <> · {r.reason}</> : null} · {r.date}</span>{' '}
-              <Who r={r} />
-              {voided.has(r.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="returns" target={r.id} label={`return of ${r.qty} ${lineName(state, r.line)}`} />}
-            </li>
+            <RecordRow key={r.id} handle={handle} set="returns" record={r} label={`return of ${r.qty} ${lineName(state, r.line)}`}>
+              <span><strong>{r.qty}</strong> × {lineName(state, r.line)} returned{r.reason ? <> · {r.reason}</> : null} · {r.date}</span>
+            </RecordRow>
           ))}
         </ul>
       )}
@@ -162,18 +175,15 @@ function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly 
 
 function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
   const action = useAction()
-  const voided = handle.derived().voided
   return (
     <div class="records" data-testid="bills">
       <h3>Bills</h3>
       {state.bills.length === 0 ? <p class="muted small">No bills yet.</p> : (
         <ul>
           {state.bills.map((b) => (
-            <li key={b.id} class={voided.has(b.id) ? 'voided' : undefined}>
-              <span><strong>{b.qty}</strong> × {lineName(state, b.line)} · bill <strong>{b.ref}</strong> · {b.date}</span>{' '}
-              <Who r={b} />
-              {voided.has(b.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="bills" target={b.id} label={`bill ${b.ref}`} />}
-            </li>
+            <RecordRow key={b.id} handle={handle} set="bills" record={b} label={`bill ${b.ref}`}>
+              <span><strong>{b.qty}</strong> × {lineName(state, b.line)} · bill <strong>{b.ref}</strong> · {b.date}</span>
+            </RecordRow>
           ))}
         </ul>
       )}
@@ -199,7 +209,6 @@ function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; reado
 
 function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
   const action = useAction()
-  const voided = handle.derived().voided
   const exp = state.settings.currencyExponent
   return (
     <div class="records" data-testid="payments">
@@ -207,11 +216,9 @@ function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; re
       {state.payments.length === 0 ? <p class="muted small">No payments yet.</p> : (
         <ul>
           {state.payments.map((p) => (
-            <li key={p.id} class={voided.has(p.id) ? 'voided' : undefined}>
-              <span><strong>{money(parseMinor(p.amount), exp)}</strong> · ref <strong>{p.ref}</strong> · {p.date}</span>{' '}
-              <Who r={p} />
-              {voided.has(p.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="payments" target={p.id} label={`payment ${p.ref}`} />}
-            </li>
+            <RecordRow key={p.id} handle={handle} set="payments" record={p} label={`payment ${p.ref}`}>
+              <span><strong>{money(parseMinor(p.amount), exp)}</strong> · ref <strong>{p.ref}</strong> · {p.date}</span>
+            </RecordRow>
           ))}
         </ul>
       )}
@@ -238,7 +245,6 @@ function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; re
 function Refunds({ handle, state }: { readonly handle: PurchaseHandle; readonly state: PurchaseState }) {
   const action = useAction()
   const derived = handle.derived()
-  const voided = derived.voided
   const exp = state.settings.currencyExponent
   // The derived "paid" is net of refunds: what the supplier still holds of ours.
   const refundable = derived.totals.paid > 0n
@@ -249,11 +255,9 @@ function Refunds({ handle, state }: { readonly handle: PurchaseHandle; readonly 
       {state.refunds.length === 0 ? <p class="muted small">No refunds.</p> : (
         <ul>
           {state.refunds.map((p) => (
-            <li key={p.id} class={voided.has(p.id) ? 'voided' : undefined}>
-              <span><strong>{money(parseMinor(p.amount), exp)}</strong> refunded · ref <strong>{p.ref}</strong> · {p.date}</span>{' '}
-              <Who r={p} />
-              {voided.has(p.id) ? <span class="pill">void</span> : <VoidButton handle={handle} set="refunds" target={p.id} label={`refund ${p.ref}`} />}
-            </li>
+            <RecordRow key={p.id} handle={handle} set="refunds" record={p} label={`refund ${p.ref}`}>
+              <span><strong>{money(parseMinor(p.amount), exp)}</strong> refunded · ref <strong>{p.ref}</strong> · {p.date}</span>
+            </RecordRow>
           ))}
         </ul>
       )}
