@@ -26,7 +26,8 @@ interface Agg {
   readonly server: RelayServer
   readonly params: Record<string, number>
   readonly runs: FanoutResult[]
-  readonly fixed?: FanoutResult
+  /** The runs at the fixed offered load (one per repetition), when the cell has them. */
+  readonly fixed?: readonly FanoutResult[]
   readonly error?: string
 }
 
@@ -51,10 +52,11 @@ function metricsOf(a: Agg): { metrics: Record<string, number>; samples: Record<s
   }
   const metrics: Record<string, number> = {}
   for (const [k, v] of Object.entries(samples)) metrics[k] = median(v)
-  if (a.fixed !== undefined) {
-    metrics.fixedLoadP50Us = a.fixed.hist.quantile(0.5)
-    metrics.fixedLoadP99Us = a.fixed.hist.quantile(0.99)
-    metrics.fixedLoadDeliveredPerSec = a.fixed.deliveredPerSec
+  if (a.fixed !== undefined && a.fixed.length > 0) {
+    samples.fixedLoadP50Us = a.fixed.map((r) => r.hist.quantile(0.5))
+    samples.fixedLoadP99Us = a.fixed.map((r) => r.hist.quantile(0.99))
+    samples.fixedLoadDeliveredPerSec = a.fixed.map((r) => r.deliveredPerSec)
+    for (const k of ['fixedLoadP50Us', 'fixedLoadP99Us', 'fixedLoadDeliveredPerSec']) metrics[k] = median(samples[k]!)
   }
   return { metrics, samples }
 }
@@ -62,6 +64,12 @@ function metricsOf(a: Agg): { metrics: Record<string, number>; samples: Record<s
 /** The run whose throughput is the median: its histogram and busier side represent the cell. */
 function medianRun(runs: readonly FanoutResult[]): FanoutResult | undefined {
   const sorted = [...runs].sort((x, y) => x.deliveredPerSec - y.deliveredPerSec)
+  return sorted[(sorted.length - 1) >> 1]
+}
+
+/** The fixed-load run whose p99 is the median: its latency distribution is the one plotted. */
+function medianFixedRun(runs: readonly FanoutResult[]): FanoutResult | undefined {
+  const sorted = [...runs].sort((x, y) => x.hist.quantile(0.99) - y.hist.quantile(0.99))
   return sorted[(sorted.length - 1) >> 1]
 }
 
@@ -107,13 +115,15 @@ async function fanoutCells(
             options.progress.log(`  ${fmtRate(r.deliveredPerSec)} delivered/s, p99 ${fmtMsFromUs(r.hist.quantile(0.99))}, ${fmtUs(r.serverCpuUsPerDelivery)} server CPU per delivery, busier: ${busier(r)}${r.problems.length > 0 ? `, PROBLEMS: ${r.problems.slice(0, 3).join('; ')}` : ''}`)
             runs.push(r)
           }
-          let fixedResult: FanoutResult | undefined
-          if (fixed !== undefined) {
-            options.progress.log(`${label} ${server.id} ${desc} at ${fmtRate(FIXED_LOAD)} deliveries/s offered`)
-            fixedResult = await runFanout(server, handle, fixed, pool)
-            options.progress.log(`  p50 ${fmtMsFromUs(fixedResult.hist.quantile(0.5))}, p99 ${fmtMsFromUs(fixedResult.hist.quantile(0.99))}${fixedResult.problems.length > 0 ? `, PROBLEMS: ${fixedResult.problems.slice(0, 3).join('; ')}` : ''}`)
+          // Latency at the same offered load, repeated like the saturation runs: one run's p99 is a handful of slow updates.
+          const fixedRuns: FanoutResult[] = []
+          for (let rep = 0; fixed !== undefined && rep < options.reps; rep++) {
+            options.progress.log(`${label} ${server.id} ${desc} at ${fmtRate(FIXED_LOAD)} deliveries/s offered, rep ${rep + 1}/${options.reps}: ${fixed.docs * fixed.clientsPerDoc} clients x ${fixed.updatesPerClient} updates`)
+            const r = await runFanout(server, handle, fixed, pool)
+            options.progress.log(`  p50 ${fmtMsFromUs(r.hist.quantile(0.5))}, p99 ${fmtMsFromUs(r.hist.quantile(0.99))}${r.problems.length > 0 ? `, PROBLEMS: ${r.problems.slice(0, 3).join('; ')}` : ''}`)
+            fixedRuns.push(r)
           }
-          out.push({ server, params, runs, ...(fixedResult !== undefined ? { fixed: fixedResult } : {}) })
+          out.push({ server, params, runs, ...(fixed !== undefined ? { fixed: fixedRuns } : {}) })
         } catch (err) {
           out.push({ server, params, runs, error: err instanceof Error ? err.message : String(err) })
         }
@@ -135,7 +145,7 @@ function checksOf(caseId: string, aggs: readonly Agg[]): Check[] {
       checks.push({ name: `${name}: ran`, ok: false, detail: a.error })
       continue
     }
-    const problems = [...a.runs.flatMap((r) => r.problems), ...(a.fixed?.problems ?? [])]
+    const problems = [...a.runs, ...(a.fixed ?? [])].flatMap((r) => r.problems)
     checks.push({
       name: `${name}: every client received every update exactly once${a.server.stateful ? ', late joiner has the whole text' : ''}`,
       ok: problems.length === 0,
@@ -237,7 +247,7 @@ function concordTargetNotes(aggs: readonly Agg[]): string[] {
 
 const FANOUT_NOTES = [
   'delivered/s: updates received by all clients together per second of the run (each update counts once per receiving client, the sender included); saturation run, closed loop (each client keeps a few of its own updates in flight; its own update coming back is the acknowledgement). Medians of the repetitions.',
-  `p50/p99: send -> receipt latency measured inside each load process on its own clock. At saturation this is mostly queueing; the @${fmtRate(FIXED_LOAD)}/s columns are the same clients at a fixed offered load of ${FIXED_LOAD.toLocaleString('en-US')} deliveries/s (open loop), the fair comparison of latency (quick mode: K = 50 only).`,
+  `p50/p99: send -> receipt latency measured inside each load process on its own clock. At saturation this is mostly queueing; the @${fmtRate(FIXED_LOAD)}/s columns are the same clients at a fixed offered load of ${FIXED_LOAD.toLocaleString('en-US')} deliveries/s (open loop), the fair comparison of latency: at least 3 s and 500 updates per run, medians of the repetitions' p50 and p99 (quick mode: K = 50 only, 1 s).`,
   'server CPU / delivery: user+system CPU time of the server process over the run divided by deliveries; it holds on a shared machine where wall-clock throughput does not. server/load CPU: share of one core used by the server process and by the busiest load process (above 100% when other threads of the process work too: GC, the libuv pool doing SQLite writes and fsyncs).',
   'busier side: the process with the higher CPU share. When it is the load side, the server was not the bottleneck and delivered/s understates the server; "neither" (both under 70% of a core) means the run waited on latency or other processes had the CPUs.',
   'Targets: issue 7 anchors measured on this kind of machine (medians of 3 runs; Hocuspocus 5-20 us, raw ws 3.4-4.1 us, built-once 1-3 us per delivery). Hocuspocus 4 merges the updates of one event-loop turn into one broadcast; its deliveries are counted per update inside the merged frames.',
@@ -252,7 +262,6 @@ function r1Scenario(): Scenario {
       const notes: string[] = []
       const servers = usableServers(options, notes)
       const target = options.quick ? 25_000 : 300_000
-      const fixedSeconds = options.quick ? 1 : 3
       const configs = KS.map((K) => {
         const window = Math.max(1, Math.ceil(400 / K))
         const cfg: FanoutConfig = {
@@ -263,6 +272,8 @@ function r1Scenario(): Scenario {
           loadProcesses: options.loadProcesses,
           timeoutMs: 120_000,
         }
+        // At least 3 s and 500 updates (p99 over deliveries is then the 5 slowest updates' fan-outs); quick: 1 s.
+        const fixedSeconds = options.quick ? 1 : Math.max(3, 500 / (FIXED_LOAD / K))
         const fixed: FanoutConfig = {
           ...cfg,
           updatesPerClient: Math.max(1, Math.round((FIXED_LOAD * fixedSeconds) / (K * K))),
@@ -291,8 +302,8 @@ function r1Scenario(): Scenario {
       for (const K of KS) {
         const cell = aggs.filter((a) => a.params.K === K && a.runs.length > 0)
         plots.push(cdfPlot(`r1-latency-k${K}.svg`, `R1 latency distribution at saturation, K=${K}`, cell.map((a) => ({ name: a.server.id, hist: medianRun(a.runs)!.hist }))))
-        const fixedCells = cell.filter((a) => a.fixed !== undefined)
-        if (fixedCells.length > 0) plots.push(cdfPlot(`r1-latency-k${K}-fixed-load.svg`, `R1 latency at ${fmtRate(FIXED_LOAD)} deliveries/s, K=${K}`, fixedCells.map((a) => ({ name: a.server.id, hist: a.fixed!.hist }))))
+        const fixedCells = cell.filter((a) => a.fixed !== undefined && a.fixed.length > 0)
+        if (fixedCells.length > 0) plots.push(cdfPlot(`r1-latency-k${K}-fixed-load.svg`, `R1 latency at ${fmtRate(FIXED_LOAD)} deliveries/s, K=${K} (run with the median p99)`, fixedCells.map((a) => ({ name: a.server.id, hist: medianFixedRun(a.fixed!)!.hist }))))
       }
       const table = fanoutTable('[R1] Fan-out on one document', ['K'], aggs, true, [...FANOUT_NOTES, ...concordTargetNotes(aggs), ...notes])
       return {
@@ -301,7 +312,7 @@ function r1Scenario(): Scenario {
         tables: [table],
         plots,
         notes,
-        extra: { histograms: aggs.filter((a) => a.runs.length > 0).map((a) => ({ server: a.server.id, params: a.params, saturation: medianRun(a.runs)!.hist.toJSON(), fixedLoad: a.fixed?.hist.toJSON() })) },
+        extra: { histograms: aggs.filter((a) => a.runs.length > 0).map((a) => ({ server: a.server.id, params: a.params, saturation: medianRun(a.runs)!.hist.toJSON(), fixedLoad: a.fixed === undefined || a.fixed.length === 0 ? undefined : medianFixedRun(a.fixed)!.hist.toJSON() })) },
       }
     },
   }

@@ -9,9 +9,11 @@
  * - Writes: a native push or a y-websocket update is validated here (rights,
  *   envelope, backend, payload decodes as an update of the document's
  *   backend, dependencies known), then handed to the group committer. Only
- *   when the store has it is it acked, applied to the relay's replica and fanned out.
+ *   when the store has it is it acked and fanned out, then applied to the
+ *   relay's replica (before anything else is read from a socket).
  * - After each group: the invariant registry runs on every document the group
- *   touched (`validated` to subscribers, the open-conflicts gauge), a purchase
+ *   touched (the open-conflicts gauge; `validated` to subscribers, at most
+ *   every VALIDATED_EVERY_MS per document), a purchase
  *   without a human number gets one, and snapshots are written every N events.
  * - Idle documents are unloaded after a snapshot of what the store holds.
  * - A store failure after a replica changed (an import reserved, a number
@@ -45,6 +47,9 @@ export interface ClusterSink {
   /** An awareness update of this relay's y-websocket clients: forward it to the other relays. */
   awareness(docId: PurchaseId, update: Uint8Array): void
 }
+
+/** At most one `validated` per document this often, in ms: the step a person sees after "stored". */
+const VALIDATED_EVERY_MS = 50
 
 /** Backends this relay can host; y-websocket rooms are Yjs only. */
 const BACKENDS: Partial<Record<BackendName, CrdtBackend>> = { yjs: yjsBackend, automerge: automergeBackend }
@@ -125,6 +130,11 @@ export class DocHost {
   private cluster: ClusterSink | undefined
   private readonly loading = new Map<PurchaseId, Promise<LoadedDoc>>()
   private readonly touched = new Set<LoadedDoc>()
+  /** Events of the current group stored but not yet applied to their replica (see applyStored). */
+  private toApply: { doc: LoadedDoc; items: readonly SequencedEvent[] }[] = []
+  /** Documents whose subscribers get a `validated` at the next round (see sendValidated). */
+  private readonly validatedDue = new Set<LoadedDoc>()
+  private validatedTimer: NodeJS.Timeout | undefined
   private readonly newId = createUlidFactory(Date.now, Math.random)
   private readonly unloadTimer: NodeJS.Timeout
   private totalConflicts = 0
@@ -323,17 +333,30 @@ export class DocHost {
     this.committer.kick()
   }
 
-  /** Applies stored events to the relay's replica (they are durable now). */
+  /**
+   * Stored events for the relay's replica. They are applied after the group's
+   * fan-out (afterGroup): the replica feeds validation of later pushes and the
+   * conflict check, neither of which a subscriber should wait for.
+   */
   private applyStored(doc: LoadedDoc, items: readonly SequencedEvent[], lastSeq: number): void {
     // In cluster mode the store's lastSeq may count other relays' events this replica does not hold yet: broadcastStored moves it.
     if (this.cluster === undefined) doc.lastSeq = Math.max(doc.lastSeq, lastSeq)
     if (items.length === 0) return
     this.o.metrics.eventsAppended.inc(items.length)
-    const r = doc.replica.receive(items.map((i) => i.event))
-    if (r.rejected.length > 0) {
-      this.o.log.warn({ docId: doc.docId, rejected: r.rejected.map((x) => `${x.id}: ${x.error.message}`) }, 'stored events the replica refuses')
-    }
+    this.toApply.push({ doc, items })
     this.touched.add(doc)
+  }
+
+  private applyPending(): void {
+    const pending = this.toApply
+    this.toApply = []
+    for (const { doc, items } of pending) {
+      if (doc.evicted) continue
+      const r = doc.replica.receive(items.map((i) => i.event))
+      if (r.rejected.length > 0) {
+        this.o.log.warn({ docId: doc.docId, rejected: r.rejected.map((x) => `${x.id}: ${x.error.message}`) }, 'stored events the replica refuses')
+      }
+    }
   }
 
   // ---------------------------------------------------------- y-websocket updates
@@ -376,24 +399,44 @@ export class DocHost {
 
   // ------------------------------------------------------------- after a group
 
+  /**
+   * The group's frames, acks and rejects go out first, in one write per
+   * socket; then its events reach the replicas and the conflict check runs.
+   * Validation of the next push only ever sees replicas holding every
+   * acknowledged event: this all runs in one synchronous call.
+   */
   private afterGroup(): void {
-    batchWrites(() => this.afterGroupWrites())
-  }
-
-  private afterGroupWrites(): void {
-    this.fanout.flush()
+    batchWrites(() => this.fanout.flush())
+    this.applyPending()
     const touched = [...this.touched]
     this.touched.clear()
     for (const doc of touched) {
       if (doc.evicted) continue
       this.setConflicts(doc)
-      if (doc.replica.exists) {
-        const bytes = this.validatedFrame(doc)
-        for (const sub of doc.natives) sub.deliverLive(doc.docId, bytes)
-      }
+      if (doc.replica.exists && doc.natives.size > 0) this.validatedDue.add(doc)
       this.maybeNumber(doc)
       this.maybeSnapshot(doc)
     }
+    if (this.validatedDue.size > 0) this.validatedTimer ??= setTimeout(() => this.sendValidated(), VALIDATED_EVERY_MS)
+  }
+
+  /**
+   * `validated` of every document that moved since the last round. Sent on
+   * its own a little later rather than with the events: with the events it
+   * would make them wait for the conflict check, and sent at once it would
+   * double the socket writes of every group.
+   */
+  private sendValidated(): void {
+    this.validatedTimer = undefined
+    const due = [...this.validatedDue]
+    this.validatedDue.clear()
+    batchWrites(() => {
+      for (const doc of due) {
+        if (doc.evicted || !doc.replica.exists) continue
+        const bytes = this.validatedFrame(doc)
+        for (const sub of doc.natives) sub.deliverLive(doc.docId, bytes)
+      }
+    })
   }
 
   /** `validated` for the document's current state. */
@@ -673,6 +716,7 @@ export class DocHost {
   async close(): Promise<void> {
     this.closing = true
     clearInterval(this.unloadTimer)
+    clearTimeout(this.validatedTimer)
     await this.committer.drain()
     for (const doc of this.docs.values()) if (doc.lastSeq > doc.snapshotSeq) await this.writeSnapshot(doc)
   }

@@ -6,7 +6,7 @@
  * connection of the room (the sender included: for y-websocket the echo is
  * the acknowledgement). A native sender gets a frame without its own events
  * (it has them and holds their ack), spliced for it from the same bodies.
- * Acks, rejects and `validated` go out after the frames, so a client that
+ * Acks and rejects go out after the frames, so a client that
  * sees an ack already holds every event the ack's group stored before it. */
 import * as Y from 'yjs'
 import type { EventId, PurchaseId } from '@concord/core'
@@ -70,7 +70,7 @@ export class Fanout {
     }
   }
 
-  /** A message that must follow this group's frames (ack, reject, validated). */
+  /** A message that must follow this group's frames (ack, reject). */
   later(peer: { send(bytes: Uint8Array): boolean }, bytes: Uint8Array): void {
     this.after.push({ peer, bytes })
   }

@@ -49,6 +49,8 @@ export abstract class Peer {
   closed = false
   session: Session | undefined
   private tokens: number
+  /** The labelled child, looked up once: send runs once per subscriber per group. */
+  private readonly bytesOut
   private refilledAt = Date.now()
   private expiryTimer: NodeJS.Timeout | undefined
 
@@ -61,6 +63,7 @@ export abstract class Peer {
   ) {
     this.id = `${endpoint === 'native' ? 'n' : 'y'}${(++nextId).toString(36)}-${Date.now().toString(36)}`
     this.tokens = config.rateLimitBurst
+    this.bytesOut = metrics.bytesOut.labels({ endpoint })
     metrics.connections.inc({ endpoint })
     metrics.connectionsTotal.inc({ endpoint })
     ws.on('close', () => {
@@ -94,7 +97,7 @@ export abstract class Peer {
       }
     }
     this.ws.send(bytes, { binary: true }, onWritten === undefined ? undefined : () => onWritten())
-    this.metrics.bytesOut.inc({ endpoint: this.endpoint }, bytes.length)
+    this.bytesOut.inc(bytes.length)
     return true
   }
 

@@ -63,7 +63,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.woff2': 'font/woff2', '.txt': 'text/plain; charset=utf-8',
 }
 
-async function openStore(config: RelayConfig): Promise<EventStore> {
+async function openStore(config: RelayConfig, log: Logger): Promise<EventStore> {
   switch (config.store) {
     case 'memory':
       return new MemoryEventStore()
@@ -74,7 +74,11 @@ async function openStore(config: RelayConfig): Promise<EventStore> {
     }
     case 'sqlite':
       mkdirSync(config.dataDir, { recursive: true })
-      return SqliteEventStore.open({ path: join(config.dataDir, 'concord.sqlite'), durability: config.durability })
+      return SqliteEventStore.open({
+        path: join(config.dataDir, 'concord.sqlite'),
+        durability: config.durability,
+        checkpoint: { onError: (message) => log.warn({ err: message }, 'WAL checkpoint worker failed; SQLite checkpoints inside commits from now on') },
+      })
   }
 }
 
@@ -99,7 +103,7 @@ async function readBody(req: IncomingMessage, max: number): Promise<string> {
 }
 
 export async function startRelay(config: RelayConfig, log: Logger, options: RelayOptions = {}): Promise<Relay> {
-  const store = options.store ?? (await openStore(config))
+  const store = options.store ?? (await openStore(config, log))
   const storeRelayId = await store.relayId()
   // Cluster mode (several relays on one Postgres schema, Redis notices): each process writes as its own actor.
   const clusterModule = config.redisUrl !== undefined ? await import('./cluster.js') : undefined

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -54,7 +54,7 @@ const sha = (path: string) => createHash('sha256').update(readFileSync(path)).di
 s('durability: process = WAL + synchronous NORMAL (default), power = WAL + FULL', async () => {
   for (const [durability, synchronous] of [[undefined, 1], ['process', 1], ['power', 2]] as const) {
     const store = await SqliteEventStore.open({ path: join(dir, `${durability ?? 'default'}.db`), ...(durability ? { durability } : {}) })
-    assert.equal(store.settings(), { journalMode: 'wal', synchronous, schemaVersion: SQLITE_MIGRATIONS.length })
+    assert.equal(store.settings(), { journalMode: 'wal', synchronous, walAutocheckpoint: 16_384, schemaVersion: SQLITE_MIGRATIONS.length })
     await store.close()
   }
   await openRefused({ path: join(dir, 'x.db'), durability: 'disk' as never }, 'INVALID_ARGUMENT')
@@ -207,6 +207,78 @@ s('kill -9 of a process appending: every acknowledged event is in the file', asy
   } finally {
     await store.close()
   }
+})
+
+const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0)
+
+s('WAL checkpoints run in the worker thread, not inside commits', async () => {
+  const path = join(dir, 'wal.db')
+  const reports: { walFrames: number; checkpointed: number }[] = []
+  // Out of the way of the size trigger: this test says when it checkpoints (then one test sees the trigger).
+  const store = await SqliteEventStore.open({ path, checkpoint: { everyBytes: 1 << 30, onCheckpoint: (r) => reports.push(r) } })
+  try {
+    const before = sizeOf(path)
+    // 6 MiB of events: past SQLite's default autocheckpoint of 1000 pages (4 MiB), under the 64 MiB backstop.
+    const payload = new Uint8Array(32 * 1024).fill(7)
+    for (let batch = 0; batch < 12; batch++) {
+      const events = Array.from({ length: 16 }, (_, i) => ev('PO-WAL', 'w', batch * 16 + i + 1, { payload }))
+      await store.append([{ docId: doc('PO-WAL'), backend: 'yjs', events }])
+    }
+    assert.ok(sizeOf(`${path}-wal`) > 6 * 1024 * 1024, `the WAL holds every commit (${sizeOf(`${path}-wal`)} B)`)
+    assert.ok(sizeOf(path) < before + 1024 * 1024, `no commit copied the WAL into the database file (${before} -> ${sizeOf(path)} B)`)
+    assert.is(reports.length, 0)
+    store.checkpointer?.nudge()
+    await waitFor('the worker to checkpoint', () => reports.length > 0)
+    const r = reports[0]!
+    assert.ok(r.walFrames > 1500 && r.checkpointed === r.walFrames, `every frame copied: ${JSON.stringify(r)}`)
+    assert.ok(sizeOf(path) > 6 * 1024 * 1024, `the database file holds the events now (${sizeOf(path)} B)`)
+    assert.is((await store.getDoc(doc('PO-WAL')))?.lastSeq, 192)
+  } finally {
+    await store.close()
+  }
+})
+
+s('the store asks for a checkpoint each time about everyBytes were committed', async () => {
+  const path = join(dir, 'every.db')
+  const reports: { walFrames: number; checkpointed: number }[] = []
+  const store = await SqliteEventStore.open({ path, checkpoint: { everyBytes: 1024 * 1024, onCheckpoint: (r) => reports.push(r) } })
+  try {
+    const payload = new Uint8Array(64 * 1024).fill(3)
+    // 15 events of 64 KiB: under 1 MiB, no checkpoint yet.
+    await store.append([{ docId: doc('PO-EVERY'), backend: 'yjs', events: Array.from({ length: 15 }, (_, i) => ev('PO-EVERY', 'e', i + 1, { payload })) }])
+    await new Promise((r) => setTimeout(r, 200))
+    assert.is(reports.length, 0)
+    await store.append([{ docId: doc('PO-EVERY'), backend: 'yjs', events: [ev('PO-EVERY', 'e', 16, { payload })] }])
+    await waitFor('a checkpoint', () => reports.length === 1)
+    assert.ok(reports[0]!.checkpointed > 0)
+  } finally {
+    await store.close()
+  }
+})
+
+s('a checkpoint worker that dies hands checkpoints back to SQLite; appends go on', async () => {
+  const path = join(dir, 'fallback.db')
+  const errors: string[] = []
+  const store = await SqliteEventStore.open({ path, checkpoint: { onError: (m) => errors.push(m) } })
+  try {
+    assert.is(store.settings().walAutocheckpoint, 16_384)
+    // The worker thread is private to the checkpointer; terminating it is what a crash of it looks like.
+    await (store.checkpointer as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate()
+    await waitFor('the store to notice', () => errors.length > 0)
+    assert.match(errors[0]!, /checkpoint worker exited/)
+    assert.is(store.settings().walAutocheckpoint, 1000)
+    const r = await store.append([{ docId: doc('PO-FB'), backend: 'yjs', events: [ev('PO-FB', 'f', 1)] }])
+    assert.ok(r[0]!.events[0]!.ok)
+  } finally {
+    await store.close()
+  }
+})
+
+s('checkpoint: false leaves checkpoints to SQLite', async () => {
+  const store = await SqliteEventStore.open({ path: join(dir, 'plain.db'), checkpoint: false })
+  assert.is(store.checkpointer, undefined)
+  assert.is(store.settings().walAutocheckpoint, 1000)
+  await store.close()
 })
 
 s.run()

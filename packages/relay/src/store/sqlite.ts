@@ -10,6 +10,10 @@
  * every commit fsyncs the WAL: it survives power loss, at the price of one
  * fsync per batch, which is why the relay group-commits.
  *
+ * Checkpoints run in a worker thread (sqlite-checkpointer.ts), not inside a
+ * commit: copying the WAL into the database file and fsyncing it would stall
+ * every event queued behind that commit.
+ *
  * Hot path. `append` runs one BEGIN IMMEDIATE transaction per batch with
  * prepared statements; better-sqlite3 is synchronous, so the batch is not
  * interleaved with anything else in this process, and IMMEDIATE takes the
@@ -30,6 +34,7 @@ import {
   checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
   pagesOf, parseJsonColumn, planDocAppend, resultOf, plainBytes, prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
+import { type CheckpointerOptions, WalCheckpointer } from './sqlite-checkpointer.js'
 import { type SqliteMigration, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import type {
   AppendRequest, AppendResult, DocInfo, EventStore, EventSummary, ListDocsOptions, PutSnapshotResult, SnapshotInfo, SnapshotInput,
@@ -56,6 +61,8 @@ export interface SqliteEventStoreOptions {
   /** The schema migrations; only tests pass their own (to prove a future migration). */
   readonly migrations?: readonly SqliteMigration[]
   readonly testHooks?: StoreTestHooks
+  /** WAL checkpoints in a worker thread (default), or false for SQLite's own, inside commits. */
+  readonly checkpoint?: CheckpointerOptions | false
 }
 
 /** The pragmas in force, for diagnostics and tests. */
@@ -63,6 +70,8 @@ export interface SqliteSettings {
   readonly journalMode: string
   /** 1 = NORMAL, 2 = FULL. */
   readonly synchronous: number
+  /** WAL pages at which a commit checkpoints itself: the checkpointer's backstop, or SQLite's 1000 without it. */
+  readonly walAutocheckpoint: number
   readonly schemaVersion: number
 }
 
@@ -134,6 +143,13 @@ function readSchemaVersion(db: Database.Database, path: string): number {
   return version
 }
 
+/** Roughly what a batch adds to the WAL: payloads, plus the other columns and index entries of each row. */
+function walBytesOf(requests: readonly PreparedRequest[]): number {
+  let n = 0
+  for (const r of requests) for (const i of r.items) if (i.ok) n += i.prepared.event.payload.length + 400
+  return n
+}
+
 export class SqliteEventStore implements EventStore {
   private closed = false
   private readonly now: () => number
@@ -141,6 +157,8 @@ export class SqliteEventStore implements EventStore {
   private readonly id: ReplicaId
   private readonly stmts
   private readonly appendTx: Database.Transaction<(requests: readonly PreparedRequest[], storedAt: IsoInstant) => AppendResult[]>
+  /** Absent for ':memory:' and when turned off. */
+  readonly checkpointer: WalCheckpointer | undefined
 
   private constructor(
     private readonly db: Database.Database,
@@ -202,6 +220,9 @@ export class SqliteEventStore implements EventStore {
     // Made once: better-sqlite3 wraps BEGIN/COMMIT/ROLLBACK around it.
     this.appendTx = db.transaction((requests: readonly PreparedRequest[], storedAt: IsoInstant) => requests.map((r) => this.appendOne(r, storedAt)))
     this.id = this.ensureRelayId(options.newRelayId ?? defaultRelayId)
+    const wal = String(db.pragma('journal_mode', { simple: true })) === 'wal'
+    const synchronous = options.durability === 'power' ? 'FULL' : 'NORMAL'
+    this.checkpointer = wal && options.checkpoint !== false ? WalCheckpointer.start(db, db.name, synchronous, options.checkpoint) : undefined
   }
 
   /**
@@ -254,6 +275,7 @@ export class SqliteEventStore implements EventStore {
     return {
       journalMode: String(db.pragma('journal_mode', { simple: true })),
       synchronous: Number(db.pragma('synchronous', { simple: true })),
+      walAutocheckpoint: Number(db.pragma('wal_autocheckpoint', { simple: true })),
       schemaVersion: readSchemaVersion(db, db.name),
     }
   }
@@ -263,7 +285,9 @@ export class SqliteEventStore implements EventStore {
     // Validation and encoding happen before the transaction: it holds the
     // write lock, so it should only do row work.
     const requests = checkBatch(batch).map(prepareRequest)
-    return this.appendTx.immediate(requests, this.stamp())
+    const results = this.appendTx.immediate(requests, this.stamp())
+    this.checkpointer?.committed(walBytesOf(requests))
+    return results
   }
 
   /** One request's rows, inside the append transaction. */
@@ -343,6 +367,7 @@ export class SqliteEventStore implements EventStore {
       return Number(s.insertSnapshot.run(id, snap.upToSeq, JSON.stringify(snap.heads), snap.bytes, this.stamp()).lastInsertRowid)
     }).immediate()
     if (written === undefined) return { written: false }
+    this.checkpointer?.committed(snap.bytes.length + 400)
     await this.hooks.afterSnapshotWrite?.()
     // Step 2: only now the older ones go. A crash before this leaves two
     // snapshots; the next putSnapshot removes the older one.
@@ -395,6 +420,7 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.checkpointer?.stop()
     this.db.close()
   }
 }
