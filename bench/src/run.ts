@@ -40,7 +40,7 @@ const USAGE = `usage: node bench/dist/run.js [options]
   --reps <n>         repetitions per measure (default 3, quick 1); tables show medians
   --load-procs <n>   load generator processes for the relay scenarios (1 or 2, default 2)
   --servers a,b      relay servers to run (default all): ${relayServers.map((s) => s.id).join(', ')}
-  --variants a,b     CRDT variants to run (default all): yjs, automerge, concord-yjs, concord-automerge
+  --variants a,b     CRDT variants to run (default all): yjs, yjs-v1, automerge, concord-yjs, concord-automerge
   --readme           also put this run's tables in bench/README.md (after its latest-results marker)
   --out <dir>        results directory (default bench/results)
 scenarios: ${scenarios.map((s) => s.id).join(', ')}`

@@ -39,8 +39,15 @@ export function concordVariant(backend: BackendName, applyThroughConcord: ApplyT
 }
 
 /** The raw library each Concord variant is compared with. */
-export function rawVariantOf(id: string): string | undefined {
-  return id.startsWith('concord-') ? id.slice('concord-'.length) : undefined
+/**
+ * The raw variant a Concord variant is measured against: the library doing
+ * the same work, in the same update encoding (Concord's Yjs events carry v1
+ * updates, so yjs-v1 when it runs).
+ */
+export function rawVariantOf(id: string, variants: readonly string[] = []): string | undefined {
+  if (!id.startsWith('concord-')) return undefined
+  const raw = id.slice('concord-'.length)
+  return variants.includes(`${raw}-v1`) ? `${raw}-v1` : raw
 }
 
 async function importExport(specifier: string): Promise<unknown> {

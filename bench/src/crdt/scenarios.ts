@@ -199,8 +199,9 @@ function collect(cells: readonly Cell[], titles: Readonly<Record<string, string>
 }
 
 function crdtTable(title: string, caseIds: readonly string[], titles: Readonly<Record<string, string>>, rows: readonly MeasureRow[], variants: readonly string[], measurements: readonly Measurement[], extraNotes: readonly string[]): MarkdownTable {
-  const ratioCols = variants.filter((v) => rawVariantOf(v) !== undefined && variants.includes(rawVariantOf(v)!))
-  const header = [`N = ${N}, seed ${SEED}`, ...variants, ...ratioCols.map((v) => `${v} / ${rawVariantOf(v)!}`)]
+  const rawOf = (v: string) => rawVariantOf(v, variants)
+  const ratioCols = variants.filter((v) => rawOf(v) !== undefined && variants.includes(rawOf(v)!))
+  const header = [`N = ${N}, seed ${SEED}`, ...variants, ...ratioCols.map((v) => `${v} / ${rawOf(v)!}`)]
   const out: string[][] = []
   for (const caseId of caseIds) {
     for (const row of rows) {
@@ -209,7 +210,7 @@ function crdtTable(title: string, caseIds: readonly string[], titles: Readonly<R
       const cells = variants.map((v) => row.format(get(v)))
       const ratios = ratioCols.map((v) => {
         const a = get(v)
-        const b = get(rawVariantOf(v)!)
+        const b = get(rawOf(v)!)
         return row.ratio && a !== undefined && b !== undefined && a > 0 && b > 0 ? fmtRatio(a / b) : 'n/a'
       })
       out.push([`[${caseId}] ${titles[caseId] ?? ''} (${row.label})`, ...cells, ...ratios])
@@ -217,7 +218,7 @@ function crdtTable(title: string, caseIds: readonly string[], titles: Readonly<R
   }
   // Issue 7: the core within 1.15x of the raw backend on B1 to B4 (CPU time of the edits).
   const targetNotes = ratioCols.map((v) => {
-    const raw = rawVariantOf(v)!
+    const raw = rawOf(v)!
     const ratios = caseIds.flatMap((caseId) => {
       const a = measurements.find((m) => m.case === caseId && m.subject === v)?.metrics.timeCpuMs
       const b = measurements.find((m) => m.case === caseId && m.subject === raw)?.metrics.timeCpuMs
@@ -234,7 +235,7 @@ function crdtTable(title: string, caseIds: readonly string[], titles: Readonly<R
     notes: [
       ...targetNotes,
       'Medians of the repetitions. time: local edits with update capture (crdt-benchmarks "time", wall clock); time, CPU: the same span in process CPU time, the figure that holds on a shared machine; remote apply: a second replica applying the same updates one call per update, then a third applying them in one batch; memUsed: heap held by the reloaded document (after gc).',
-      'Yjs uses update/state encoding v2 as in crdt-benchmarks; Automerge updates are the bytes of each change.',
+      'yjs: update/state encoding v2 as in crdt-benchmarks (comparable with its published table); yjs-v1: the same with v1 updates, the encoding Concord\'s events and y-websocket carry, and the baseline of the concord-yjs ratio. Automerge updates are the bytes of each change.',
       ...extraNotes,
     ],
   }
@@ -309,7 +310,7 @@ const b4Scenario: Scenario = {
       return parts.join(', ')
     })
     const table = crdtTable('[B4] Real-world editing trace (automerge-paper)', ['B4'], titles, B4_ROWS, variants, measurements, [
-      `Trace: ${options.tracePath} (from ${options.tracePathSource}). time = replaying the edits without capturing updates (as crdt-benchmarks); the update stream is a second pass that captures them.`,
+      `Trace: ${options.tracePath} (from ${options.tracePathSource}). time = replaying the edits with every transaction's update captured (counted and dropped), the work a replication engine does per edit; the update stream (bytes per update, remote apply) is a second pass that keeps them.`,
       ...rowNotes,
     ])
     return { measurements, checks, notes, tables: [table], plots: [plot] }

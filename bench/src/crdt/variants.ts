@@ -12,6 +12,7 @@ const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 export async function loadVariants(): Promise<CrdtFactory[]> {
   const variants: CrdtFactory[] = [
     yjsFactory(installedVersion('yjs', benchDir) ?? '?'),
+    yjsFactory(installedVersion('yjs', benchDir) ?? '?', 'v1'),
     automergeFactory(installedVersion('@automerge/automerge', benchDir) ?? '?'),
   ]
   const applyThroughConcord = await findApplyThroughConcord()
