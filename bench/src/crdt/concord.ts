@@ -38,7 +38,6 @@ export function concordVariant(backend: BackendName, applyThroughConcord: ApplyT
   }
 }
 
-/** The raw library each Concord variant is compared with. */
 /**
  * The raw variant a Concord variant is measured against: the library doing
  * the same work, in the same update encoding (Concord's Yjs events carry v1

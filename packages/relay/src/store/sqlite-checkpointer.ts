@@ -26,7 +26,7 @@ export interface CheckpointerOptions {
   readonly everyBytes?: number
   /** WAL pages at which the committing connection checkpoints itself. Default 16384 (64 MiB of 4 KiB pages). */
   readonly backstopPages?: number
-  /** Told of every checkpoint that moved frames (tests, diagnostics). */
+  /** Told of every checkpoint the worker ran (tests, diagnostics). */
   readonly onCheckpoint?: (r: Extract<CheckpointReport, { t: 'checkpoint' }>) => void
   /** The worker could not checkpoint; the store fell back to SQLite's own checkpoints. */
   readonly onError?: (message: string) => void
