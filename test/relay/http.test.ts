@@ -98,6 +98,8 @@ test('a conflict made by two devices shows in validated, the metrics and the adm
   assert.ok(metric(metrics.text, 'concord_ack_latency_seconds_count') >= 3, 'ack latency histogram')
   assert.ok(metrics.text.includes('concord_ack_latency_seconds_bucket{le="0.005"}'), 'histogram buckets')
   assert.is(metric(metrics.text, 'concord_open_conflicts'), v.conflicts.length, 'open conflicts gauge')
+  // Registered from the start (a checkpoint runs only after about 4 MiB of writes).
+  assert.ok(metrics.text.includes('concord_sqlite_checkpoint_seconds_count'), 'WAL checkpoint histogram')
   assert.ok(metric(metrics.text, 'concord_events_rejected_total') >= 1, 'rejects counted')
 
   // Admin API: no token, a non-admin token, then the admin token.

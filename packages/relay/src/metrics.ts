@@ -21,6 +21,10 @@ export class RelayMetrics {
     name: 'concord_ack_latency_seconds', help: 'From receiving a push to acknowledging it (durable)',
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], registers: [this.registry],
   })
+  readonly walCheckpoints = new Histogram({
+    name: 'concord_sqlite_checkpoint_seconds', help: 'WAL checkpoints of the SQLite store, in its worker thread (off the event loop)',
+    buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5], registers: [this.registry],
+  })
   readonly openConflicts = new Gauge({ name: 'concord_open_conflicts', help: 'Open conflicts in loaded documents', registers: [this.registry] })
   readonly closes = new Counter({ name: 'concord_closes_total', help: 'Connections closed by the relay, by code name', labelNames: ['code'], registers: [this.registry] })
 

@@ -63,7 +63,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.woff2': 'font/woff2', '.txt': 'text/plain; charset=utf-8',
 }
 
-async function openStore(config: RelayConfig, log: Logger): Promise<EventStore> {
+async function openStore(config: RelayConfig, log: Logger, metrics: RelayMetrics): Promise<EventStore> {
   switch (config.store) {
     case 'memory':
       return new MemoryEventStore()
@@ -77,7 +77,10 @@ async function openStore(config: RelayConfig, log: Logger): Promise<EventStore> 
       return SqliteEventStore.open({
         path: join(config.dataDir, 'concord.sqlite'),
         durability: config.durability,
-        checkpoint: { onError: (message) => log.warn({ err: message }, 'WAL checkpoint worker failed; SQLite checkpoints inside commits from now on') },
+        checkpoint: {
+          onCheckpoint: (r) => metrics.walCheckpoints.observe(r.ms / 1000),
+          onError: (message) => log.warn({ err: message }, 'WAL checkpoint worker failed; SQLite checkpoints inside commits from now on'),
+        },
       })
   }
 }
@@ -103,7 +106,8 @@ async function readBody(req: IncomingMessage, max: number): Promise<string> {
 }
 
 export async function startRelay(config: RelayConfig, log: Logger, options: RelayOptions = {}): Promise<Relay> {
-  const store = options.store ?? (await openStore(config, log))
+  const metrics = new RelayMetrics()
+  const store = options.store ?? (await openStore(config, log, metrics))
   const storeRelayId = await store.relayId()
   // Cluster mode (several relays on one Postgres schema, Redis notices): each process writes as its own actor.
   const clusterModule = config.redisUrl !== undefined ? await import('./cluster.js') : undefined
@@ -114,7 +118,6 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
     ...(config.tokenIssuer !== undefined ? { issuer: config.tokenIssuer } : {}),
     ...(config.tokenAudience !== undefined ? { audience: config.tokenAudience } : {}),
   })
-  const metrics = new RelayMetrics()
   const host = new DocHost({ store, config, metrics, log, relayId })
   let cluster: import('./cluster.js').ClusterLink | undefined
   if (clusterModule !== undefined && config.redisUrl !== undefined) {
