@@ -43,7 +43,7 @@ export function concordVariant(backend: BackendName, applyThroughConcord: ApplyT
  * the same work, in the same update encoding (Concord's Yjs events carry v1
  * updates, so yjs-v1 when it runs).
  */
-export function rawVariantOf(id: string, variants: readonly string[] = []): string | undefined {
+export function rawVariantOf(id: string, variants: readonly string[]): string | undefined {
   if (!id.startsWith('concord-')) return undefined
   const raw = id.slice('concord-'.length)
   return variants.includes(`${raw}-v1`) ? `${raw}-v1` : raw

@@ -130,7 +130,7 @@ export class DocHost {
   private cluster: ClusterSink | undefined
   private readonly loading = new Map<PurchaseId, Promise<LoadedDoc>>()
   private readonly touched = new Set<LoadedDoc>()
-  /** Events of the current group stored but not yet applied to their replica (see applyStored). */
+  /** Events of the current group stored but not yet applied to their replica (see recordStored). */
   private toApply: { doc: LoadedDoc; items: readonly SequencedEvent[] }[] = []
   /** Documents whose subscribers get a `validated` at the next round (see sendValidated). */
   private readonly validatedDue = new Set<LoadedDoc>()
@@ -309,7 +309,7 @@ export class DocHost {
               reject(e, outcome.error.code, outcome.error.message)
             }
           })
-          this.applyStored(doc, items, result.lastSeq)
+          this.recordStored(doc, items, result.lastSeq)
           if (ids.length > 0) {
             this.fanout.later(push.sender, encodeServerMessage({ t: 'ack', docId: doc.docId, ids, cursor: maxSeq }))
             this.o.metrics.ackLatency.observe(Number(process.hrtime.bigint() - push.receivedAt) / 1e9)
@@ -338,7 +338,7 @@ export class DocHost {
    * fan-out (afterGroup): the replica feeds validation of later pushes and the
    * conflict check, neither of which a subscriber should wait for.
    */
-  private applyStored(doc: LoadedDoc, items: readonly SequencedEvent[], lastSeq: number): void {
+  private recordStored(doc: LoadedDoc, items: readonly SequencedEvent[], lastSeq: number): void {
     // In cluster mode the store's lastSeq may count other relays' events this replica does not hold yet: broadcastStored moves it.
     if (this.cluster === undefined) doc.lastSeq = Math.max(doc.lastSeq, lastSeq)
     if (items.length === 0) return
@@ -384,7 +384,7 @@ export class DocHost {
             return
           }
           const items = outcome.duplicate ? [] : [{ seq: outcome.seq, event: e }]
-          this.applyStored(doc, items, result.lastSeq)
+          this.recordStored(doc, items, result.lastSeq)
           this.broadcastStored(doc, items, undefined, result.lastSeq)
         },
         failed: (err) => {

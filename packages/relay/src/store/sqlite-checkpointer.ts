@@ -11,8 +11,8 @@
  * a backstop (a WAL of `backstopPages`, reached only when writes never pause
  * long enough for a passive checkpoint to finish).
  *
- * Not on a timer: every checkpoint fsyncs the WAL file, and a commit that
- * writes to the WAL during that fsync waits for it.
+ * Not on a timer: every checkpoint fsyncs, and this checkpoints no more
+ * often than SQLite itself would.
  *
  * Should the worker fail, the store's connection goes back to SQLite's
  * default checkpointing: slower commits, never an unbounded WAL.
@@ -41,6 +41,8 @@ export class WalCheckpointer {
   private written = 0
   /** A checkpoint was asked for and has not reported yet. */
   private running = false
+  /** Checkpoints asked of the worker so far (diagnostics, tests). */
+  requested = 0
 
   private constructor(
     private readonly db: Database.Database,
@@ -80,6 +82,7 @@ export class WalCheckpointer {
     if (this.failed || this.stopping !== undefined) return
     this.written = 0
     this.running = true
+    this.requested++
     this.worker.postMessage('now')
   }
 

@@ -143,10 +143,15 @@ function readSchemaVersion(db: Database.Database, path: string): number {
   return version
 }
 
-/** Roughly what a batch adds to the WAL: payloads, plus the other columns and index entries of each row. */
+/** SQLite's synchronous level for a durability. */
+const synchronousOf = (durability: SqliteDurability): 'NORMAL' | 'FULL' => (durability === 'power' ? 'FULL' : 'NORMAL')
+
+/** Roughly what a row adds to the WAL besides its payload: the other columns and index entries. */
+const ROW_OVERHEAD_BYTES = 400
+
 function walBytesOf(requests: readonly PreparedRequest[]): number {
   let n = 0
-  for (const r of requests) for (const i of r.items) if (i.ok) n += i.prepared.event.payload.length + 400
+  for (const r of requests) for (const i of r.items) if (i.ok) n += i.prepared.event.payload.length + ROW_OVERHEAD_BYTES
   return n
 }
 
@@ -221,8 +226,9 @@ export class SqliteEventStore implements EventStore {
     this.appendTx = db.transaction((requests: readonly PreparedRequest[], storedAt: IsoInstant) => requests.map((r) => this.appendOne(r, storedAt)))
     this.id = this.ensureRelayId(options.newRelayId ?? defaultRelayId)
     const wal = String(db.pragma('journal_mode', { simple: true })) === 'wal'
-    const synchronous = options.durability === 'power' ? 'FULL' : 'NORMAL'
-    this.checkpointer = wal && options.checkpoint !== false ? WalCheckpointer.start(db, db.name, synchronous, options.checkpoint) : undefined
+    this.checkpointer = wal && options.checkpoint !== false
+      ? WalCheckpointer.start(db, db.name, synchronousOf(options.durability ?? 'process'), options.checkpoint)
+      : undefined
   }
 
   /**
@@ -241,7 +247,7 @@ export class SqliteEventStore implements EventStore {
       if (version > latest) schemaTooNew(version, latest)
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
       db.pragma('journal_mode = WAL')
-      db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
+      db.pragma(`synchronous = ${synchronousOf(durability)}`)
       migrate(db, version, migrations)
       return new SqliteEventStore(db, options)
     } catch (e) {
@@ -367,7 +373,7 @@ export class SqliteEventStore implements EventStore {
       return Number(s.insertSnapshot.run(id, snap.upToSeq, JSON.stringify(snap.heads), snap.bytes, this.stamp()).lastInsertRowid)
     }).immediate()
     if (written === undefined) return { written: false }
-    this.checkpointer?.committed(snap.bytes.length + 400)
+    this.checkpointer?.committed(snap.bytes.length + ROW_OVERHEAD_BYTES)
     await this.hooks.afterSnapshotWrite?.()
     // Step 2: only now the older ones go. A crash before this leaves two
     // snapshots; the next putSnapshot removes the older one.
