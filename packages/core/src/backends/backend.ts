@@ -21,6 +21,7 @@ import type { EventId, ReplicaId } from '../ids.js'
 import type { Hlc } from '../time/hlc.js'
 import type { Json } from '../json.js'
 import type { BackendName } from '../log/envelope.js'
+import type { UpdateEffect } from './effect.js'
 
 export type { BackendName }
 
@@ -146,4 +147,12 @@ export interface CrdtBackend {
   load(snapshot: Uint8Array, replica: ReplicaId): CrdtDoc
   /** Throws INVALID_UPDATE unless the bytes decode as an update of this backend. */
   validateUpdate(payload: Uint8Array): void
+  /**
+   * What `payload` would do to `doc` (a document of this backend), read from
+   * the bytes and resolved against the document, without applying it. Throws
+   * INVALID_UPDATE when the bytes do not decode, so it also validates.
+   */
+  inspectUpdate?(doc: CrdtDoc, payload: Uint8Array): UpdateEffect
+  /** The author id this backend's changes by `replica` carry (see UpdateEffect.authors). */
+  authorOf?(replica: ReplicaId): string
 }
