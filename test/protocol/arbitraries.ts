@@ -134,7 +134,7 @@ type ByType<M extends { t: string }> = { [K in M['t']]: fc.Arbitrary<Extract<M, 
 
 /** One generator per client message type: the compiler insists on all of them. */
 export const clientMessageArbs: ByType<ClientMessage> = {
-  hello: fc.record({ t: fc.constant('hello'), version: fc.constant(PROTOCOL_VERSION), token: textArb(200), client: textArb() }),
+  hello: fc.record({ t: fc.constant('hello'), version: fc.constant(PROTOCOL_VERSION), token: textArb(200), client: textArb(), device: textArb() }),
   auth: fc.record({ t: fc.constant('auth'), token: textArb(200) }),
   subscribe: fc.record({ t: fc.constant('subscribe'), docId: docIdArb, backend: fc.constantFrom('yjs', 'automerge' as const), cursor: cursorArb }),
   unsubscribe: fc.record({ t: fc.constant('unsubscribe'), docId: docIdArb }),

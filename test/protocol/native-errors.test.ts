@@ -168,7 +168,7 @@ test('hello and welcome of another protocol version are UNSUPPORTED_VERSION, wha
   for (const version of [0, 2, 300]) {
     const e = expectError(decodeC(frame(CLIENT_MESSAGE_TYPES.hello, { v: version }, 0xff, 0xff)), 'UNSUPPORTED_VERSION')
     assert.equal(e.details, { version, supported: [1] })
-    const hello = encodeClientMessage({ t: 'hello', version, token: 't', client: 'c' })
+    const hello = encodeClientMessage({ t: 'hello', version, token: 't', client: 'c', device: 'd' })
     expectError(decodeC(hello), 'UNSUPPORTED_VERSION')
     const welcome = encodeServerMessage({ t: 'welcome', version, relayId: 'r', session: 's', maxFrameBytes: 1, expiresAt: null, user: null, grants: [] })
     expectError(decodeS(welcome), 'UNSUPPORTED_VERSION')

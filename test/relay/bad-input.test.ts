@@ -107,7 +107,7 @@ test('a truncated varint closes with MALFORMED', async () => {
 
 test('an unsupported protocol version', async () => {
   const c = await client(rw, false)
-  c.sendRaw(encodeClientMessage({ t: 'hello', version: PROTOCOL_VERSION + 41, token: rw, client: 'future/9' }))
+  c.sendRaw(encodeClientMessage({ t: 'hello', version: PROTOCOL_VERSION + 41, token: rw, client: 'future/9', device: 'test' }))
   await expectClose(c, CLOSE.UNSUPPORTED_VERSION, 'UNSUPPORTED_VERSION')
 })
 
@@ -120,12 +120,12 @@ test('forged and malformed tokens are UNAUTHORIZED; an expired one TOKEN_EXPIRED
   const forged = await signToken('another-secret-that-is-long-enough-0123456789', { sub: 'mallory', docs: ['*'], rights: ['read', 'write'] }, 3600)
   for (const token of [forged, 'not.a.jwt', '']) {
     const c = await client(token, false)
-    c.send({ t: 'hello', version: PROTOCOL_VERSION, token, client: 't' })
+    c.send({ t: 'hello', version: PROTOCOL_VERSION, token, client: 't', device: 'test' })
     await expectClose(c, CLOSE.UNAUTHORIZED, 'UNAUTHORIZED')
   }
   const expired = await signToken(TEST_SECRET, { sub: 'late', docs: ['*'], rights: ['read'] }, -60)
   const c = await client(expired, false)
-  c.send({ t: 'hello', version: PROTOCOL_VERSION, token: expired, client: 't' })
+  c.send({ t: 'hello', version: PROTOCOL_VERSION, token: expired, client: 't', device: 'test' })
   await expectClose(c, CLOSE.TOKEN_EXPIRED, 'TOKEN_EXPIRED')
 })
 

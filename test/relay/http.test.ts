@@ -160,7 +160,7 @@ test('/demo/token exists only in demo mode, and its token opens a session', asyn
     assert.ok(hours > 11.9 && hours <= 12, `valid 12 h (${hours})`)
     const c = await NativeTestClient.connect(demo.wsUrl, token, { replica: 'demo1', seed: SEED })
     assert.is(c.welcome?.user, 'Dana')
-    assert.equal(c.welcome?.grants, [{ doc: '*', rights: ['read', 'write', 'resolve'] }])
+    assert.equal(c.welcome?.grants, [{ doc: '*', rights: ['read', 'write', 'resolve', 'approve'] }])
     assert.is(c.welcome?.version, PROTOCOL_VERSION)
     await c.close()
   } finally {
@@ -186,7 +186,7 @@ test('tokens verified with a public key (ES256); an HS256 token is refused there
     assert.is(c.welcome?.user, 'idp-user')
     await c.close()
     const d = await NativeTestClient.connect(pk.wsUrl, writer, { replica: 'pk2', seed: SEED, hello: false })
-    d.send({ t: 'hello', version: PROTOCOL_VERSION, token: writer, client: 't' })
+    d.send({ t: 'hello', version: PROTOCOL_VERSION, token: writer, client: 't', device: 'test' })
     assert.is((await d.waitClosed()).code, CLOSE.UNAUTHORIZED)
     assert.is((await fetch(`${pk.url}/demo/token`, { method: 'POST', body: '{"user":"x"}' })).status, 404, 'no demo tokens with a key')
   } finally {

@@ -100,7 +100,7 @@ test('limits: pre-auth bytes and rate limit', async () => {
   try {
     // More than the pre-auth allowance before the relay answered hello.
     const big = await NativeTestClient.connect(relay.wsUrl, token, { replica: 'pre', seed: SEED, hello: false })
-    big.send({ t: 'hello', version: PROTOCOL_VERSION, token, client: 'x'.repeat(2000) })
+    big.send({ t: 'hello', version: PROTOCOL_VERSION, token, client: 'x'.repeat(2000), device: 'test' })
     assert.is((await big.waitClosed()).code, CLOSE.POLICY_VIOLATION)
 
     // A burst far above the rate: closed with the retryable RATE_LIMITED.

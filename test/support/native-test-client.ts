@@ -103,7 +103,7 @@ export class NativeTestClient {
     const c = new NativeTestClient(`${wsUrl}/sync`, options)
     await c.opened
     if (options.hello !== false) {
-      c.send({ t: 'hello', version: PROTOCOL_VERSION, token, client: options.clientName ?? 'native-test-client/0' })
+      c.send({ t: 'hello', version: PROTOCOL_VERSION, token, client: options.clientName ?? 'native-test-client/0', device: 'test' })
       await c.waitFor('welcome', () => c.welcome)
     }
     return c
@@ -168,7 +168,7 @@ export class NativeTestClient {
     let r = this.replicas.get(docId)
     if (r === undefined) {
       r = PurchaseReplica.empty({
-        docId, replica: this.replicaId, backend: backend ?? this.options.backend ?? yjsBackend, now: Date.now, newId: this.newId, user: this.options.replica, device: 'test',
+        docId, replica: this.replicaId, backend: backend ?? this.options.backend ?? yjsBackend, now: Date.now, newId: this.newId, user: this.welcome?.user ?? '', device: 'test',
       })
       this.replicas.set(docId, r)
     }
@@ -178,7 +178,7 @@ export class NativeTestClient {
   /** Creates a purchase on this device (before subscribing to it). */
   createPurchase(docId: PurchaseId, init: CreatePurchaseInput = { currency: 'EUR', supplier: 'ACME GmbH' }): PurchaseReplica {
     if (this.replicas.has(docId)) throw new Error(`${docId} already has a replica on ${this.replicaId}`)
-    const r = PurchaseReplica.create({ docId, replica: this.replicaId, backend: this.options.backend ?? yjsBackend, now: Date.now, newId: this.newId, user: this.options.replica, device: 'test' }, init)
+    const r = PurchaseReplica.create({ docId, replica: this.replicaId, backend: this.options.backend ?? yjsBackend, now: Date.now, newId: this.newId, user: this.welcome?.user ?? '', device: 'test' }, init)
     this.replicas.set(docId, r)
     return r
   }

@@ -39,7 +39,7 @@ export function genesis(doc: string): readonly EventEnvelope[] {
 }
 
 export function helloFrame(token: string): Uint8Array {
-  return encodeClientMessage({ t: 'hello', version: PROTOCOL_VERSION, token, client: 'concord-bench/1' })
+  return encodeClientMessage({ t: 'hello', version: PROTOCOL_VERSION, token, client: 'concord-bench/1', device: 'bench' })
 }
 
 export function subscribeFrame(doc: string): Uint8Array {

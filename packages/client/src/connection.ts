@@ -36,6 +36,8 @@ export interface SessionOptions {
   readonly timers: Timers
   readonly now: () => number
   readonly clientName: string
+  /** The device the stamps of this client's events name (`dev`); the relay holds the connection to it. */
+  readonly device: string
   readonly handshakeTimeoutMs: number
   readonly pingIntervalMs: number
   readonly pongTimeoutMs: number
@@ -111,7 +113,7 @@ export class Session {
       this.socket = socket
       socket.binaryType = 'arraybuffer'
       socket.onopen = () => {
-        this.send({ t: 'hello', version: PROTOCOL_VERSION, token: this.o.token, client: this.o.clientName })
+        this.send({ t: 'hello', version: PROTOCOL_VERSION, token: this.o.token, client: this.o.clientName, device: this.o.device })
       }
       socket.onerror = (ev) => {
         this.lastError = classifyTransportError(ev) ?? this.lastError

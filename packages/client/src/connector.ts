@@ -282,6 +282,7 @@ export class Connector {
     const session = new Session({
       url: o.url, token, WebSocket: this.WS, timers: ctx.timers, now: ctx.now,
       clientName: o.clientName ?? CLIENT_NAME,
+      device: o.device ?? '',
       handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
       pingIntervalMs: o.pingIntervalMs ?? 15_000,
       pongTimeoutMs: o.pongTimeoutMs ?? 10_000,
@@ -298,6 +299,7 @@ export class Connector {
     this.session_ = session
     this.welcome_ = welcome
     ctx.relayMaxFrameBytes = welcome.maxFrameBytes
+    if (welcome.user !== null) ctx.author = welcome.user
     this.gen += 1
     this.attempts = 0
     this.lastError_ = null

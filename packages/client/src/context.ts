@@ -53,6 +53,8 @@ export class ClientContext {
   readonly notifier: Notifier
   /** The relay's frame limit as last heard (welcome), kept while offline; undefined before the first session. */
   relayMaxFrameBytes: number | undefined = undefined
+  /** The token's subject as the relay's last welcome named it: own stamps name it (the relay refuses any other). */
+  author: string | undefined = undefined
   closed = false
   private queue: Promise<unknown> = Promise.resolve()
 

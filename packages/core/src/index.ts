@@ -37,6 +37,11 @@ export {
   HEADER_FIELDS, GUARDED_FIELDS,
 } from './purchase/model.js'
 export { readPurchase, hasPurchase } from './purchase/read.js'
+export {
+  checkWrite, KNOWN_KINDS, type WriteRefusal, type WriteRefusalCode, type WriteAuthor, type WriteCheckContext,
+} from './purchase/inspect.js'
+export { BOUNDS, registerSpecOf, checkEntry, checkRecord, RECORD_SCHEMA, TEXTS, type RegisterSpec, type RegisterArea } from './purchase/schema.js'
+export type { UpdateEffect, EffectOp } from './backends/effect.js'
 export { derivePurchase, lineAmount, type PurchaseDerived, type PurchaseTotals, type LineTotals, type FlowStatus } from './purchase/derive.js'
 export { foldLifecycle, allowedActions, nextState, type Lifecycle } from './purchase/lifecycle.js'
 export { keyBetween } from './purchase/sort-key.js'

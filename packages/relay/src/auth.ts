@@ -1,7 +1,7 @@
 /**
  * Signed tokens (jose). A token names its subject, the documents it covers
  * (exact ids, prefixes ending in `*`, or `*`), the rights it gives there
- * (read, write, resolve), an expiry, and optionally `admin: true` for the
+ * (read, write, resolve, approve), an expiry, and optionally `admin: true` for the
  * admin API. Two claim shapes are accepted:
  *
  *   { sub, docs: ["PO-2026-*", "abc"], rights: ["read", "write"], exp }
@@ -59,7 +59,7 @@ function grantsOf(p: JWTPayload): Grant[] {
     throw new AuthError('UNAUTHORIZED', `token claims: ${why}`)
   }
   const rightsList = (v: unknown, where: string): Right[] => {
-    if (!Array.isArray(v) || v.length === 0) bad(`${where} must be a non-empty array of read, write, resolve`)
+    if (!Array.isArray(v) || v.length === 0) bad(`${where} must be a non-empty array of read, write, resolve, approve`)
     const out = new Set<Right>()
     for (const r of v as unknown[]) {
       if (!RIGHTS.includes(r as Right)) bad(`${where} has unknown right ${JSON.stringify(r)}`)

@@ -54,6 +54,12 @@ export interface RelayConfig {
   readonly tlsKey: string | undefined
   /** Static files of the web app; undefined: packages/web/dist next to the relay, when it exists. */
   readonly webDir: string | undefined
+  /**
+   * Whether a y-websocket room that holds no purchase takes other Yjs content
+   * (a plain Yjs app, the benchmarks). Off by default: the relay then keeps
+   * purchases only. Either way a raw update never creates a purchase.
+   */
+  readonly genericRooms: boolean
 }
 
 export class ConfigError extends Error {
@@ -106,6 +112,10 @@ const redisUrl: Parse = (raw, setting) => {
   if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError(setting, `must be a redis:// or rediss:// URL, got ${JSON.stringify(raw)}`)
   return raw
 }
+const bool: Parse = (raw, setting) => {
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(setting, `must be true or false, got ${JSON.stringify(raw)}`)
+  return raw === 'true'
+}
 const schema: Parse = (raw, setting) => {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigError(setting, 'must be a lower-case SQL identifier')
   return raw
@@ -138,6 +148,7 @@ const SPECS: readonly Spec[] = [
   { flag: 'log-level', key: 'logLevel', help: 'fatal | error | warn | info | debug | trace | silent', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: 'info' },
   { flag: 'tls-cert', key: 'tlsCert', help: 'PEM certificate file (serve https/wss)', parse: pemFile, fallback: undefined },
   { flag: 'tls-key', key: 'tlsKey', help: 'PEM private key file', parse: pemFile, fallback: undefined },
+  { flag: 'generic-rooms', key: 'genericRooms', help: 'true: y-websocket rooms without a purchase take any Yjs content', parse: bool, fallback: false },
   { flag: 'web-dir', key: 'webDir', help: 'static files of the web app', parse: text, fallback: undefined },
 ]
 

@@ -6,11 +6,15 @@
  *   events after it, a page at a time) before anyone is answered: no client
  *   is told "caught up" or "synced" from a state that has not loaded. Loads
  *   of one document are shared.
- * - Writes: a native push or a y-websocket update is validated here (rights,
- *   envelope, backend, payload decodes as an update of the document's
- *   backend, dependencies known), then handed to the group committer. Only
- *   when the store has it is it acked and fanned out, then applied to the
- *   relay's replica (before anything else is read from a socket).
+ * - Writes: a native push or a y-websocket update is checked here (rights,
+ *   envelope, backend, dependencies known, then what the update does against
+ *   the purchase schema, the token's rights and its subject: write-check.ts),
+ *   applied to the relay's replica at once (so the next write is checked
+ *   against a document that holds it), then handed to the group committer.
+ *   Only when the store has it is it acked, echoed and fanned out; a store
+ *   that fails or refuses it evicts the document, which reloads from the
+ *   store. A y-websocket sync reply is computed when asked and sent once
+ *   everything it holds is stored (whenStored).
  * - After each group: the invariant registry runs on every document the group
  *   touched (the open-conflicts gauge; `validated` to subscribers, at most
  *   every VALIDATED_EVERY_MS per document), a purchase
@@ -22,7 +26,7 @@
  */
 import {
   type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId,
-  ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, isConcordError, yjsBackend,
+  ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, yjsBackend,
 } from '@concord/core'
 import { type AwarenessEntry, type SequencedEvent, CLOSE_CODES, encodeServerMessage, encodeYMessage, rightsFor } from '@concord/core/protocol'
 import type { Logger } from 'pino'
@@ -35,6 +39,7 @@ import { GroupCommitter } from './group-commit.js'
 import type { RelayMetrics } from './metrics.js'
 import { batchWrites } from './peer.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js'
+import { type Refusal, refusalOf } from './write-check.js'
 import { loadDocument } from './store/load.js'
 import type { EventStore, StoredEvent } from './store/types.js'
 
@@ -47,6 +52,9 @@ export interface ClusterSink {
   /** An awareness update of this relay's y-websocket clients: forward it to the other relays. */
   awareness(docId: PurchaseId, update: Uint8Array): void
 }
+
+/** The device a y-websocket connection writes as: its stamps (`dev`) must name it, and meta.device says it. */
+export const Y_DEVICE = 'y-websocket'
 
 /** At most one `validated` per document this often, in ms: the step a person sees after "stored". */
 const VALIDATED_EVERY_MS = 50
@@ -79,6 +87,14 @@ export class LoadedDoc implements FanoutTarget {
    * store, so subscribers always receive a document's events in order.
    */
   readonly ahead = new Map<number, { readonly item: SequencedEvent; readonly sender: NativeSubscriber | undefined }>()
+  /**
+   * Writes applied to the replica and handed to the store, and how many of
+   * those the store has answered (in submission order): replies computed
+   * from the replica wait until what they hold is stored (whenStored).
+   */
+  submitted = 0
+  settled = 0
+  readonly afterStored: { readonly upTo: number; readonly run: () => void }[] = []
   /** Cluster mode only: the catch-up from the store running now, and whether another was asked for meanwhile. */
   catchUp: Promise<void> | undefined
   catchUpAgain = false
@@ -87,7 +103,7 @@ export class LoadedDoc implements FanoutTarget {
     readonly docId: PurchaseId,
     readonly backend: CrdtBackend,
     public replica: PurchaseReplica,
-    /** The last stored sequence number the replica holds. */
+    /** The last stored sequence number the replica holds (it may also hold accepted events not stored yet). */
     public lastSeq: number,
     /** The sequence number the latest stored snapshot covers. */
     public snapshotSeq: number,
@@ -118,6 +134,8 @@ export interface NativePush {
   readonly events: readonly EventEnvelope[]
   /** process.hrtime.bigint() when the frame arrived, for the ack latency histogram. */
   readonly receivedAt: bigint
+  /** The device the connection said it writes from (hello). */
+  readonly device: string
 }
 
 export class DocHost {
@@ -130,8 +148,6 @@ export class DocHost {
   private cluster: ClusterSink | undefined
   private readonly loading = new Map<PurchaseId, Promise<LoadedDoc>>()
   private readonly touched = new Set<LoadedDoc>()
-  /** Events of the current group stored but not yet applied to their replica (see recordStored). */
-  private toApply: { doc: LoadedDoc; items: readonly SequencedEvent[] }[] = []
   /** Documents whose subscribers get a `validated` at the next round (see sendValidated). */
   private readonly validatedDue = new Set<LoadedDoc>()
   private validatedTimer: NodeJS.Timeout | undefined
@@ -245,18 +261,17 @@ export class DocHost {
     const replica = doc.replica
     const accepted: EventEnvelope[] = []
     const acceptedIds = new Set<EventId>()
+    /** Events this push applied to the replica (not re-sends of events it held already). */
+    const appliedHere = new Set<EventId>()
     const known = (id: EventId) => acceptedIds.has(id) || doc.inflightIds.has(id) || replica.log.has(id) || replica.log.get(id) !== undefined
     const reject = (e: EventEnvelope, code: string, reason: string) => {
       this.o.metrics.eventsRejected.inc({ code })
       this.fanout.later(push.sender, encodeServerMessage({ t: 'reject', docId: doc.docId, id: e.id, code, reason }))
     }
+    const author = { subject: push.session.user, device: push.device, rights }
     for (const e of push.events) {
       if (!rights.has('write')) {
         reject(e, 'FORBIDDEN', `the token gives no write right on ${doc.docId}`)
-        continue
-      }
-      if (e.kind === 'conflict.resolve' && !rights.has('resolve')) {
-        reject(e, 'FORBIDDEN', `resolving a conflict needs the resolve right on ${doc.docId}`)
         continue
       }
       if (e.actor === this.o.relayId || e.actor === this.importActor) {
@@ -267,29 +282,45 @@ export class DocHost {
         reject(e, 'BACKEND_MISMATCH', `event carries a ${e.backend} change; ${doc.docId} uses ${doc.backend.name}`)
         continue
       }
-      try {
-        doc.backend.validateUpdate(e.payload)
-      } catch (err) {
-        if (!isConcordError(err)) throw err
-        reject(e, err.code, err.message)
+      // Stored, echoed and fanned out under the token's subject, whatever the device wrote in meta.user.
+      const stamped = attributed(e, push.session.user)
+      if (replica.log.has(e.id)) {
+        // A re-send of an event the replica holds: the store answers it as a duplicate.
+        accepted.push(stamped)
+        acceptedIds.add(e.id)
         continue
       }
-      const missing = e.deps.filter((d) => !known(d))
-      if (e.seq > 1 && !known(`${e.actor}.${e.seq - 1}` as EventId)) missing.push(`${e.actor}.${e.seq - 1}` as EventId)
+      const missing = [...new Set(e.deps.filter((d) => !known(d)))]
+      if (e.seq > 1 && !known(`${e.actor}.${e.seq - 1}` as EventId) && !missing.includes(`${e.actor}.${e.seq - 1}` as EventId)) missing.push(`${e.actor}.${e.seq - 1}` as EventId)
       if (missing.length > 0) {
         reject(e, 'UNKNOWN_EVENT', `depends on events the relay has not stored: ${missing.slice(0, 5).join(', ')}`)
         continue
       }
-      // Stored, echoed and fanned out under the token's subject, whatever the device wrote in meta.user.
-      accepted.push(attributed(e, push.session.user))
+      const refusal = refusalOf(doc, { payload: e.payload, event: e, author, raw: false, genericRooms: this.o.config.genericRooms })
+      if (refusal !== undefined) {
+        this.o.metrics.writesRefused.inc({ endpoint: 'native', rule: refusal.rule })
+        this.o.log.info({ docId: doc.docId, event: e.id, user: push.session.user, rule: refusal.rule, key: refusal.key }, 'write refused')
+        reject(e, refusal.code, refusal.message)
+        continue
+      }
+      // Applied now, so the next event of this push is checked against a document that holds this one.
+      const applied = replica.receive([stamped])
+      if (applied.applied.length !== 1) {
+        reject(e, applied.rejected[0]?.error.code ?? 'INVALID_EVENT', applied.rejected[0]?.error.message ?? 'the event did not apply')
+        continue
+      }
+      accepted.push(stamped)
       acceptedIds.add(e.id)
+      appliedHere.add(e.id)
     }
     if (accepted.length === 0) {
       this.touchForFlush()
       return
     }
+    if (appliedHere.size > 0) this.touched.add(doc)
     for (const id of acceptedIds) doc.inflightIds.add(id)
     doc.inflight++
+    doc.submitted++
     this.committer.submit(
       { docId: doc.docId, backend: doc.backend.name, events: accepted },
       {
@@ -299,14 +330,18 @@ export class DocHost {
           const ids: EventId[] = []
           const items: SequencedEvent[] = []
           let maxSeq = 0
+          let diverged: string | undefined
           result.events.forEach((outcome, i) => {
             const e = accepted[i] as EventEnvelope
             if (outcome.ok) {
               ids.push(outcome.id)
               maxSeq = Math.max(maxSeq, outcome.seq)
               if (!outcome.duplicate) items.push({ seq: outcome.seq, event: e })
+              // Another relay stored this id first: the replica holds this push's copy, the store that one.
+              else if (appliedHere.has(e.id)) diverged = `${e.id} was stored by another relay meanwhile`
             } else {
               reject(e, outcome.error.code, outcome.error.message)
+              if (appliedHere.has(e.id)) diverged = `the store refused ${e.id}: ${outcome.error.message}`
             }
           })
           this.recordStored(doc, items, result.lastSeq)
@@ -315,6 +350,8 @@ export class DocHost {
             this.o.metrics.ackLatency.observe(Number(process.hrtime.bigint() - push.receivedAt) / 1e9)
           }
           this.broadcastStored(doc, items, push.sender, result.lastSeq)
+          this.settle(doc)
+          if (diverged !== undefined) this.evict(doc, diverged)
         },
         failed: (err) => {
           doc.inflight--
@@ -323,9 +360,29 @@ export class DocHost {
           this.fanout.later(push.sender, encodeServerMessage({
             t: 'error', code: 'STORE_UNAVAILABLE', message: 'the relay could not store the events; retry', docId: doc.docId, fatal: false,
           }))
+          this.settle(doc)
+          // The replica holds what the store does not.
+          if (appliedHere.size > 0) this.evict(doc, 'the store failed')
         },
       },
     )
+  }
+
+  /**
+   * Runs `run` once every write applied to the replica until now is stored
+   * (at once when none is pending): a y-websocket sync reply computed from
+   * the replica may then go out, holding nothing that is not durable. An
+   * evicted document never runs it (its connections are closed).
+   */
+  whenStored(doc: LoadedDoc, run: () => void): void {
+    if (doc.settled >= doc.submitted) run()
+    else doc.afterStored.push({ upTo: doc.submitted, run })
+  }
+
+  /** A write of the document has its answer from the store. */
+  private settle(doc: LoadedDoc): void {
+    doc.settled++
+    while (doc.afterStored.length > 0 && doc.afterStored[0]!.upTo <= doc.settled && !doc.evicted) doc.afterStored.shift()!.run()
   }
 
   /** Makes sure a group runs (and flushes rejects) even when nothing was accepted. */
@@ -333,89 +390,98 @@ export class DocHost {
     this.committer.kick()
   }
 
-  /**
-   * Stored events for the relay's replica. They are applied after the group's
-   * fan-out (afterGroup): the replica feeds validation of later pushes and the
-   * conflict check, neither of which a subscriber should wait for.
-   */
+  /** Stored events: the replica already holds them (applied when accepted); the store's cursor and the metrics move. */
   private recordStored(doc: LoadedDoc, items: readonly SequencedEvent[], lastSeq: number): void {
     // In cluster mode the store's lastSeq may count other relays' events this replica does not hold yet: broadcastStored moves it.
     if (this.cluster === undefined) doc.lastSeq = Math.max(doc.lastSeq, lastSeq)
     if (items.length === 0) return
     this.o.metrics.eventsAppended.inc(items.length)
-    this.toApply.push({ doc, items })
     this.touched.add(doc)
-  }
-
-  private applyPending(): void {
-    const pending = this.toApply
-    this.toApply = []
-    for (const { doc, items } of pending) {
-      if (doc.evicted) continue
-      const r = doc.replica.receive(items.map((i) => i.event))
-      if (r.rejected.length > 0) {
-        this.o.log.warn({ docId: doc.docId, rejected: r.rejected.map((x) => `${x.id}: ${x.error.message}`) }, 'stored events the replica refuses')
-      }
-    }
   }
 
   // ---------------------------------------------------------- y-websocket updates
 
   /**
-   * A raw Yjs update from a y-websocket client (already checked for rights and
-   * validity): wrapped into an event by the relay's import actor, stored, then
-   * applied and echoed to the whole room, the sender included.
+   * A raw Yjs update from a y-websocket client (already checked for the
+   * write right): checked for what it does, wrapped into an event by the
+   * relay's import actor and applied, then stored, and echoed to the whole
+   * room, the sender included, once durable. A refused update is returned
+   * and nothing of it is kept.
    */
-  pushYjs(doc: LoadedDoc, peer: YSubscriber, update: Uint8Array, session: Session): void {
+  pushYjs(doc: LoadedDoc, peer: YSubscriber, update: Uint8Array, session: Session): Refusal | undefined {
     doc.lastUsed = Date.now()
-    const e = doc.replica.prepareImport(update, this.importActor, { ...(session.user ? { user: session.user } : {}), device: 'y-websocket' })
+    const replica = doc.replica
+    const e = replica.prepareImport(update, this.importActor, { ...(session.user ? { user: session.user } : {}), device: Y_DEVICE })
+    const refusal = refusalOf(doc, {
+      payload: update, event: e, raw: true, genericRooms: this.o.config.genericRooms,
+      author: { subject: session.user, device: Y_DEVICE, rights: rightsFor(session.grants, doc.docId) },
+    })
+    if (refusal !== undefined) {
+      replica.dropReservations()
+      this.o.metrics.writesRefused.inc({ endpoint: 'y', rule: refusal.rule })
+      this.o.metrics.eventsRejected.inc({ code: refusal.code })
+      this.o.log.info({ docId: doc.docId, peer: peer.id, user: session.user, rule: refusal.rule, key: refusal.key }, 'raw Yjs write refused')
+      return refusal
+    }
+    const applied = replica.receive([e])
+    if (applied.applied.length !== 1) {
+      replica.dropReservations()
+      const why = applied.rejected[0]?.error.message ?? 'the update did not apply'
+      return { code: 'INVALID_UPDATE', rule: 'decode', key: '', message: why }
+    }
+    this.touched.add(doc)
     doc.inflightIds.add(e.id)
     doc.inflight++
+    doc.submitted++
     this.committer.submit(
       { docId: doc.docId, backend: doc.backend.name, events: [e] },
       {
         done: (result) => {
           doc.inflight--
           doc.inflightIds.delete(e.id)
+          this.settle(doc)
           const outcome = result.events[0]
-          if (outcome === undefined || !outcome.ok) {
-            this.o.log.error({ docId: doc.docId, peer: peer.id, err: outcome?.ok === false ? outcome.error.message : 'no outcome' }, 'store refused an imported update')
+          if (outcome === undefined || !outcome.ok || outcome.duplicate) {
+            const why = outcome === undefined ? 'no outcome' : !outcome.ok ? outcome.error.message : `${e.id} was stored by another relay meanwhile`
+            this.o.log.error({ docId: doc.docId, peer: peer.id, err: why }, 'store refused an imported update')
             this.evict(doc, 'an imported update was refused by the store')
             return
           }
-          const items = outcome.duplicate ? [] : [{ seq: outcome.seq, event: e }]
+          const items = [{ seq: outcome.seq, event: e }]
           this.recordStored(doc, items, result.lastSeq)
           this.broadcastStored(doc, items, undefined, result.lastSeq)
         },
         failed: (err) => {
           doc.inflight--
           doc.inflightIds.delete(e.id)
+          this.settle(doc)
           this.o.log.error({ docId: doc.docId, err }, 'store append failed')
           this.evict(doc, 'the store failed')
         },
       },
     )
+    return undefined
   }
 
   // ------------------------------------------------------------- after a group
 
   /**
    * The group's frames, acks and rejects go out first, in one write per
-   * socket; then its events reach the replicas and the conflict check runs.
-   * Validation of the next push only ever sees replicas holding every
-   * acknowledged event: this all runs in one synchronous call.
+   * socket; then the conflict check runs on the documents it touched (their
+   * replicas hold its events since they were accepted).
    */
   private afterGroup(): void {
     batchWrites(() => this.fanout.flush())
-    this.applyPending()
     const touched = [...this.touched]
     this.touched.clear()
     for (const doc of touched) {
       if (doc.evicted) continue
-      this.setConflicts(doc)
-      if (doc.replica.exists && doc.natives.size > 0) this.validatedDue.add(doc)
-      this.maybeNumber(doc)
-      this.maybeSnapshot(doc)
+      this.contained(doc, 'conflict check', () => {
+        this.setConflicts(doc)
+        if (doc.replica.exists && doc.natives.size > 0) this.validatedDue.add(doc)
+        this.maybeNumber(doc)
+        this.maybeSnapshot(doc)
+      })
     }
     if (this.validatedDue.size > 0) this.validatedTimer ??= setTimeout(() => this.sendValidated(), VALIDATED_EVERY_MS)
   }
@@ -433,8 +499,10 @@ export class DocHost {
     batchWrites(() => {
       for (const doc of due) {
         if (doc.evicted || !doc.replica.exists) continue
-        const bytes = this.validatedFrame(doc)
-        for (const sub of doc.natives) sub.deliverLive(doc.docId, bytes)
+        this.contained(doc, 'validated', () => {
+          const bytes = this.validatedFrame(doc)
+          for (const sub of doc.natives) sub.deliverLive(doc.docId, bytes)
+        })
       }
     })
   }
@@ -482,6 +550,7 @@ export class DocHost {
         }
         doc.inflightIds.add(event.id)
         doc.inflight++
+        doc.submitted++
         this.committer.submit(
           { docId: doc.docId, backend: doc.backend.name, events: [event] },
           {
@@ -489,6 +558,7 @@ export class DocHost {
               doc.inflight--
               doc.numbering = false
               doc.inflightIds.delete(event.id)
+              this.settle(doc)
               const outcome = result.events[0]
               if (outcome === undefined || !outcome.ok) {
                 this.evict(doc, `the store refused the order number event: ${outcome?.ok === false ? outcome.error.message : 'no outcome'}`)
@@ -503,6 +573,7 @@ export class DocHost {
             failed: (err) => {
               doc.inflight--
               doc.numbering = false
+              this.settle(doc)
               this.evict(doc, `the store failed: ${(err as Error).message}`)
             },
           },
@@ -656,6 +727,21 @@ export class DocHost {
   }
 
   // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * Runs one per-document step. Whatever a document holds, its failure
+   * stays with it: the document is evicted (its connections close with a
+   * retryable code and it reloads from the store), and the relay goes on.
+   */
+  contained(doc: LoadedDoc, step: string, fn: () => void): void {
+    try {
+      fn()
+    } catch (e) {
+      this.o.metrics.documentFailures.inc({ step })
+      this.o.log.error({ docId: doc.docId, step, err: e }, 'a document step failed; the document is evicted')
+      this.evict(doc, `${step} failed: ${(e as Error).message}`)
+    }
+  }
 
   /** Drops a document whose replica may be ahead of the store; its clients reconnect and catch up. */
   evict(doc: LoadedDoc, why: string): void {

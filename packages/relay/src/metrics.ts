@@ -26,6 +26,15 @@ export class RelayMetrics {
     buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5], registers: [this.registry],
   })
   readonly openConflicts = new Gauge({ name: 'concord_open_conflicts', help: 'Open conflicts in loaded documents', registers: [this.registry] })
+  readonly writesRefused = new Counter({
+    name: 'concord_writes_refused_total', help: 'Writes the inspector refused, by endpoint and rule (what the update did, not its label)',
+    labelNames: ['endpoint', 'rule'], registers: [this.registry],
+  })
+  readonly invalidValues = new Gauge({ name: 'concord_invalid_values', help: 'Values in loaded documents that the schema refuses (read as absent)', registers: [this.registry] })
+  readonly documentFailures = new Counter({
+    name: 'concord_document_failures_total', help: 'Per-document steps that threw: the document was evicted, its connections asked to reconnect',
+    labelNames: ['step'], registers: [this.registry],
+  })
   readonly closes = new Counter({ name: 'concord_closes_total', help: 'Connections closed by the relay, by code name', labelNames: ['code'], registers: [this.registry] })
 
   constructor() {

@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
-import { type PurchaseId, type ReplicaId, isConcordError, instantFromEpochMs } from '@concord/core'
+import { BOUNDS, type PurchaseId, type ReplicaId, isConcordError, instantFromEpochMs } from '@concord/core'
 import {
   type ClientMessage, type CloseCodeInfo, type SequencedEvent,
   CLOSE_CODES, PROTOCOL_VERSION, closeCodeForError, decodeClientMessage, encodeEventsFrame, encodeServerMessage, rightsFor,
@@ -50,6 +50,8 @@ export interface NativeContext {
 
 export class NativeConnection extends Peer implements NativeSubscriber {
   private phase: 'hello' | 'authorizing' | 'open' = 'hello'
+  /** The device this connection writes from, as its hello named it. */
+  private device = ''
   private preAuthBytes = 0
   private chain: Promise<void> = Promise.resolve()
   private readonly subs = new Map<PurchaseId, Subscription>()
@@ -116,6 +118,11 @@ export class NativeConnection extends Peer implements NativeSubscriber {
         this.fatal(CLOSE_CODES.MALFORMED, 'MALFORMED_FRAME', `expected hello as the first frame, got ${m.t}`)
         return
       }
+      if (m.device.length > BOUNDS.author) {
+        this.fatal(CLOSE_CODES.MALFORMED, 'MALFORMED_FRAME', `hello names a device of more than ${BOUNDS.author} characters`)
+        return
+      }
+      this.device = m.device
       this.phase = 'authorizing'
       const session = await this.authorize(m.token)
       if (session === undefined) return
@@ -193,7 +200,7 @@ export class NativeConnection extends Peer implements NativeSubscriber {
         if (this.closed) return
         // decodeClientMessage ran validateEnvelope on each: the store need not again.
         markValidated(m.events)
-        this.ctx.host.pushNative(doc, { sender: this, session, docId: m.docId, events: m.events, receivedAt })
+        this.ctx.host.contained(doc, 'push', () => this.ctx.host.pushNative(doc, { sender: this, session, docId: m.docId, events: m.events, receivedAt, device: this.device }))
         return
       }
       case 'ping':

@@ -194,7 +194,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
         return sendJson(res, 400, { error: { code: 'INVALID_ARGUMENT', message: 'user must be a non-empty string of at most 100 characters' } })
       }
       const device = typeof body.device === 'string' ? body.device.slice(0, 100) : null
-      const token = await verifier.sign({ sub: user, grants: [{ doc: '*', rights: ['read', 'write', 'resolve'] }] }, DEMO_TOKEN_TTL_S)
+      const token = await verifier.sign({ sub: user, grants: [{ doc: '*', rights: ['read', 'write', 'resolve', 'approve'] }] }, DEMO_TOKEN_TTL_S)
       return sendJson(res, 200, { token, user, device, expiresAt: instantFromEpochMs(Date.now() + DEMO_TOKEN_TTL_S * 1000) })
     }
     if (serveStatic(req, res, url)) return

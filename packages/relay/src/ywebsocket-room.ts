@@ -29,6 +29,7 @@ import type { DocHost, LoadedDoc } from './doc-host.js'
 import type { YSubscriber } from './fanout.js'
 import type { RelayMetrics } from './metrics.js'
 import { Peer } from './peer.js'
+import type { Refusal } from './write-check.js'
 
 export interface YContext {
   readonly config: RelayConfig
@@ -128,7 +129,9 @@ export class YConnection extends Peer implements YSubscriber {
           this.close(CLOSE_CODES.MALFORMED, `bad state vector: ${(e as Error).message}`)
           return
         }
-        this.send(encodeYMessage({ t: 'syncStep2', update }))
+        // The replica may hold accepted writes the store has not confirmed yet: the reply waits for them.
+        const reply = encodeYMessage({ t: 'syncStep2', update })
+        this.ctx.host.whenStored(doc, () => this.send(reply))
         return
       }
       case 'syncStep2':
@@ -170,7 +173,14 @@ export class YConnection extends Peer implements YSubscriber {
     // what the relay already stored: storing that again on every reconnect
     // would grow the log without end.
     if (syncReply && Y.snapshotContainsUpdate(Y.snapshot(this.ydoc(doc)), update)) return
-    this.ctx.host.pushYjs(doc, this, update, session)
+    let refusal: Refusal | undefined
+    this.ctx.host.contained(doc, 'push', () => {
+      refusal = this.ctx.host.pushYjs(doc, this, update, session)
+    })
+    if (refusal !== undefined) {
+      // Dropped and not stored; the client keeps its change, which the relay will refuse again.
+      this.send(encodeYMessage({ t: 'authPermissionDenied', reason: `${refusal.code} (${refusal.rule}): ${refusal.message}` }))
+    }
   }
 
   private awareness(doc: LoadedDoc, update: Uint8Array): void {

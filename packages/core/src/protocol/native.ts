@@ -31,9 +31,14 @@ export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION]
 
 // ---------------------------------------------------------------- rights
 
-export type Right = 'read' | 'write' | 'resolve'
-/** In the order decoders return them. */
-export const RIGHTS: readonly Right[] = ['read', 'write', 'resolve']
+/**
+ * read: subscribe; write: push changes; resolve: record a conflict
+ * resolution; approve: approve or reject an order waiting for approval.
+ * The relay checks each against what a write does, never its label.
+ */
+export type Right = 'read' | 'write' | 'resolve' | 'approve'
+/** In the order decoders return them (and their bit in a grant's mask). */
+export const RIGHTS: readonly Right[] = ['read', 'write', 'resolve', 'approve']
 
 /**
  * What a token grants on some documents. `doc` is `*` (every document), a
@@ -78,6 +83,11 @@ export interface HelloMessage {
   readonly token: string
   /** The client's name and version, for logs (`concord-client/0.1.0`). */
   readonly client: string
+  /**
+   * The device this connection writes from, as its stamps name it (`dev`):
+   * the relay refuses a stamp that names another device on this connection.
+   */
+  readonly device: string
 }
 /** A fresh token on an open socket; the relay answers `authorized` or an error. */
 export interface AuthMessage {
@@ -455,6 +465,7 @@ export function encodeClientMessage(m: ClientMessage, options?: CodecOptions): U
       writeVersion(w, m.version)
       w.string('token', m.token)
       w.string('client', m.client)
+      w.string('device', m.device)
       break
     case 'auth':
       w.u8(CLIENT_MESSAGE_TYPES.auth)
@@ -501,7 +512,7 @@ function readClientMessage(r: FrameReader): ClientMessage {
   switch (type) {
     case 'hello': {
       const version = readVersion(r)
-      return { t: 'hello', version, token: r.string('token'), client: r.string('client') }
+      return { t: 'hello', version, token: r.string('token'), client: r.string('client'), device: r.string('device') }
     }
     case 'auth':
       return { t: 'auth', token: r.string('token') }

@@ -1,6 +1,7 @@
 /** Parsing of command inputs: every bad value is a typed error naming the field. */
 import { ConcordError, fail, isConcordError } from '../errors.js'
 import { type Decimal, compareDecimal, parseDecimal } from '../money/decimal.js'
+import { BOUNDS } from './schema.js'
 
 export function field<T>(name: string, parse: () => T): T {
   try {
@@ -21,24 +22,24 @@ export function text(name: string, v: unknown, { max = 200, required = false } =
 
 export const quantity = (name: string, v: unknown, { allowZero = false } = {}): Decimal =>
   field(name, () => {
-    const d = parseDecimal(v, { maxScale: 4, nonNegative: true, maxIntegerDigits: 9 })
+    const d = parseDecimal(v, BOUNDS.quantity)
     if (!allowZero && compareDecimal(d, '0' as Decimal) === 0) fail('INVALID_DECIMAL', 'must be greater than zero')
     return d
   })
 
 export const unitPrice = (name: string, v: unknown): Decimal =>
-  field(name, () => parseDecimal(v, { maxScale: 6, nonNegative: true, maxIntegerDigits: 12 }))
+  field(name, () => parseDecimal(v, BOUNDS.unitPrice))
 
 export const percent = (name: string, v: unknown): Decimal =>
   field(name, () => {
-    const d = parseDecimal(v, { maxScale: 4, nonNegative: true, maxIntegerDigits: 3 })
+    const d = parseDecimal(v, BOUNDS.percent)
     if (compareDecimal(d, '100' as Decimal) > 0) fail('INVALID_DECIMAL', 'must be at most 100')
     return d
   })
 
 export const rate = (name: string, v: unknown): Decimal =>
   field(name, () => {
-    const d = parseDecimal(v, { maxScale: 10, nonNegative: true, maxIntegerDigits: 9 })
+    const d = parseDecimal(v, BOUNDS.fxRate)
     if (compareDecimal(d, '0' as Decimal) === 0) fail('INVALID_DECIMAL', 'must be greater than zero')
     return d
   })

@@ -54,8 +54,12 @@ export interface ReplicaOptions {
   readonly now: () => number
   /** Makes ULIDs for lines and records. */
   readonly newId: () => string
-  /** The acting user, as the token names them. */
-  readonly user?: string
+  /**
+   * The acting user, as the token names them (the relay refuses stamps that
+   * name anyone else). A function when it is learnt later: the client takes
+   * the subject the relay's welcome names.
+   */
+  readonly user?: string | (() => string)
   /** The device, as it names itself. */
   readonly device?: string
   /**
@@ -129,7 +133,7 @@ export class PurchaseReplica {
   private readonly hlc: HybridLogicalClock
   private readonly now: () => number
   private readonly newId: () => string
-  private readonly user: string
+  private readonly userOf: () => string
   private readonly device: string
   private readonly maxEventBytes: () => number | undefined
   private readonly listeners = new Set<ChangeListener>()
@@ -145,7 +149,8 @@ export class PurchaseReplica {
     this.replica = options.replica
     this.now = options.now
     this.newId = options.newId
-    this.user = options.user ?? ''
+    const user = options.user ?? ''
+    this.userOf = typeof user === 'function' ? user : () => user
     this.device = options.device ?? ''
     this.maxEventBytes = options.maxEventBytes ?? (() => undefined)
     this.hlc = new HybridLogicalClock(options.replica, this.now)
@@ -282,7 +287,7 @@ export class PurchaseReplica {
   // ----------------------------------------------------------------- writing
 
   private stamp(id: EventId): Stamp {
-    return { ev: id, hlc: this.hlc.tick(), by: this.user, dev: this.device, at: instantFromEpochMs(this.now()) }
+    return { ev: id, hlc: this.hlc.tick(), by: this.userOf(), dev: this.device, at: instantFromEpochMs(this.now()) }
   }
 
   /**
@@ -319,7 +324,8 @@ export class PurchaseReplica {
   private recordLocal(kind: string, seq: number, stamp: Stamp, payload: Uint8Array, priority: Priority): EventEnvelope {
     // Built in place rather than by spreading (this runs per keystroke); same key order as before.
     const meta: { at: Stamp['at']; user?: string; device?: string; priority?: Priority } = { at: stamp.at }
-    if (this.user) meta.user = this.user
+    const user = this.userOf()
+    if (user) meta.user = user
     if (this.device) meta.device = this.device
     meta.priority = priority
     const e: EventEnvelope = {
@@ -464,7 +470,7 @@ export class PurchaseReplica {
       approvalThreshold: threshold,
       receiptTolerance: input.percent('receiptTolerance', init.receiptTolerance ?? '0'),
       createdAt: instantFromEpochMs(this.now()),
-      createdBy: this.user,
+      createdBy: this.userOf(),
     }
     const supplier = init.supplier === undefined ? undefined : input.text('supplier', init.supplier, { required: true })
     return this.commit('purchase.create', (w, s) => {
