@@ -43,6 +43,10 @@ export interface NativeTestClientOptions {
   /** Send hello automatically and wait for welcome (default true). */
   readonly hello?: boolean
   readonly clientName?: string
+  /** The user the stamps name (default: the subject the welcome names); another one forges authorship. */
+  readonly user?: string
+  /** The device the hello and the stamps name (default `test`). */
+  readonly device?: string
   /** A previous (closed) client of the same device: its replicas, cursors and push state carry over (reconnect and catch up). */
   readonly resume?: NativeTestClient
 }
@@ -103,7 +107,7 @@ export class NativeTestClient {
     const c = new NativeTestClient(`${wsUrl}/sync`, options)
     await c.opened
     if (options.hello !== false) {
-      c.send({ t: 'hello', version: PROTOCOL_VERSION, token, client: options.clientName ?? 'native-test-client/0', device: 'test' })
+      c.send({ t: 'hello', version: PROTOCOL_VERSION, token, client: options.clientName ?? 'native-test-client/0', device: options.device ?? 'test' })
       await c.waitFor('welcome', () => c.welcome)
     }
     return c
@@ -168,7 +172,7 @@ export class NativeTestClient {
     let r = this.replicas.get(docId)
     if (r === undefined) {
       r = PurchaseReplica.empty({
-        docId, replica: this.replicaId, backend: backend ?? this.options.backend ?? yjsBackend, now: Date.now, newId: this.newId, user: this.welcome?.user ?? '', device: 'test',
+        docId, replica: this.replicaId, backend: backend ?? this.options.backend ?? yjsBackend, now: Date.now, newId: this.newId, user: this.options.user ?? this.welcome?.user ?? '', device: this.options.device ?? 'test',
       })
       this.replicas.set(docId, r)
     }
@@ -178,7 +182,7 @@ export class NativeTestClient {
   /** Creates a purchase on this device (before subscribing to it). */
   createPurchase(docId: PurchaseId, init: CreatePurchaseInput = { currency: 'EUR', supplier: 'ACME GmbH' }): PurchaseReplica {
     if (this.replicas.has(docId)) throw new Error(`${docId} already has a replica on ${this.replicaId}`)
-    const r = PurchaseReplica.create({ docId, replica: this.replicaId, backend: this.options.backend ?? yjsBackend, now: Date.now, newId: this.newId, user: this.welcome?.user ?? '', device: 'test' }, init)
+    const r = PurchaseReplica.create({ docId, replica: this.replicaId, backend: this.options.backend ?? yjsBackend, now: Date.now, newId: this.newId, user: this.options.user ?? this.welcome?.user ?? '', device: this.options.device ?? 'test' }, init)
     this.replicas.set(docId, r)
     return r
   }

@@ -25,7 +25,7 @@ export {
   type CrdtBackend, type CrdtDoc, type DocSnapshot, type DocWriter, type RegisterEntry, type SetName, type VersionVector,
   SET_NAMES,
 } from './backends/backend.js'
-export { yjsBackend, YjsDoc, validateYjsUpdate } from './backends/yjs.js'
+export { yjsBackend, YjsDoc, validateYjsUpdate, yjsClientIdOf } from './backends/yjs.js'
 export { wrapSnapshot, unwrapSnapshot, unwrapSnapshotFormat, YJS_V2_FORMAT } from './backends/snapshot-header.js'
 export { PatchedMap } from './backends/patched-map.js'
 export { EventLog, type AppendResult, type LogSnapshot, type EventLogOptions, replay, eventsUpTo } from './log/event-log.js'
@@ -37,6 +37,7 @@ export {
   HEADER_FIELDS, GUARDED_FIELDS,
 } from './purchase/model.js'
 export { readPurchase, hasPurchase } from './purchase/read.js'
+export { invalidValues, type InvalidValue } from './purchase/invalid.js'
 export {
   checkWrite, KNOWN_KINDS, type WriteRefusal, type WriteRefusalCode, type WriteAuthor, type WriteCheckContext,
 } from './purchase/inspect.js'
