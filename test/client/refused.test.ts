@@ -117,10 +117,10 @@ test(`a change refused for want of the write right is undone with what was built
 
 test(`input over the frame limit is refused by the command; an event over it is refused before sending and undone; what came before reaches the relay, what came after it goes (Automerge, SEED=${SEED})`, async () => {
   const id = `REF-${SEED}-frame`
-  const anna = await client('anna2', await mintToken({ sub: 'anna' }))
+  const anna = await client('anna2', await mintToken({ sub: 'anna2' }))
   const pa = await anna.createPurchase({ id, currency: 'EUR', supplier: 'Initial Supplies', backend: 'automerge' })
   await waitFor('anna synced', () => synced(anna), () => anna.status)
-  const ben = await client('ben2', await mintToken({ sub: 'ben' }))
+  const ben = await client('ben2', await mintToken({ sub: 'ben2' }))
   const pb = await ben.open(id)
   await converged(anna, pa, ben, pb, 'ben has the purchase')
 

@@ -273,7 +273,7 @@ test('bad field values are MALFORMED_FRAME naming the field', () => {
     ['expiresAt not canonical', frame(S.authorized, 0x01, '2026-01-01T00:00Z', { v: 0 }), 'server', 'expiresAt'],
     ['expiresAt not a date', frame(S.authorized, 0x01, 'soon', { v: 0 }), 'server', 'expiresAt'],
     ['grant with no rights', frame(S.authorized, 0x00, { v: 1 }, '*', 0), 'server', 'grants[0].rights'],
-    ['grant with an unknown right', frame(S.authorized, 0x00, { v: 1 }, '*', 8), 'server', 'grants[0].rights'],
+    ['grant with an unknown right', frame(S.authorized, 0x00, { v: 1 }, '*', 16), 'server', 'grants[0].rights'],
     ['grant with a bad pattern', frame(S.authorized, 0x00, { v: 1 }, 'a*b', 1), 'server', 'grants[0].doc'],
   ]
   for (const [name, bytes, dir, f] of cases) {

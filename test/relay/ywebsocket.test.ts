@@ -38,7 +38,8 @@ function purchaseOf(ydoc: Y.Doc) {
 }
 
 test.before(async () => {
-  relay = await startRelayProcess()
+  // Plain Yjs rooms (text, maps, arrays that are no purchase) need the relay to allow them.
+  relay = await startRelayProcess({ args: ['--generic-rooms', 'true'] })
   token = await signToken(TEST_SECRET, { sub: 'yuser', docs: ['*'], rights: ['read', 'write'] }, 3600)
 })
 test.after(async () => {

@@ -219,6 +219,8 @@ function concordRelayCli(ctx: ServerContext): string {
  * signs a token with every right at POST /demo/token), with the per-connection
  * rate limit lifted (a benchmark client sends thousands of updates a second).
  * Logging stays at its default (info): the "listening" line is an info line.
+ * The y-websocket loads edit plain Yjs rooms (a text, no purchase), which the
+ * relay takes only with --generic-rooms; every write is still inspected.
  */
 async function startConcordRelay(ctx: ServerContext, extraArgs: readonly string[] = []): Promise<ServerHandle> {
   const data = mkdtempSync(path.join(tmpdir(), 'concord-bench-relay-'))
@@ -226,7 +228,7 @@ async function startConcordRelay(ctx: ServerContext, extraArgs: readonly string[
   const nodeArgs = (process.env.CONCORD_BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
   const handle = await commandServer({
     command: process.execPath,
-    args: [...nodeArgs, concordRelayCli(ctx), '--port', '0', '--data', data, '--rate-limit', '1000000', '--rate-burst', '10000000', ...extraArgs],
+    args: [...nodeArgs, concordRelayCli(ctx), '--port', '0', '--data', data, '--rate-limit', '1000000', '--rate-burst', '10000000', '--generic-rooms', 'true', ...extraArgs],
     cwd: ctx.repoRoot,
     cleanup: data,
   })

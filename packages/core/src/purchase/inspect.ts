@@ -220,7 +220,7 @@ class WriteChecker {
     if (s.backend !== this.ctx.backend) schema('value', key, `the settings name the ${s.backend} backend; the document uses ${this.ctx.backend}`)
     this.parts.add('settings')
     const a = this.ctx.author
-    if (a !== undefined && existing === undefined && s.createdBy !== (a.subject ?? '')) {
+    if (a !== undefined && existing === undefined && s.createdBy !== '' && s.createdBy !== (a.subject ?? '')) {
       forbidden('author', `${key}.createdBy`, `createdBy is ${JSON.stringify(s.createdBy)}; the token names ${JSON.stringify(a.subject ?? '')}`)
     }
   }
@@ -240,7 +240,7 @@ class WriteChecker {
         forbidden('resolve', key, `${key} is tagged as resolving ${e.res}, which this update does not resolve`)
       }
     }
-    this.stamp(key, e, { byRequired: false })
+    this.stamp(key, e)
     this.parts.add(spec!.area)
     if (spec!.area === 'number' && this.ctx.author !== undefined) forbidden('number', key, 'order numbers are assigned by the relay')
   }
@@ -252,7 +252,7 @@ class WriteChecker {
     const why = checkRecord(set, id, record)
     if (why !== undefined) schema('value', key, `${key}: ${why}`)
     const r = record as Record<string, unknown> & { ev: string; hlc: string; by: string; dev: string }
-    this.stamp(key, r, { byRequired: true })
+    this.stamp(key, r)
     this.parts.add(`set:${set}`)
     switch (set) {
       case 'receipts': case 'returns': case 'bills':
@@ -302,7 +302,7 @@ class WriteChecker {
   }
 
   /** ev, hlc, by and dev of an entry or record: the event's own, and the writer's. */
-  private stamp(key: string, s: { ev: string; hlc: string; by?: string; dev?: string }, { byRequired }: { byRequired: boolean }): void {
+  private stamp(key: string, s: { ev: string; hlc: string; by?: string; dev?: string }): void {
     const { ctx } = this
     if (!ctx.raw) {
       if (s.ev !== ctx.event.id) schema('stamp', key, `${key} names event ${s.ev}; it is written by ${ctx.event.id}`)
@@ -313,11 +313,12 @@ class WriteChecker {
     }
     const a = ctx.author
     if (a === undefined) return
+    // An empty name claims nobody (a device that wrote before it learnt its subject); any other name must be the writer's.
     const subject = a.subject ?? ''
-    if ((byRequired || s.by !== undefined) && s.by !== subject) {
+    if (s.by !== undefined && s.by !== '' && s.by !== subject) {
       forbidden('author', `${key}.by`, `${key} says it was made by ${JSON.stringify(s.by)}; the token names ${JSON.stringify(subject)}`)
     }
-    if ((byRequired || s.dev !== undefined) && s.dev !== a.device) {
+    if (s.dev !== undefined && s.dev !== '' && s.dev !== a.device) {
       forbidden('author', `${key}.dev`, `${key} says it was made on device ${JSON.stringify(s.dev)}; the connection is ${JSON.stringify(a.device)}`)
     }
   }

@@ -221,8 +221,9 @@ const LINE_VALUES: Readonly<Record<LineField, ContextCheck>> = {
   description: text(BOUNDS.description),
   // Zero is a value resolutions may set ("take the line to what was received").
   qty: decimal(BOUNDS.quantity),
+  // Signed: an adjustment line (a resolution) carries a negative difference in its price; see checkEntry.
   price: (v, ctx) => {
-    const why = object({ amount: decimal(BOUNDS.unitPrice), currency: currencyCode })(v)
+    const why = object({ amount: decimal({ ...BOUNDS.unitPrice, nonNegative: false }), currency: currencyCode })(v)
     return why ?? currencyCheck((v as { currency: unknown }).currency, ctx)
   },
   discount: decimal(BOUNDS.percent, { max: '100' }),
@@ -296,8 +297,13 @@ export function checkEntry(key: string, entry: unknown, ctx: SchemaContext): str
   if (spec === undefined) return 'no such register'
   const why = entryShape(entry)
   if (why !== undefined) return why
-  const v = spec.value((entry as { value: unknown }).value, ctx)
-  return v === undefined ? undefined : `value ${v}`
+  const value = (entry as { value: unknown }).value
+  const v = spec.value(value, ctx)
+  if (v !== undefined) return `value ${v}`
+  if (spec.family === 'line.price' && (value as { amount: string }).amount.startsWith('-') && (entry as { res?: unknown }).res === undefined) {
+    return 'value: a negative price is only written by a conflict resolution (an adjustment line)'
+  }
+  return undefined
 }
 
 // ------------------------------------------------------------------ records
