@@ -41,17 +41,24 @@ async function history(url: string, docId: PurchaseId): Promise<{ id: string; ac
   return ((await res.json()) as { events: { id: string; actor: string; meta: { user?: string } }[] }).events
 }
 
-test('an event naming another user is stored under the token subject; the connection stays open', async () => {
+test('an event naming another user is stored under the token subject; stamps naming someone else are refused; the connection stays open', async () => {
   const doc = parsePurchaseId('01J8AUTH000000000000000001')
   const alice = await signToken(TEST_SECRET, { sub: 'alice', docs: ['*'], rights: [...rights] }, 3600)
-  // The test client writes its replica name into meta.user: this device claims to be "mallory".
+  // A device whose stamps name "mallory" on alice's token: refused, naming the stamp.
+  const forger = await NativeTestClient.connect(relay.wsUrl, alice, { replica: 'forger', seed: SEED, user: 'mallory' })
+  forger.createPurchase(parsePurchaseId('01J8AUTH000000000000000009'), { currency: 'EUR', supplier: 'Acme' })
+  await forger.subscribe(parsePurchaseId('01J8AUTH000000000000000009'))
+  await forger.push(parsePurchaseId('01J8AUTH000000000000000009'))
+  assert.ok(forger.rejects.length > 0 && forger.rejects.every((x) => x.code === 'FORBIDDEN' && x.reason.includes('"mallory"')), JSON.stringify(forger.rejects))
+  await forger.close()
+  // A device whose stamps name alice but whose meta.user claims "mallory": stored, under alice.
   const w = await NativeTestClient.connect(relay.wsUrl, alice, { replica: 'mallory', seed: SEED })
   const r = w.createPurchase(doc, { currency: 'EUR', supplier: 'Acme' })
   await w.subscribe(doc)
   r.addLine({ product: 'Desk', qty: '1', price: '100' })
-  const claimed = w.unpushed(doc)
-  assert.ok(claimed.length >= 2 && claimed.every((e) => e.meta.user === 'mallory'), 'the device claims another name')
-  await w.push(doc)
+  const claimed = w.unpushed(doc).map((e) => ({ ...e, meta: { ...e.meta, user: 'mallory' } }))
+  assert.ok(claimed.length >= 2, 'the device claims another name')
+  await w.push(doc, claimed)
   assert.equal(w.rejects, [], 'nothing refused')
   assert.ok(claimed.every((e) => w.acked.has(e.id)), 'every change stored and acknowledged')
 
@@ -66,14 +73,14 @@ test('an event naming another user is stored under the token subject; the connec
 
   // Still connected: a later change goes through the same socket.
   r.setSupplier('Acme Two')
-  const later = w.unpushed(doc)
-  await w.push(doc)
+  const later = w.unpushed(doc).filter((e) => !w.pushed.has(e.id))
+  await w.push(doc, later)
   assert.ok(later.every((e) => w.acked.has(e.id)))
   await reader.waitFor('the later change arrives', () => eventsOf(reader, doc, 'mallory').length === claimed.length + later.length)
   assert.is(eventsOf(reader, doc, 'mallory').at(-1)!.meta.user, 'alice')
 
   // A retry of a stored event under another token does not re-attribute it: the stored copy wins.
-  const bob = await NativeTestClient.connect(relay.wsUrl, await signToken(TEST_SECRET, { sub: 'bob', docs: ['*'], rights: [...rights] }, 3600), { replica: 'mallory', seed: SEED + 2 })
+  const bob = await NativeTestClient.connect(relay.wsUrl, await signToken(TEST_SECRET, { sub: 'bob', docs: ['*'], rights: [...rights] }, 3600), { replica: 'mallory2', seed: SEED + 2 })
   await bob.subscribe(doc)
   await bob.push(doc, [claimed[0]!])
   assert.ok(bob.acked.has(claimed[0]!.id), 'a retry is acknowledged')
@@ -84,7 +91,7 @@ test('an event naming another user is stored under the token subject; the connec
 test('the sync client: its own events come back stamped without upsetting it; other devices see the subject', async () => {
   const url = `${relay.wsUrl}/sync`
   const token = await signToken(TEST_SECRET, { sub: 'alice', docs: ['*'], rights: [...rights] }, 3600)
-  const a = await createNodeClient({ url, token, storage: memoryStorage('authorship-a'), user: 'mallory', device: 'laptop' })
+  const a = await createNodeClient({ url, token, storage: memoryStorage('authorship-a'), user: 'alice', device: 'laptop' })
   const h = await a.createPurchase({ currency: 'EUR', supplier: 'Acme' })
   await waitFor('a is synced and numbered', () => a.status.overall === 'synced' && h.state().number !== null, () => a.status)
   // An acknowledged change does not move a's cursor (only events received do)...
@@ -112,9 +119,9 @@ test('a token without a subject leaves no user name; the trail names the replica
   assert.is(w.welcome?.user, null)
   w.createPurchase(doc, { currency: 'EUR', supplier: 'Acme' })
   await w.subscribe(doc)
-  const sent = w.unpushed(doc)
-  assert.ok(sent.every((e) => e.meta.user === 'nameless'))
-  await w.push(doc)
+  // The stamps name nobody (no subject to name); the envelope claims a name the token does not vouch for.
+  const sent = w.unpushed(doc).map((e) => ({ ...e, meta: { ...e.meta, user: 'nameless' } }))
+  await w.push(doc, sent)
   assert.equal(w.rejects, [])
   const events = (await history(relay.url, doc)).filter((e) => e.actor === 'nameless')
   assert.is(events.length, sent.length)
