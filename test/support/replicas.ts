@@ -39,6 +39,8 @@ export function replicaOptions(sim: Sim, backend: CrdtBackend, index: number): R
     newId: createUlidFactory(now, sim.rng),
     user: `user${index}`,
     device: `device${index}`,
+    // Every command of every scenario is held to the relay's write check: a false refusal fails the suite.
+    checkWrites: true,
   }
 }
 

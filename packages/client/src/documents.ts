@@ -31,6 +31,8 @@ export class Documents {
       docId: d.id, replica: d.actor ?? this.ctx.replicaId, backend: backendByName(d.backend), now: this.ctx.now, newId: this.ctx.newId,
       // A command whose input cannot fit the relay's frame is refused before it is applied (EVENT_TOO_LARGE).
       maxEventBytes: () => this.ctx.eventRoom(),
+      // Own changes are held to the relay's rules before they are made: a command bug is caught here, not refused later.
+      checkWrites: true,
       // The subject the relay named at welcome; before the first session, the configured user.
       user: () => this.ctx.author ?? o.user ?? '',
       ...(o.device !== undefined ? { device: o.device } : {}),

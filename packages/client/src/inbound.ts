@@ -70,7 +70,8 @@ export class Inbound {
     if (d0 === undefined) return
     const r = await this.documents.replicaFor(m.docId)
     const before = d0.summary.conflictIds
-    const res = r.receive(m.events.map((x) => x.event))
+    // Held to the purchase schema before anything applies: an older relay may have stored what this one refuses.
+    const res = r.receiveChecked(m.events.map((x) => x.event))
     const skip = new Set<string>([...res.duplicates, ...res.rejected.map((x) => x.id)])
     const d = ctx.docs.get(m.docId)!
     const batch = ctx.store.batch()

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'EVENT_TOO_LARGE'
   | 'NOT_FOUND'
   | 'BLOCKED_BY_CONFLICT'
+  /** A write the purchase schema does not allow (purchase/schema.ts): refused by the relay, or by a device before it saves its own change. */
+  | 'SCHEMA_VIOLATION'
   // documents and backends
   | 'BACKEND_MISMATCH'
   | 'INVALID_UPDATE'

@@ -7,9 +7,8 @@
  * the replica refuses the command (EVENT_TOO_LARGE) instead of applying a
  * change that would be refused and undone later.
  */
-import type { DocWriter, RegisterEntry, SetName } from '../backends/backend.js'
+import type { DocWriteOp } from '../backends/backend.js'
 import type { Json } from '../json.js'
-import type { ReplicaId } from '../ids.js'
 
 const te = new TextEncoder()
 const jsonBytes = (v: Json): number => te.encode(JSON.stringify(v)).length
@@ -20,19 +19,19 @@ export interface InputSize {
   readonly field: string
 }
 
-/** Runs `write` against a writer that only counts; `write` must not depend on what it reads back (writers read nothing). */
-export function measureInput(write: (w: DocWriter) => void): InputSize {
+/** The input size of recorded writes (see recordWrites). */
+export function measureInput(ops: readonly DocWriteOp[]): InputSize {
   const byKey = new Map<string, number>()
   const add = (key: string, n: number) => byKey.set(key, (byKey.get(key) ?? 0) + n)
-  const counter: DocWriter = {
-    init: (key: string, value: Json) => add(key, jsonBytes(value)),
-    setRegister: (key: string, entry: RegisterEntry) => add(key, jsonBytes(entry.value)),
-    addRecord: (set: SetName, id: string, record: Json) => add(`${set}.${id}`, jsonBytes(record)),
-    insertText: (key: string, _index: number, text: string) => add(key, te.encode(text).length),
-    deleteText: () => undefined,
-    tickClock: (_replica: ReplicaId, _seq: number) => undefined,
+  for (const o of ops) {
+    switch (o.k) {
+      case 'init': add(o.key, jsonBytes(o.value)); break
+      case 'reg': add(o.key, jsonBytes(o.entry.value)); break
+      case 'rec': add(`${o.set}.${o.id}`, jsonBytes(o.record)); break
+      case 'ins': add(o.key, te.encode(o.text).length); break
+      case 'del': case 'tick': break
+    }
   }
-  write(counter)
   let bytes = 0
   let field = ''
   let top = -1

@@ -10,7 +10,7 @@
  * for an approve or reject transition, and the kind must match what the
  * update does (a `line.update` that adds a payment is refused).
  */
-import type { DocSnapshot, SetName } from '../backends/backend.js'
+import type { DocSnapshot, DocWriteOp, SetName } from '../backends/backend.js'
 import type { EffectOp, UpdateEffect } from '../backends/effect.js'
 import { canonicalJson } from '../json.js'
 import type { Right } from '../protocol/native.js'
@@ -354,4 +354,53 @@ class WriteChecker {
       }
     }
   }
+}
+
+// ------------------------------------------------------------ own writes
+
+/**
+ * The effect of a command's recorded writes on the document they are about
+ * to change, as a backend inspector would list it for the resulting update:
+ * so a device checks its own events with the same rules before saving them.
+ */
+export function effectOfWrites(ops: readonly DocWriteOp[], snapshot: DocSnapshot, authorId: string): UpdateEffect {
+  const out: EffectOp[] = []
+  const texts = new Map<string, { inserted: number; deleted: number }>()
+  const written = new Map<string, unknown>()
+  const clock = new Map<string, number>()
+  for (const o of ops) {
+    switch (o.k) {
+      case 'init':
+        // Writing an init key again with its value changes nothing (both backends skip it).
+        if (!snapshot.init.has(o.key) && !written.has(`i:${o.key}`)) out.push({ k: 'init', key: o.key, value: o.value, existing: undefined })
+        written.set(`i:${o.key}`, o.value)
+        break
+      case 'reg':
+        // A write supersedes every entry the writer has seen: those in the document, and its own earlier ones.
+        for (const e of snapshot.registers.get(o.key) ?? []) out.push({ k: 'regDelete', key: o.key, slot: e.ev })
+        out.push({ k: 'reg', key: o.key, slot: o.entry.ev, entry: o.entry, existing: undefined })
+        break
+      case 'rec':
+        if (!snapshot.sets[o.set].has(o.id) && !written.has(`r:${o.set}/${o.id}`)) out.push({ k: 'record', set: o.set, id: o.id, record: o.record, existing: undefined })
+        written.set(`r:${o.set}/${o.id}`, o.record)
+        break
+      case 'ins': case 'del': {
+        const t = texts.get(o.key) ?? { inserted: 0, deleted: 0 }
+        if (o.k === 'ins') t.inserted += o.text.length
+        else t.deleted += o.length
+        texts.set(o.key, t)
+        break
+      }
+      case 'tick': {
+        const before = clock.get(o.replica) ?? snapshot.clock.get(o.replica as never)
+        if ((before ?? 0) < o.seq) {
+          out.push({ k: 'clock', replica: o.replica, value: o.seq, existing: before })
+          clock.set(o.replica, o.seq)
+        }
+        break
+      }
+    }
+  }
+  for (const [key, t] of texts) if (t.inserted > 0 || t.deleted > 0) out.push({ k: 'text', key, ...t })
+  return { ops: out, authors: [authorId], incomplete: false }
 }

@@ -9,10 +9,10 @@
  * Nondeterminism comes in through options: the wall clock, the id factory
  * (ULIDs for lines and records). Nothing here does I/O or keeps timers.
  */
-import type { CrdtBackend, DocWriter } from '../backends/backend.js'
+import type { CrdtBackend, DocWriteOp, DocWriter } from '../backends/backend.js'
 import { overlaySnapshot } from '../backends/overlay.js'
 import { yjsBackend } from '../backends/yjs.js'
-import { fail } from '../errors.js'
+import { ConcordError, fail, isConcordError } from '../errors.js'
 import {
   type ConflictId, type EventId, type LineId, type PurchaseId, type RecordId, type ReplicaId,
   eventIdOf, parseLineId, parseRecordId,
@@ -41,8 +41,11 @@ import { hasPurchase, lwwValue, readPurchase } from './read.js'
 import { type AuditEntry, auditTrail } from './audit.js'
 import { keyBetween } from './sort-key.js'
 import { measureInput } from './event-size.js'
+import { recordWrites, replayWrites } from './writes.js'
+import { checkWrite, effectOfWrites } from './inspect.js'
 import { StagedTransaction } from './transaction.js'
 import { PurchaseView } from './view.js'
+import { type Right, RIGHTS } from '../protocol/native.js'
 
 export interface ReplicaOptions {
   readonly docId: PurchaseId
@@ -69,6 +72,12 @@ export interface ReplicaOptions {
    * EVENT_TOO_LARGE before anything is applied. Undefined: no limit.
    */
   readonly maxEventBytes?: () => number | undefined
+  /**
+   * Hold every own change to the rules the relay applies before it is made
+   * (a command that would write what the schema refuses throws
+   * SCHEMA_VIOLATION and changes nothing). The client turns it on.
+   */
+  readonly checkWrites?: boolean
 }
 
 export interface CreatePurchaseInput {
@@ -118,6 +127,9 @@ export function priorityOf(kind: string): Priority {
 }
 const PRIORITY_OF_KIND = new Map<string, Priority>()
 
+/** A device checking its own changes holds every right: what it may do is the relay's to decide. */
+const ALL_RIGHTS: ReadonlySet<Right> = new Set(RIGHTS)
+
 const EDITABLE: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
 const RECEIVABLE: ReadonlySet<string> = new Set(['confirmed', 'locked'])
 const BILLABLE: ReadonlySet<string> = new Set(['confirmed', 'locked', 'closed'])
@@ -136,6 +148,7 @@ export class PurchaseReplica {
   private readonly userOf: () => string
   private readonly device: string
   private readonly maxEventBytes: () => number | undefined
+  private readonly checkWrites: boolean
   private readonly listeners = new Set<ChangeListener>()
   /** Sequence numbers handed out by prepareImport and not yet applied, per importing actor. */
   private readonly reserved = new Map<ReplicaId, number>()
@@ -153,6 +166,7 @@ export class PurchaseReplica {
     this.userOf = typeof user === 'function' ? user : () => user
     this.device = options.device ?? ''
     this.maxEventBytes = options.maxEventBytes ?? (() => undefined)
+    this.checkWrites = options.checkWrites ?? false
     this.hlc = new HybridLogicalClock(options.replica, this.now)
     for (const e of log.events()) this.hlc.receive(e.hlc)
   }
@@ -259,6 +273,57 @@ export class PurchaseReplica {
   }
 
   /**
+   * Receives events from a relay, each held to the purchase schema before it
+   * applies (an older relay may have stored what this one would refuse): a
+   * refused event is reported in `rejected` (SCHEMA_VIOLATION, naming the
+   * rule and key) and not applied, so what depends on it waits. Events are
+   * checked one at a time, each against a document that holds the ones
+   * before it; one whose dependencies are not here yet is parked unchecked,
+   * as `receive` parks it (a relay sends a document's events in order).
+   */
+  receiveChecked(events: readonly EventEnvelope[]): AppendResult {
+    const backend = this.log.backend
+    if (backend.inspectUpdate === undefined) return this.receive(events)
+    const applied: EventEnvelope[] = []
+    const duplicates: EventId[] = []
+    const pending: EventId[] = []
+    const rejected: { id: string; error: ConcordError }[] = []
+    const take = (r: AppendResult) => {
+      applied.push(...r.applied)
+      duplicates.push(...r.duplicates)
+      pending.push(...r.pending)
+      rejected.push(...r.rejected)
+    }
+    const here = (id: EventId) => this.log.has(id)
+    for (const e of events) {
+      const ready = !here(e.id) && this.log.get(e.id) === undefined && e.deps.every(here) && (e.seq <= 1 || here(eventIdOf(e.actor, e.seq - 1)))
+      if (ready) {
+        const doc = this.log.doc
+        const snapshot = doc.read()
+        const raw = e.kind === 'yjs.update'
+        let refusal
+        try {
+          refusal = checkWrite(backend.inspectUpdate(doc, e.payload), {
+            docId: this.docId, backend: backend.name, snapshot,
+            textLength: (key) => doc.textLength?.(key) ?? snapshot.texts.get(key)?.length ?? 0,
+            event: e, raw, ...(raw ? {} : { authorId: backend.authorOf?.(e.actor) ?? '' }), now: this.now(), genericRooms: true,
+          })
+        } catch (err) {
+          if (!isConcordError(err)) throw err
+          rejected.push({ id: e.id, error: err })
+          continue
+        }
+        if (refusal !== undefined) {
+          rejected.push({ id: e.id, error: new ConcordError('SCHEMA_VIOLATION', `${e.id} breaks the purchase schema (${refusal.rule}): ${refusal.message}`, { rule: refusal.rule, key: refusal.key }) })
+          continue
+        }
+      }
+      take(this.receive([e]))
+    }
+    return { applied, duplicates, pending, rejected }
+  }
+
+  /**
    * Wraps a raw backend update (a y-websocket client's Yjs update) into an
    * event made by `actor`, without applying it: the relay stores the event
    * first, and applies and broadcasts it (with `receive`) only once it is
@@ -301,20 +366,44 @@ export class PurchaseReplica {
     const id = eventIdOf(this.replica, seq)
     const stamp = this.stamp(id)
     // Text-only events skip the document clock: nothing asks whether a text edit was seen.
-    const full = (w: DocWriter) => {
+    // The command's writes, recorded once: measured, checked, then replayed into the overlay and the document.
+    const ops = recordWrites((w) => {
       write(w, stamp)
       if (causal) w.tickClock(this.replica, seq)
-    }
-    this.checkSize(kind, full)
+    })
+    const full = (w: DocWriter) => replayWrites(w, ops)
+    this.checkSize(kind, ops)
+    this.checkOwnWrites(kind, seq, stamp, ops)
     if (check) this.checkInvariants(full)
     return this.recordLocal(kind, seq, stamp, this.log.doc.change(full), priorityOf(kind))
   }
 
+  /**
+   * With `checkWrites`, a change is held to the rules the relay applies
+   * (purchase/inspect.ts) before anything is applied: a command that would
+   * write what the schema refuses is a bug, caught on the device.
+   */
+  private checkOwnWrites(kind: string, seq: number, stamp: Stamp, ops: readonly DocWriteOp[]): void {
+    if (!this.checkWrites) return
+    const doc = this.log.doc
+    const snapshot = doc.read()
+    const authorId = this.log.backend.authorOf?.(this.replica) ?? ''
+    const refusal = checkWrite(effectOfWrites(ops, snapshot, authorId), {
+      docId: this.docId, backend: this.log.backend.name, snapshot,
+      textLength: (key) => doc.textLength?.(key) ?? snapshot.texts.get(key)?.length ?? 0,
+      event: { id: stamp.ev, actor: this.replica, seq, hlc: stamp.hlc, kind },
+      raw: false, author: { subject: stamp.by, device: this.device, rights: ALL_RIGHTS }, authorId, now: this.now(),
+    })
+    if (refusal !== undefined) {
+      fail('SCHEMA_VIOLATION', `this change breaks the purchase schema, so it was not made (${refusal.rule}): ${refusal.message}`, { rule: refusal.rule, key: refusal.key })
+    }
+  }
+
   /** Refuses, before anything is applied, a change whose input alone exceeds the relay's limit (maxEventBytes). */
-  private checkSize(kind: string, full: (w: DocWriter) => void): void {
+  private checkSize(kind: string, ops: readonly DocWriteOp[]): void {
     const limit = this.maxEventBytes()
     if (limit === undefined) return
-    const size = measureInput(full)
+    const size = measureInput(ops)
     if (size.bytes > limit) {
       fail('EVENT_TOO_LARGE', `this change holds ${size.bytes} bytes (most in ${size.field}); the relay accepts at most ${limit} per change`, { field: size.field, bytes: size.bytes, limit, kind })
     }
@@ -370,13 +459,15 @@ export class PurchaseReplica {
       this.staging = undefined
     }
     if (t.empty) return undefined
-    const full = (w: DocWriter) => {
+    const ops = recordWrites((w) => {
       t.replay(w)
       if (t.causal) w.tickClock(this.replica, seq)
-    }
+    })
+    const full = (w: DocWriter) => replayWrites(w, ops)
     const kinds = new Set(t.kinds)
     const kind = kinds.size === 1 ? t.kinds[0]! : 'transaction'
-    this.checkSize(kind, full)
+    this.checkSize(kind, ops)
+    this.checkOwnWrites(kind, seq, t.stamp, ops)
     if (t.check) this.checkInvariants(full)
     return this.recordLocal(kind, seq, t.stamp, doc.change(full), t.priority)
   }

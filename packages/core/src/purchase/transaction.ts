@@ -15,22 +15,9 @@ import type { DocSnapshot, DocWriteOp, DocWriter } from '../backends/backend.js'
 import { overlaySnapshot } from '../backends/overlay.js'
 import type { Priority } from '../log/envelope.js'
 import type { Stamp } from './model.js'
+import { replayWrites } from './writes.js'
 
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2 }
-
-function replayOps(ops: readonly DocWriteOp[], w: DocWriter, from = 0): void {
-  for (let i = from; i < ops.length; i++) {
-    const o = ops[i]!
-    switch (o.k) {
-      case 'init': w.init(o.key, o.value); break
-      case 'reg': w.setRegister(o.key, o.entry); break
-      case 'rec': w.addRecord(o.set, o.id, o.record); break
-      case 'ins': w.insertText(o.key, o.index, o.text); break
-      case 'del': w.deleteText(o.key, o.index, o.length); break
-      case 'tick': w.tickClock(o.replica, o.seq); break
-    }
-  }
-}
 
 export class StagedTransaction {
   private readonly ops: DocWriteOp[] = []
@@ -110,7 +97,7 @@ export class StagedTransaction {
   snapshot(): DocSnapshot {
     if (this.stagedOps < this.ops.length) {
       const from = this.stagedOps
-      this.staged = overlaySnapshot(this.staged, (w) => replayOps(this.ops, w, from))
+      this.staged = overlaySnapshot(this.staged, (w) => replayWrites(w, this.ops, from))
       this.stagedOps = this.ops.length
     }
     return this.staged
@@ -118,6 +105,6 @@ export class StagedTransaction {
 
   /** Replays every recorded write onto a writer (the document's, or an overlay's). */
   replay(w: DocWriter): void {
-    replayOps(this.ops, w)
+    replayWrites(w, this.ops)
   }
 }
