@@ -2,7 +2,7 @@
  * The admin API, behind a token with `admin: true` (Authorization: Bearer):
  *
  *   GET /admin/docs?after=<docId>&limit=<n>             documents, in id order
- *   GET /admin/docs/<docId>                              one document
+ *   GET /admin/docs/<docId>                              one document (with the values its schema refuses)
  *   GET /admin/docs/<docId>/history?after=<seq>&limit=<n> its audit trail: who changed what, per event
  *   GET /admin/conflicts?after=<docId>&limit=<n>         the open conflict queue across documents
  *
@@ -12,7 +12,7 @@
  * them loaded.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type PurchaseId, isConcordError, parsePurchaseId } from '@concord/core'
+import { type PurchaseId, invalidValues, isConcordError, parsePurchaseId } from '@concord/core'
 import { AuthError, type TokenVerifier } from './auth.js'
 import { type DocHost, backendFor } from './doc-host.js'
 import { type AuditCheckpoints, historyPage } from './admin-history.js'
@@ -106,7 +106,14 @@ async function oneDoc(ctx: AdminContext, docId: PurchaseId) {
   const doc = await ctx.store.getDoc(docId)
   if (doc === undefined) throw new HttpError(404, 'NOT_FOUND', `no document ${docId}`)
   const loaded = ctx.host.docs.get(docId)
-  return { ...doc, loaded: loaded !== undefined, snapshots: await ctx.store.listSnapshots(docId) }
+  const built = loaded ?? (await ctx.host.build(docId, doc.backend))
+  try {
+    // What the document holds that the schema refuses (read as absent everywhere): an operator's to see.
+    const invalid = invalidValues(built.replica.log.doc.read())
+    return { ...doc, loaded: loaded !== undefined, snapshots: await ctx.store.listSnapshots(docId), invalid }
+  } finally {
+    if (loaded === undefined) built.replica.log.doc.destroy()
+  }
 }
 
 async function history(ctx: AdminContext, docId: PurchaseId, url: URL) {

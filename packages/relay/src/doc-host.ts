@@ -26,7 +26,7 @@
  */
 import {
   type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId,
-  ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, yjsBackend,
+  ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, yjsBackend,
 } from '@concord/core'
 import { type AwarenessEntry, type SequencedEvent, CLOSE_CODES, encodeServerMessage, encodeYMessage, rightsFor } from '@concord/core/protocol'
 import type { Logger } from 'pino'
@@ -95,6 +95,8 @@ export class LoadedDoc implements FanoutTarget {
   submitted = 0
   settled = 0
   readonly afterStored: { readonly upTo: number; readonly run: () => void }[] = []
+  /** Values the schema refuses in this document (read as absent), as last counted: recounted while there are any. */
+  invalidCount = 0
   /** Cluster mode only: the catch-up from the store running now, and whether another was asked for meanwhile. */
   catchUp: Promise<void> | undefined
   catchUpAgain = false
@@ -154,6 +156,9 @@ export class DocHost {
   private readonly newId = createUlidFactory(Date.now, Math.random)
   private readonly unloadTimer: NodeJS.Timeout
   private totalConflicts = 0
+  private totalInvalid = 0
+  /** Nanoseconds spent in the write check since the last group, per endpoint (added to the metric once per group). */
+  private readonly checkTime = { native: 0n, y: 0n }
   private closing = false
 
   constructor(private readonly o: DocHostOptions) {
@@ -187,9 +192,16 @@ export class DocHost {
     if (doc === undefined) {
       let p = this.loading.get(docId)
       if (p === undefined) {
-        p = this.build(docId, want ?? 'yjs').then((d) => {
+        p = this.build(docId, want ?? 'yjs').catch((e: unknown) => {
+          if (isConcordError(e)) throw e
+          // Whatever the stored document holds, a failed load is this document's alone, and typed.
+          this.o.metrics.documentFailures.inc({ step: 'load' })
+          this.o.log.error({ docId, err: e }, 'the document could not be loaded')
+          throw new ConcordError('STORE_CORRUPT', `document ${docId} could not be loaded: ${(e as Error).message}`, { docId })
+        }).then((d) => {
           this.docs.set(docId, d)
           this.o.metrics.loadedDocuments.set(this.docs.size)
+          this.countInvalid(d, true)
           this.setConflicts(d)
           this.touched.add(d)
           // Another relay may have stored events after this load read the store and before its notice could find the document.
@@ -296,7 +308,9 @@ export class DocHost {
         reject(e, 'UNKNOWN_EVENT', `depends on events the relay has not stored: ${missing.slice(0, 5).join(', ')}`)
         continue
       }
+      const t0 = process.hrtime.bigint()
       const refusal = refusalOf(doc, { payload: e.payload, event: e, author, raw: false, genericRooms: this.o.config.genericRooms })
+      this.checkTime.native += process.hrtime.bigint() - t0
       if (refusal !== undefined) {
         this.o.metrics.writesRefused.inc({ endpoint: 'native', rule: refusal.rule })
         this.o.log.info({ docId: doc.docId, event: e.id, user: push.session.user, rule: refusal.rule, key: refusal.key }, 'write refused')
@@ -412,10 +426,12 @@ export class DocHost {
     doc.lastUsed = Date.now()
     const replica = doc.replica
     const e = replica.prepareImport(update, this.importActor, { ...(session.user ? { user: session.user } : {}), device: Y_DEVICE })
+    const t0 = process.hrtime.bigint()
     const refusal = refusalOf(doc, {
       payload: update, event: e, raw: true, genericRooms: this.o.config.genericRooms,
       author: { subject: session.user, device: Y_DEVICE, rights: rightsFor(session.grants, doc.docId) },
     })
+    this.checkTime.y += process.hrtime.bigint() - t0
     if (refusal !== undefined) {
       replica.dropReservations()
       this.o.metrics.writesRefused.inc({ endpoint: 'y', rule: refusal.rule })
@@ -472,12 +488,18 @@ export class DocHost {
    */
   private afterGroup(): void {
     batchWrites(() => this.fanout.flush())
+    for (const endpoint of ['native', 'y'] as const) {
+      if (this.checkTime[endpoint] === 0n) continue
+      this.o.metrics.writeCheckSeconds.inc({ endpoint }, Number(this.checkTime[endpoint]) / 1e9)
+      this.checkTime[endpoint] = 0n
+    }
     const touched = [...this.touched]
     this.touched.clear()
     for (const doc of touched) {
       if (doc.evicted) continue
       this.contained(doc, 'conflict check', () => {
         this.setConflicts(doc)
+        this.countInvalid(doc)
         if (doc.replica.exists && doc.natives.size > 0) this.validatedDue.add(doc)
         this.maybeNumber(doc)
         this.maybeSnapshot(doc)
@@ -511,6 +533,24 @@ export class DocHost {
   validatedFrame(doc: LoadedDoc): Uint8Array {
     const conflicts = doc.replica.exists ? doc.replica.conflicts().map((c) => c.id) : []
     return encodeServerMessage({ t: 'validated', docId: doc.docId, cursor: doc.lastSeq, conflicts })
+  }
+
+  /**
+   * Counts what the document holds that the schema refuses: on load (logged,
+   * naming the keys), and after a change only while there is any (a write
+   * that supersedes an invalid value removes it). Writes the relay took were
+   * checked, so a document that loaded clean stays clean.
+   */
+  private countInvalid(doc: LoadedDoc, loading = false): void {
+    if (!loading && doc.invalidCount === 0) return
+    const n = doc.evicted ? 0 : invalidValues(doc.replica.log.doc.read()).length
+    if (loading && n > 0) {
+      const found = invalidValues(doc.replica.log.doc.read())
+      this.o.log.warn({ docId: doc.docId, invalid: n, first: found.slice(0, 5) }, 'the document holds values its schema refuses; they read as absent')
+    }
+    this.totalInvalid += n - doc.invalidCount
+    doc.invalidCount = n
+    this.o.metrics.invalidValues.set(this.totalInvalid)
   }
 
   private setConflicts(doc: LoadedDoc): void {
@@ -750,6 +790,7 @@ export class DocHost {
     this.o.log.warn({ docId: doc.docId, why }, 'document evicted; its connections reconnect')
     if (this.docs.get(doc.docId) === doc) this.docs.delete(doc.docId)
     this.setConflicts(doc)
+    this.countInvalid(doc)
     this.o.metrics.loadedDocuments.set(this.docs.size)
     for (const sub of [...doc.natives]) sub.close(CLOSE_CODES.INTERNAL, 'document reloading')
     for (const peer of [...doc.rooms]) peer.close(CLOSE_CODES.INTERNAL, 'document reloading')
@@ -792,6 +833,7 @@ export class DocHost {
       this.docs.delete(doc.docId)
       doc.evicted = true
       this.setConflicts(doc)
+      this.countInvalid(doc)
       doc.replica.log.doc.destroy()
       this.o.metrics.loadedDocuments.set(this.docs.size)
       this.o.log.debug({ docId: doc.docId }, 'document unloaded')

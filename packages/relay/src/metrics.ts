@@ -30,6 +30,10 @@ export class RelayMetrics {
     name: 'concord_writes_refused_total', help: 'Writes the inspector refused, by endpoint and rule (what the update did, not its label)',
     labelNames: ['endpoint', 'rule'], registers: [this.registry],
   })
+  readonly writeCheckSeconds = new Counter({
+    name: 'concord_write_check_seconds_total', help: 'Time spent inspecting and checking writes (the trust boundary), by endpoint: its share of the process CPU',
+    labelNames: ['endpoint'], registers: [this.registry],
+  })
   readonly invalidValues = new Gauge({ name: 'concord_invalid_values', help: 'Values in loaded documents that the schema refuses (read as absent)', registers: [this.registry] })
   readonly documentFailures = new Counter({
     name: 'concord_document_failures_total', help: 'Per-document steps that threw: the document was evicted, its connections asked to reconnect',
