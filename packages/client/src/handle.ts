@@ -4,8 +4,8 @@
  * reconnects and reloads (a replica reloaded after a failed save included).
  */
 import {
-  type AuditEntry, type Conflict, type ConflictId, type EventEnvelope, type EventId, type Hlc, type PurchaseDerived,
-  type PurchaseId, type PurchaseReplica, type PurchaseState, ConcordError, auditTrail, eventsUpTo, readPurchase, replay,
+  type AuditEntry, type Conflict, type ConflictId, type EventEnvelope, type EventId, type Hlc, type InvalidValue, type PurchaseDerived,
+  type PurchaseId, type PurchaseReplica, type PurchaseState, ConcordError, auditTrail, eventsUpTo, invalidValues, readPurchase, replay,
 } from '@concord/core'
 import type { DocStatus, EventAckStatus } from './types.js'
 
@@ -59,6 +59,15 @@ export class PurchaseHandle {
 
   conflicts(): Conflict[] {
     return this.replica.conflicts()
+  }
+
+  /**
+   * What the stored purchase holds that its schema refuses (written before
+   * the relay checked writes, or by a newer version): each reads as absent,
+   * and is listed here so the person is told rather than shown less.
+   */
+  invalid(): readonly InvalidValue[] {
+    return invalidValues(this.replica.log.doc.read())
   }
 
   /** Runs a command and resolves once its event is saved in the outbox (before any network). */

@@ -88,6 +88,7 @@ export class Inbound {
     await batch.commit()
     this.commitAck(m.docId, next, ownIds)
     if (next.summary.exists) ctx.search.put(m.docId, next.summary)
+    for (const v of res.violations) ctx.notifier.emit({ type: 'invalid-received', docId: m.docId, eventId: v.id, reason: v.error.message })
     if (res.rejected.length > 0) {
       const first = res.rejected[0]!
       ctx.docErrors.set(m.docId, { code: first.error.code, message: `an event from the relay does not apply here: ${first.error.message}`, fatal: false })

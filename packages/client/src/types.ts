@@ -120,6 +120,8 @@ export type Notification =
   | { readonly type: 'conflict-resolved-elsewhere'; readonly at: string; readonly docId: PurchaseId; readonly conflicts: readonly string[]; readonly by: string; readonly suppressed: number }
   | { readonly type: 'rejected'; readonly at: string; readonly docId: PurchaseId; readonly eventId: string; readonly code: string; readonly reason: string; readonly suppressed: number }
   | { readonly type: 'dead-letter'; readonly at: string; readonly docId: PurchaseId; readonly reason: string; readonly suppressed: number }
+  /** The relay sent an event its schema refuses (an older relay stored it): applied, so this device stays in step, and reported. */
+  | { readonly type: 'invalid-received'; readonly at: string; readonly docId: PurchaseId; readonly eventId: string; readonly reason: string; readonly suppressed: number }
 
 export interface QueueStats {
   readonly byDoc: Readonly<Record<string, number>>

@@ -22,7 +22,7 @@ export {
   BACKEND_NAMES, PRIORITIES, validateEnvelope,
 } from './log/envelope.js'
 export {
-  type CrdtBackend, type CrdtDoc, type DocSnapshot, type DocWriter, type RegisterEntry, type SetName, type VersionVector,
+  type CrdtBackend, type CrdtDoc, type DocSnapshot, type DocWriter, type DocWriteOp, type RegisterEntry, type SetName, type VersionVector,
   SET_NAMES,
 } from './backends/backend.js'
 export { yjsBackend, YjsDoc, validateYjsUpdate, yjsClientIdOf } from './backends/yjs.js'
@@ -38,8 +38,9 @@ export {
 } from './purchase/model.js'
 export { readPurchase, hasPurchase } from './purchase/read.js'
 export { invalidValues, type InvalidValue } from './purchase/invalid.js'
+export { recordWrites, replayWrites } from './purchase/writes.js'
 export {
-  checkWrite, KNOWN_KINDS, type WriteRefusal, type WriteRefusalCode, type WriteAuthor, type WriteCheckContext,
+  checkWrite, effectOfWrites, KNOWN_KINDS, type WriteRefusal, type WriteRefusalCode, type WriteAuthor, type WriteCheckContext,
 } from './purchase/inspect.js'
 export { BOUNDS, registerSpecOf, checkEntry, checkRecord, RECORD_SCHEMA, TEXTS, type RegisterSpec, type RegisterArea } from './purchase/schema.js'
 export type { UpdateEffect, EffectOp } from './backends/effect.js'

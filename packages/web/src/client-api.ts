@@ -5,7 +5,7 @@
  */
 import type {
   AuditEntry, Conflict, ConflictId, CreatePurchaseInput, EventId, Priority, PurchaseDerived, PurchaseId, PurchaseReplica,
-  PurchaseState,
+  PurchaseState, InvalidValue,
 } from '@concord/core'
 import type { ClientStatus, DeadLetter, DocStatus, Notification, PurchaseSummary } from '@concord/client'
 
@@ -16,6 +16,8 @@ export interface PurchaseHandle {
   state(): PurchaseState
   derived(): PurchaseDerived
   conflicts(): Conflict[]
+  /** Stored values the schema refuses (they read as absent). */
+  invalid(): readonly InvalidValue[]
   readonly replica: PurchaseReplica
   /** False until the purchase's first event is here (opened by id before it synced). */
   readonly exists: boolean

@@ -273,27 +273,24 @@ export class PurchaseReplica {
   }
 
   /**
-   * Receives events from a relay, each held to the purchase schema before it
-   * applies (an older relay may have stored what this one would refuse): a
-   * refused event is reported in `rejected` (SCHEMA_VIOLATION, naming the
-   * rule and key) and not applied, so what depends on it waits. Events are
-   * checked one at a time, each against a document that holds the ones
-   * before it; one whose dependencies are not here yet is parked unchecked,
-   * as `receive` parks it (a relay sends a document's events in order).
+   * Receives events from a relay, each held to the purchase schema first:
+   * an older relay may have stored what this one would refuse. The relay's
+   * store is what every device converges on, so such an event still
+   * applies (its invalid values read as absent); it is returned in
+   * `violations`, naming the rule and key, for the person to be told.
+   * Events are checked one at a time, each against a document holding the
+   * ones before it; one whose dependencies are not here yet is parked
+   * unchecked, as `receive` parks it (a relay sends a document's events in
+   * order).
    */
-  receiveChecked(events: readonly EventEnvelope[]): AppendResult {
+  receiveChecked(events: readonly EventEnvelope[]): AppendResult & { readonly violations: readonly { readonly id: EventId; readonly error: ConcordError }[] } {
     const backend = this.log.backend
-    if (backend.inspectUpdate === undefined) return this.receive(events)
+    const violations: { id: EventId; error: ConcordError }[] = []
+    if (backend.inspectUpdate === undefined) return { ...this.receive(events), violations }
     const applied: EventEnvelope[] = []
     const duplicates: EventId[] = []
     const pending: EventId[] = []
     const rejected: { id: string; error: ConcordError }[] = []
-    const take = (r: AppendResult) => {
-      applied.push(...r.applied)
-      duplicates.push(...r.duplicates)
-      pending.push(...r.pending)
-      rejected.push(...r.rejected)
-    }
     const here = (id: EventId) => this.log.has(id)
     for (const e of events) {
       const ready = !here(e.id) && this.log.get(e.id) === undefined && e.deps.every(here) && (e.seq <= 1 || here(eventIdOf(e.actor, e.seq - 1)))
@@ -301,26 +298,27 @@ export class PurchaseReplica {
         const doc = this.log.doc
         const snapshot = doc.read()
         const raw = e.kind === 'yjs.update'
-        let refusal
+        let why: ConcordError | undefined
         try {
-          refusal = checkWrite(backend.inspectUpdate(doc, e.payload), {
+          const refusal = checkWrite(backend.inspectUpdate(doc, e.payload), {
             docId: this.docId, backend: backend.name, snapshot,
             textLength: (key) => doc.textLength?.(key) ?? snapshot.texts.get(key)?.length ?? 0,
             event: e, raw, ...(raw ? {} : { authorId: backend.authorOf?.(e.actor) ?? '' }), now: this.now(), genericRooms: true,
           })
+          if (refusal !== undefined) why = new ConcordError('SCHEMA_VIOLATION', `${e.id} breaks the purchase schema (${refusal.rule}): ${refusal.message}`, { rule: refusal.rule, key: refusal.key })
         } catch (err) {
+          // Undecodable: receive refuses it below with the same error.
           if (!isConcordError(err)) throw err
-          rejected.push({ id: e.id, error: err })
-          continue
         }
-        if (refusal !== undefined) {
-          rejected.push({ id: e.id, error: new ConcordError('SCHEMA_VIOLATION', `${e.id} breaks the purchase schema (${refusal.rule}): ${refusal.message}`, { rule: refusal.rule, key: refusal.key }) })
-          continue
-        }
+        if (why !== undefined) violations.push({ id: e.id, error: why })
       }
-      take(this.receive([e]))
+      const r = this.receive([e])
+      applied.push(...r.applied)
+      duplicates.push(...r.duplicates)
+      pending.push(...r.pending)
+      rejected.push(...r.rejected)
     }
-    return { applied, duplicates, pending, rejected }
+    return { applied, duplicates, pending, rejected, violations }
   }
 
   /**

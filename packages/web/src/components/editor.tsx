@@ -61,6 +61,7 @@ export function Editor({ id, at }: { readonly id: PurchaseId; readonly at: strin
         </div>
         <DocSync handle={handle} />
       </header>
+      <InvalidValues handle={handle} />
       <ConflictPanel handle={handle} />
       <Lifecycle handle={handle} />
       <div class="editor-grid">
@@ -83,6 +84,28 @@ export function Editor({ id, at }: { readonly id: PurchaseId; readonly at: strin
       </div>
       <p class="muted small">Amounts in {currencyOf(state)}, {exp} decimals, rounded {state.settings.rounding.mode === 'HALF_UP' ? 'half up' : 'half even'}, tax {state.settings.rounding.tax === 'PER_LINE' ? 'per line' : 'on the total'}, prices {state.settings.taxMode === 'EXCLUSIVE' ? 'before' : 'including'} tax.</p>
     </article>
+  )
+}
+
+/**
+ * Values the stored purchase holds that its schema refuses: written before
+ * the relay checked writes, or by a newer version. They read as absent (a
+ * line's quantity as 0, a record not at all); the panel says which, so
+ * nobody takes the order for complete.
+ */
+function InvalidValues({ handle }: { readonly handle: PurchaseHandle }) {
+  const invalid = handle.invalid()
+  if (invalid.length === 0) return null
+  return (
+    <div class="alert" role="status" data-testid="invalid-values">
+      <p><strong>Some stored values of this purchase could not be read</strong> and are left out of what is shown. Ask the person who changed them to enter them again.</p>
+      <details>
+        <summary>{invalid.length === 1 ? '1 value' : `${invalid.length} values`} left out</summary>
+        <ul class="small">
+          {invalid.slice(0, 50).map((v) => <li key={`${v.part}:${v.key}`}><code>{v.key}</code>: {v.reason}</li>)}
+        </ul>
+      </details>
+    </div>
   )
 }
 

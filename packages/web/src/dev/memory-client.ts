@@ -6,7 +6,7 @@
  */
 import {
   type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, PurchaseReplica, auditTrail, createUlidFactory,
-  eventsUpTo, formatMinor, hasPurchase, parsePurchaseId, readPurchase, replay, yjsBackend,
+  eventsUpTo, formatMinor, hasPurchase, invalidValues, parsePurchaseId, readPurchase, replay, yjsBackend,
 } from '@concord/core'
 import type { AppClient, ClientStatus, DocStatus, PurchaseHandle, PurchaseSummary } from '../client-api.js'
 
@@ -37,6 +37,7 @@ export function memoryClient(user: string, device: string): AppClient & { seedDe
     state: () => r.state(),
     derived: () => r.derived(),
     conflicts: () => r.conflicts(),
+    invalid: () => invalidValues(r.log.doc.read()),
     run: async (cmd) => {
       const out = cmd(r)
       emit()
