@@ -6,8 +6,14 @@
  * rights and the writer's identity. Both endpoints go through here; nothing
  * a document holds can make it throw (a refusal is a value).
  */
-import { type CrdtDoc, type WriteAuthor, type WriteRefusal, checkWrite, isConcordError } from '@concord/core'
-import type { LoadedDoc } from './doc-host.js'
+import { type CrdtBackend, type CrdtDoc, type WriteAuthor, type WriteRefusal, checkWrite, isConcordError } from '@concord/core'
+
+/** What the check reads of a loaded document (the document host's LoadedDoc has it). */
+export interface DocToCheck {
+  readonly docId: string
+  readonly backend: CrdtBackend
+  readonly replica: { readonly log: { readonly doc: CrdtDoc } }
+}
 
 export interface WriteToCheck {
   readonly payload: Uint8Array
@@ -22,7 +28,7 @@ export interface WriteToCheck {
 export type Refusal = WriteRefusal | { readonly code: 'INVALID_UPDATE'; readonly rule: 'decode'; readonly key: ''; readonly message: string }
 
 /** The refusal of a write, or undefined when it may be stored. */
-export function refusalOf(doc: LoadedDoc, w: WriteToCheck): Refusal | undefined {
+export function refusalOf(doc: DocToCheck, w: WriteToCheck): Refusal | undefined {
   const crdt: CrdtDoc = doc.replica.log.doc
   const backend = doc.backend
   let effect

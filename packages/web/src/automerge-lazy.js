@@ -5,7 +5,7 @@
 // wasm), so the app itself stays small and Yjs purchases never pay for it.
 // Core only calls Automerge inside functions, never at module load.
 const NAMES = [
-  'applyChanges', 'change', 'clone', 'decodeChange', 'emptyChange', 'free', 'getBackend', 'getHeads',
+  'applyChanges', 'change', 'clone', 'decodeChange', 'emptyChange', 'encodeChange', 'free', 'getBackend', 'getHeads',
   'getLastLocalChange', 'init', 'load', 'save', 'splice', 'view', 'ImmutableString',
 ]
 
@@ -20,6 +20,7 @@ export let change = notLoaded
 export let clone = notLoaded
 export let decodeChange = notLoaded
 export let emptyChange = notLoaded
+export let encodeChange = notLoaded
 export let free = notLoaded
 export let getBackend = notLoaded
 export let getHeads = notLoaded
@@ -50,6 +51,7 @@ export function loadAutomerge() {
     clone = A.clone
     decodeChange = A.decodeChange
     emptyChange = A.emptyChange
+    encodeChange = A.encodeChange
     free = A.free
     getBackend = A.getBackend
     getHeads = A.getHeads

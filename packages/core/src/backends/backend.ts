@@ -22,24 +22,12 @@ import type { Hlc } from '../time/hlc.js'
 import type { Json } from '../json.js'
 import type { BackendName } from '../log/envelope.js'
 import type { UpdateEffect } from './effect.js'
+import type { SetName } from './sets.js'
 
 export type { BackendName }
 
-/** The grow-only sets a purchase has. */
-export type SetName =
-  | 'lines'
-  | 'receipts'
-  | 'returns'
-  | 'bills'
-  | 'payments'
-  | 'refunds'
-  | 'voids'
-  | 'transitions'
-  | 'resolutions'
-
-export const SET_NAMES: readonly SetName[] = [
-  'lines', 'receipts', 'returns', 'bills', 'payments', 'refunds', 'voids', 'transitions', 'resolutions',
-]
+export type { SetName } from './sets.js'
+export { SET_NAMES } from './sets.js'
 
 /** One value of a register, with the write that made it. */
 export interface RegisterEntry {

@@ -12,7 +12,7 @@
  * all (a nested type, binary content, a change that does not decode) is
  * listed as `malformed`.
  */
-import type { SetName } from './backend.js'
+import type { SetName } from './sets.js'
 
 export type EffectOp =
   /** A set-once field written. `existing`: the value the document (or an earlier op of this update) held there. */

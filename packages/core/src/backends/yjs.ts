@@ -17,6 +17,7 @@ import type { CrdtBackend, CrdtDoc, DocSnapshot, DocWriter, RegisterEntry, SetNa
 import { SET_NAMES } from './backend.js'
 import { YJS_V2_FORMAT, unwrapSnapshotFormat, wrapSnapshot } from './snapshot-header.js'
 import { PatchedMap } from './patched-map.js'
+import { inspectYjsUpdate } from './yjs-inspect.js'
 
 const SEP = '\u0000'
 const TEXT_PREFIX = 't:'
@@ -32,6 +33,37 @@ export function yjsClientIdOf(replica: ReplicaId): number {
 
 function compareEntries(a: RegisterEntry, b: RegisterEntry): number {
   return compareHlc(a.hlc, b.hlc) || (a.ev < b.ev ? -1 : a.ev > b.ev ? 1 : 0)
+}
+
+/**
+ * What a register may hold to be read: a plain object with a string `ev`
+ * and `hlc`. Raw Yjs clients can write anything into `regs` (null, a
+ * number, a nested type); those are skipped, never sorted. The value
+ * itself is for the purchase layer to judge.
+ */
+function isReadableEntry(v: unknown): v is RegisterEntry {
+  if (typeof v !== 'object' || v === null) return false
+  const proto = Object.getPrototypeOf(v) as unknown
+  if (proto !== Object.prototype && proto !== null) return false
+  const e = v as { ev?: unknown; hlc?: unknown }
+  return typeof e.ev === 'string' && typeof e.hlc === 'string'
+}
+
+/**
+ * A record as a set read gives it: anything a raw client wrote, except
+ * what is no value at all (undefined, which the patched read takes for
+ * "removed") and live Yjs types, which hold their document and would send
+ * any walk over the snapshot round in circles. The purchase layer filters
+ * the rest (read.ts).
+ */
+function recordValue(v: unknown): Json | undefined {
+  return v === undefined || v instanceof Y.AbstractType ? undefined : (v as Json)
+}
+
+/** The register a `regs` key belongs to; undefined for a key without the separator (no Concord write makes one). */
+function registerOf(full: string): string | undefined {
+  const cut = full.indexOf(SEP)
+  return cut < 0 ? undefined : full.slice(0, cut)
 }
 
 /** Yjs stores JSON: drop undefined optional fields rather than store them. */
@@ -88,7 +120,10 @@ export class YjsDoc implements CrdtDoc {
       for (const [changedType, keys] of tr.changed) {
         const type: unknown = changedType
         if (type === this.regs) {
-          for (const k of keys) if (k !== null) this.dirty.regs.add(k.slice(0, k.indexOf(SEP)))
+          for (const k of keys) {
+            const reg = k === null ? undefined : registerOf(k)
+            if (reg !== undefined) this.dirty.regs.add(reg)
+          }
         } else if (type === this.clock) this.dirty.clock = true
         else if (type === this.initMap) this.dirty.init = true
         else {
@@ -105,14 +140,16 @@ export class YjsDoc implements CrdtDoc {
   }
 
   private indexAdd(full: string): void {
-    const reg = full.slice(0, full.indexOf(SEP))
+    const reg = registerOf(full)
+    if (reg === undefined) return
     let keys = this.index.get(reg)
     if (keys === undefined) this.index.set(reg, (keys = new Set()))
     keys.add(full)
   }
 
   private indexRemove(full: string): void {
-    const reg = full.slice(0, full.indexOf(SEP))
+    const reg = registerOf(full)
+    if (reg === undefined) return
     const keys = this.index.get(reg)
     keys?.delete(full)
     if (keys?.size === 0) this.index.delete(reg)
@@ -216,9 +253,15 @@ export class YjsDoc implements CrdtDoc {
     for (const name of SET_NAMES) {
       const before = prev?.sets[name]
       const ids = d.sets.get(name)
-      if (before === undefined) sets[name] = new Map(this.sets[name].entries())
-      else if (ids === undefined) sets[name] = before
-      else sets[name] = PatchedMap.of(before, new Map([...ids].map((id) => [id, this.sets[name].get(id)])))
+      if (before === undefined) {
+        const all = new Map<string, Json>()
+        for (const [id, v] of this.sets[name].entries()) {
+          const rec = recordValue(v)
+          if (rec !== undefined) all.set(id, rec)
+        }
+        sets[name] = all
+      } else if (ids === undefined) sets[name] = before
+      else sets[name] = PatchedMap.of(before, new Map([...ids].map((id) => [id, recordValue(this.sets[name].get(id))])))
     }
     const clock = prev === undefined || d.clock ? (new Map(this.clock.entries()) as unknown as VersionVector) : prev.clock
     const init = prev === undefined || d.init ? new Map(this.initMap.entries()) : prev.init
@@ -238,8 +281,8 @@ export class YjsDoc implements CrdtDoc {
     const keys = this.index.get(reg)
     const entries: RegisterEntry[] = []
     for (const k of keys ?? []) {
-      const e = this.regs.get(k)
-      if (e !== undefined) entries.push(e)
+      const e: unknown = this.regs.get(k)
+      if (isReadableEntry(e)) entries.push(e)
     }
     into.set(reg, entries.length > 0 ? entries.sort(compareEntries) : undefined)
   }
@@ -299,4 +342,9 @@ export const yjsBackend: CrdtBackend = {
     return new YjsDoc(replica, ydoc)
   },
   validateUpdate: validateYjsUpdate,
+  inspectUpdate: (doc, payload) => {
+    if (!(doc instanceof YjsDoc)) fail('BACKEND_MISMATCH', `a Yjs update is inspected against a Yjs document, not a ${doc.backend} one`, { actual: doc.backend, expected: 'yjs' })
+    return inspectYjsUpdate(doc, payload)
+  },
+  authorOf: (replica) => String(yjsClientIdOf(replica)),
 }

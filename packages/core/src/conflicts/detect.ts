@@ -10,14 +10,14 @@
  */
 import type { RegisterEntry } from '../backends/backend.js'
 import { hashText } from '../hash.js'
-import type { ConflictId, EventId, LineId } from '../ids.js'
+import { type ConflictId, type EventId, type LineId, splitEventId } from '../ids.js'
 import { canonicalJson } from '../json.js'
 import { type Decimal, addDecimal, compareDecimal, isZeroDecimal, mulDecimal, subDecimal } from '../money/decimal.js'
 import { formatMinor, parseMinor } from '../money/amount.js'
 import { decodeHlc } from '../time/hlc.js'
 import { instantFromEpochMs } from '../time/dates.js'
 import type { PurchaseDerived } from '../purchase/derive.js'
-import type { PurchaseLine, PurchaseState, ResolutionRecord, Stamp, TransitionRecord } from '../purchase/model.js'
+import type { PurchaseLine, PurchaseState, ResolutionRecord, Stamp, StoredClock, TransitionRecord } from '../purchase/model.js'
 import { GUARDED_FIELDS } from '../purchase/model.js'
 import { linePositions } from '../purchase/read.js'
 import { PatchedMap } from '../backends/patched-map.js'
@@ -177,7 +177,9 @@ const duplicateReceipt: Detector = ({ state, derived }) => {
   for (const r of state.receipts) {
     if (derived.voided.has(r.id)) continue
     const k = `${r.line}:${r.deliveryNote}`
-    groups.set(k, [...(groups.get(k) ?? []), r])
+    const g = groups.get(k)
+    if (g === undefined) groups.set(k, [r])
+    else g.push(r)
   }
   const out: RawConflict[] = []
   for (const [k, rs] of groups) {
@@ -309,17 +311,40 @@ const CONTRADICTIONS: readonly (readonly [string, string])[] = [
   ['confirm', 'cancel'], ['approve', 'cancel'], ['approve', 'reject'],
 ]
 
+const CONTRADICTING: ReadonlySet<string> = new Set(CONTRADICTIONS.flat())
+
+/**
+ * Pair checks plus settling checks one detection may make. A real order has
+ * a few contradictory transitions; a crafted document can hold thousands,
+ * which would take minutes (pairs times transitions). Past the budget the
+ * detector stops where it is: the conflicts it found so far, in order, the
+ * same on every replica.
+ */
+const TRANSITION_WORK = 500_000
+
 const contradictoryTransitions: Detector = ({ state, derived }) => {
   const out: RawConflict[] = []
   const ts = state.transitions
-  const settled = (a: TransitionRecord, b: TransitionRecord) =>
-    ts.some((t) => t !== a && t !== b && covers(t.vv, a.ev) && covers(t.vv, b.ev))
-  for (let i = 0; i < ts.length; i++) {
-    for (let j = i + 1; j < ts.length; j++) {
-      const a = ts[i]!
-      const b = ts[j]!
+  // Only these can form a pair; kept in fold order, so pairs come in the order a scan of every pair meets them.
+  const candidates = ts.filter((t) => CONTRADICTING.has(t.action))
+  let work = 0
+  const settled = (a: TransitionRecord, b: TransitionRecord): boolean | undefined => {
+    for (const t of ts) {
+      if (++work > TRANSITION_WORK) return undefined
+      if (t !== a && t !== b && covers(t.vv, a.ev) && covers(t.vv, b.ev)) return true
+    }
+    return false
+  }
+  for (let i = 0; i < candidates.length; i++) {
+    for (let j = i + 1; j < candidates.length; j++) {
+      if (++work > TRANSITION_WORK) return out
+      const a = candidates[i]!
+      const b = candidates[j]!
       const pair = CONTRADICTIONS.some(([x, y]) => (a.action === x && b.action === y) || (a.action === y && b.action === x))
-      if (!pair || !concurrent(a, b) || settled(a, b)) continue
+      if (!pair || !concurrent(a, b)) continue
+      const done = settled(a, b)
+      if (done === undefined) return out
+      if (done) continue
       out.push({
         kind: 'CONTRADICTORY_TRANSITIONS',
         subject: 'lifecycle',
@@ -456,12 +481,54 @@ function duplicateKeyOf(l: PurchaseLine): string | undefined {
   return l.removed || l.product === '' ? undefined : `${l.product}\u0000${l.qty}\u0000${l.price.amount}`
 }
 
-/** Pairs of lines that look alike and were added concurrently: a pure function of the group's members. */
+/**
+ * Bounds on the look-alike pairs of one group. Below them the pairs are
+ * exactly every concurrent pair; a real order never comes near (a group is a
+ * handful of lines). Unbounded, 1,000 look-alike lines written concurrently
+ * (vv {}: a raw client can) made half a million conflicts and overflowed the
+ * stack collecting them. Past a bound the group reports what it found so far
+ * in a fixed order, so a command that shrinks such a group can surface pairs
+ * it hid, which the command check then refuses; resolutions still apply.
+ */
+const MAX_DUPLICATE_PAIRS = 256
+const DUPLICATE_WORK = 200_000
+
+const byCreation = (x: PurchaseLine, y: PurchaseLine) =>
+  x.created.hlc < y.created.hlc ? -1 : x.created.hlc > y.created.hlc ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0
+
+const countOf = (vv: StoredClock, replica: string): number => (Object.hasOwn(vv, replica) ? vv[replica]! : 0)
+
+/**
+ * Pairs of lines that look alike and were added concurrently: a pure function
+ * of the group's members, whatever their order. Each line is compared only
+ * with the earlier lines its author had not seen: a clock that counts n of a
+ * replica's events saw exactly its events numbered up to n, the last ones of
+ * that replica's lines here. So 10,000 look-alike lines added one after
+ * another cost 10,000 steps, not 50 million comparisons.
+ */
 function duplicatePairs(ls: readonly PurchaseLine[]): RawConflict[] {
   const out: RawConflict[] = []
-  for (let i = 0; i < ls.length; i++) {
-    for (let j = i + 1; j < ls.length; j++) {
-      const [a, b] = [ls[i]!, ls[j]!].sort((x, y) => (x.created.hlc < y.created.hlc ? -1 : 1)) as [PurchaseLine, PurchaseLine]
+  const sorted = [...ls].sort(byCreation)
+  // Earlier members by creating replica: positions in `sorted` and event numbers, and whether those only grow (so unseen ones are a tail).
+  const byReplica = new Map<string, { readonly at: number[]; readonly seqs: number[]; ordered: boolean }>()
+  let work = 0
+  for (let j = 0; j < sorted.length; j++) {
+    const b = sorted[j]!
+    const unseen: number[] = []
+    for (const [replica, m] of byReplica) {
+      const n = countOf(b.created.vv, replica)
+      work++
+      if (m.ordered) {
+        for (let q = m.seqs.length - 1; q >= 0 && m.seqs[q]! > n; q--) unseen.push(m.at[q]!)
+      } else {
+        work += m.seqs.length
+        for (let q = 0; q < m.seqs.length; q++) if (m.seqs[q]! > n) unseen.push(m.at[q]!)
+      }
+    }
+    for (const i of unseen.sort((x, y) => x - y)) {
+      if (++work > DUPLICATE_WORK) return out
+      const a = sorted[i]!
+      // The other way round too: an earlier line whose author claims to have seen this one, or the same event.
       if (!concurrent(a.created, b.created)) continue
       out.push({
         kind: 'POSSIBLE_DUPLICATE_LINE',
@@ -475,7 +542,15 @@ function duplicatePairs(ls: readonly PurchaseLine[]): RawConflict[] {
           DEFER,
         ],
       })
+      if (out.length >= MAX_DUPLICATE_PAIRS) return out
     }
+    if (work > DUPLICATE_WORK) return out
+    const { replica, seq } = splitEventId(b.created.ev)
+    let m = byReplica.get(replica)
+    if (m === undefined) byReplica.set(replica, (m = { at: [], seqs: [], ordered: true }))
+    if (m.seqs.length > 0 && m.seqs[m.seqs.length - 1]! > seq) m.ordered = false
+    m.at.push(j)
+    m.seqs.push(seq)
   }
   return out
 }
@@ -498,9 +573,42 @@ const possibleDuplicateLine: Detector = ({ state }) => {
   return out
 }
 
-/** Resolutions of one conflict that no other resolution of it had seen. */
+/**
+ * Resolutions of one conflict that no other resolution of it had seen. Another
+ * resolution saw `r` when its clock counts r's replica up to r's sequence, so
+ * the two highest counts per replica decide it: linear in the clocks, where
+ * comparing every pair would take minutes on thousands of deferrals.
+ */
 export function maximalResolutions(resolutions: readonly ResolutionRecord[]): ResolutionRecord[] {
-  return resolutions.filter((r) => !resolutions.some((o) => o !== r && covers(o.vv, r.ev)))
+  if (resolutions.length < 2) return [...resolutions]
+  const parts = resolutions.map((r) => splitEventId(r.ev))
+  const authors = new Set(parts.map((p) => p.replica as string))
+  const top = new Map<string, { first: number; by: ResolutionRecord; second: number }>()
+  for (const o of resolutions) {
+    for (const [replica, n] of Object.entries(o.vv)) {
+      if (!authors.has(replica) || typeof n !== 'number') continue
+      const t = top.get(replica)
+      if (t === undefined) top.set(replica, { first: n, by: o, second: -1 })
+      else if (t.by === o) continue
+      else if (n > t.first) {
+        t.second = t.first
+        t.first = n
+        t.by = o
+      } else if (n > t.second) t.second = n
+    }
+  }
+  return resolutions.filter((r, i) => {
+    const { replica, seq } = parts[i]!
+    const t = top.get(replica)
+    const seen = t === undefined ? -1 : t.by === r ? t.second : t.first
+    return seen < seq
+  })
+}
+
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k)
+  if (list === undefined) m.set(k, [v])
+  else list.push(v)
 }
 
 export function decisionOf(r: ResolutionRecord): string {
@@ -509,7 +617,7 @@ export function decisionOf(r: ResolutionRecord): string {
 
 const concurrentResolutions: Detector = ({ state }) => {
   const byConflict = new Map<string, ResolutionRecord[]>()
-  for (const r of state.resolutions) byConflict.set(r.conflict, [...(byConflict.get(r.conflict) ?? []), r])
+  for (const r of state.resolutions) pushTo(byConflict, r.conflict, r)
   const out: RawConflict[] = []
   for (const [conflict, rs] of byConflict) {
     const max = maximalResolutions(rs)
@@ -703,7 +811,7 @@ export function detectConflictsFrom(
   const pv = prev === undefined ? undefined : VIOLATIONS.get(prev.conflicts)
   const v = violationsFrom(pv === undefined ? undefined : { input: prev!.input, v: pv }, input, changes)
   const byConflict = new Map<string, ResolutionRecord[]>()
-  for (const r of input.state.resolutions) byConflict.set(r.conflict, [...(byConflict.get(r.conflict) ?? []), r])
+  for (const r of input.state.resolutions) pushTo(byConflict, r.conflict, r)
   const open: Conflict[] = []
   for (const c of v.all) {
     const max = maximalResolutions(byConflict.get(c.id) ?? [])

@@ -23,10 +23,13 @@ const NEXT: Readonly<Record<Exclude<TransitionAction, 'force'>, Partial<Record<L
 
 export const LIFECYCLE_ACTIONS = Object.keys(NEXT) as Exclude<TransitionAction, 'force'>[]
 
-/** The state an action leads to from `state`, or undefined when it does not apply. */
+/** The state an action leads to from `state`, or undefined when it does not apply (an action this version does not know included). */
 export function nextState(state: LifecycleState, action: TransitionAction, to?: LifecycleState): LifecycleState | undefined {
   if (action === 'force') return to
-  return NEXT[action][state]
+  // Own keys only: `constructor` is no action.
+  if (!Object.hasOwn(NEXT, action)) return undefined
+  const next = NEXT[action as keyof typeof NEXT]
+  return Object.hasOwn(next, state) ? next[state] : undefined
 }
 
 /** Actions a person may take now, for menus: only the allowed transitions are offered. */

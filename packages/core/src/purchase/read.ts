@@ -1,85 +1,110 @@
 /**
  * Reads a backend's plain snapshot into a typed PurchaseState. Documents can
- * arrive from any client (the y-websocket endpoint accepts raw Yjs updates),
- * so reading is defensive: a malformed record is skipped, never trusted and
- * never allowed to crash a replica or the relay.
+ * arrive from any client (the y-websocket endpoint accepts raw Yjs updates,
+ * a newer version may write what this one does not know), so reading goes
+ * through the schema (schema.ts): a register entry is used only when it is
+ * valid for its key, a record only when it is valid for its set, and the
+ * settings only when they are valid. Whatever is refused reads as absent
+ * (a field falls back to its default) and is reported by invalid.ts; it
+ * never crashes a replica or the relay.
  */
-import type { DocSnapshot, RegisterEntry, SnapshotDelta } from '../backends/backend.js'
+import type { DocSnapshot, RegisterEntry, SetName, SnapshotDelta } from '../backends/backend.js'
+import { PatchedMap } from '../backends/patched-map.js'
 import { fail } from '../errors.js'
 import type { LineId, ReplicaId } from '../ids.js'
-import { type Json, isJsonObject } from '../json.js'
+import type { Json } from '../json.js'
 import type { CurrencyCode } from '../money/currency.js'
 import type { Decimal } from '../money/decimal.js'
 import type { MinorString } from '../money/amount.js'
 import { compareHlc } from '../time/hlc.js'
+import { clockProblem, entryProblem, recordProblem, schemaContextOf, settingsProblem, textProblem } from './invalid.js'
 import {
   type Guarded, type LineField, type LineRecord, type PurchaseHeader, type PurchaseLine, type PurchaseSettings,
   type PurchaseState, type Stamp, type TaxSnapshot, type UnitPrice, HEADER_FIELDS, keys,
 } from './model.js'
+import { type SchemaContext, entryShape } from './schema.js'
 
-/** Highest (hlc, event id) wins: the LWW read of a register. */
-export function lwwValue(entries: readonly RegisterEntry[] | undefined): Json | undefined {
-  return entries === undefined || entries.length === 0 ? undefined : (entries[entries.length - 1] as RegisterEntry).value
-}
+const NO_ENTRIES: readonly RegisterEntry[] = []
 
-function guarded<T>(entries: readonly RegisterEntry[] | undefined, accept: (v: Json) => v is Json & T): Guarded<T> {
-  const valid = (entries ?? []).filter((e) => accept(e.value))
-  return { values: valid.map((e) => e.value as T), entries: valid }
-}
+const compareEntries = (a: RegisterEntry, b: RegisterEntry) => compareHlc(a.hlc, b.hlc) || (a.ev < b.ev ? -1 : a.ev > b.ev ? 1 : 0)
 
-const isString = (v: Json): v is string => typeof v === 'string'
+/**
+ * The entries of register `key` that are valid for it, in (hlc, event id)
+ * order. The same array when all are (the common case), so identity still
+ * says "unchanged"; kept per array, which backends keep while the register
+ * is unchanged.
+ */
+const VALID_ENTRIES = new WeakMap<readonly RegisterEntry[], { readonly key: string; readonly exp: number | undefined; readonly valid: readonly RegisterEntry[] }>()
 
-function isStamped(v: Json): v is Json & Stamp {
-  return isJsonObject(v) && typeof v.ev === 'string' && typeof v.hlc === 'string' && typeof v.at === 'string'
+function validEntries(key: string, entries: readonly RegisterEntry[] | undefined, ctx: SchemaContext): readonly RegisterEntry[] {
+  if (entries === undefined || !Array.isArray(entries)) return NO_ENTRIES
+  const hit = VALID_ENTRIES.get(entries)
+  if (hit !== undefined && hit.key === key && hit.exp === ctx.currencyExponent) return hit.valid
+  let valid: RegisterEntry[] | undefined
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!
+    if (entryProblem(key, e, ctx) !== undefined) valid ??= entries.slice(0, i)
+    else valid?.push(e)
+  }
+  // A backend's sort compared valid entries with garbage ones: sort what is left again.
+  const out = valid === undefined ? entries : valid.length === 0 ? NO_ENTRIES : valid.sort(compareEntries)
+  VALID_ENTRIES.set(entries, { key, exp: ctx.currencyExponent, valid: out })
+  return out
 }
 
 /**
- * A set's records, oldest first. Backends keep an unchanged set's map from one
- * read to the next, so the sorted array is kept per map: an edit that touches
- * no record reuses every record array, which is how derived state and the
- * detectors know that receipts, bills and payments did not change.
+ * Highest (hlc, event id) wins: the LWW read of a register. With its key, of
+ * the entries valid for it; without, of the entries that at least have an
+ * entry's shape (the value is the caller's to check).
+ */
+export function lwwValue(entries: readonly RegisterEntry[] | undefined, key?: string, ctx: SchemaContext = {}): Json | undefined {
+  if (key !== undefined) {
+    const valid = validEntries(key, entries, ctx)
+    return valid.length === 0 ? undefined : valid[valid.length - 1]!.value
+  }
+  if (entries === undefined || !Array.isArray(entries)) return undefined
+  for (let i = entries.length - 1; i >= 0; i--) if (entryShape(entries[i]) === undefined) return entries[i]!.value
+  return undefined
+}
+
+function guarded<T>(entries: readonly RegisterEntry[], accept: (v: Json) => boolean = () => true): Guarded<T> {
+  const kept = entries.filter((e) => accept(e.value))
+  return { values: kept.map((e) => e.value as T), entries: kept }
+}
+
+/**
+ * A set's records that are valid for it, oldest first. Backends keep an
+ * unchanged set's map from one read to the next, so the sorted array is kept
+ * per map: an edit that touches no record reuses every record array, which
+ * is how derived state and the detectors know that receipts, bills and
+ * payments did not change.
  */
 const RECORDS_CACHE = new WeakMap<ReadonlyMap<string, Json>, Map<string, readonly Stamp[]>>()
 
-function sortedRecords<T extends Stamp>(set: string, map: ReadonlyMap<string, Json>, valid: (r: Json) => boolean): T[] {
+function sortedRecords<T extends Stamp>(set: SetName, map: ReadonlyMap<string, Json>): T[] {
   let bySet = RECORDS_CACHE.get(map)
   const hit = bySet?.get(set)
   if (hit !== undefined) return hit as T[]
   const out: T[] = []
-  for (const r of map.values()) if (isStamped(r) && valid(r)) out.push(r as unknown as T)
+  for (const [id, r] of map) if (recordProblem(set, id, r) === undefined) out.push(r as unknown as T)
   out.sort((a, b) => compareHlc(a.hlc, b.hlc) || (a.ev < b.ev ? -1 : a.ev > b.ev ? 1 : 0))
   if (bySet === undefined) RECORDS_CACHE.set(map, (bySet = new Map()))
   bySet.set(set, out)
   return out
 }
 
-const hasFields = (...names: string[]) => (r: Json): boolean =>
-  isJsonObject(r) && names.every((n) => typeof r[n] === 'string')
-const RESOLUTIONS_VALID = hasFields('id', 'conflict', 'option')
-const TRANSITIONS_VALID = hasFields('id', 'action')
-const VOIDS_VALID = hasFields('id', 'set', 'target')
-const REFUNDS_VALID = hasFields('id', 'amount', 'date')
-const PAYMENTS_VALID = hasFields('id', 'amount', 'date')
-const BILLS_VALID = hasFields('id', 'line', 'qty', 'date')
-const RETURNS_VALID = hasFields('id', 'line', 'qty', 'date')
-const RECEIPTS_VALID = hasFields('id', 'line', 'qty', 'deliveryNote', 'date')
-
-function isPrice(v: Json): v is Json & UnitPrice {
-  return isJsonObject(v) && typeof v.amount === 'string' && typeof v.currency === 'string'
-}
-
-function isTax(v: Json): v is Json & { on: boolean; code: string; name: string; rate: string } {
-  return isJsonObject(v) && typeof v.on === 'boolean' && typeof v.code === 'string' && typeof v.rate === 'string'
-}
-
 export function readSettings(doc: DocSnapshot): PurchaseSettings {
   const s = doc.init.get('settings')
-  if (!isJsonObject(s) || typeof s.id !== 'string') fail('DOC_NOT_CREATED', 'this document holds no purchase yet')
+  if (s === undefined) fail('DOC_NOT_CREATED', 'this document holds no purchase yet')
+  // Settings the schema refuses would reinterpret every amount: no purchase can be read from them.
+  const why = settingsProblem(s)
+  if (why !== undefined) fail('DOC_NOT_CREATED', `this document holds no valid purchase: its settings are invalid (${why.slice(0, 200)})`)
   return s as unknown as PurchaseSettings
 }
 
 export function hasPurchase(doc: DocSnapshot): boolean {
-  return isJsonObject(doc.init.get('settings'))
+  const s = doc.init.get('settings')
+  return s !== undefined && settingsProblem(s) === undefined
 }
 
 /** `l.<line>.<field>` and `x.<line>.<tax>` keys, parsed once (keys repeat on every read). */
@@ -97,12 +122,13 @@ function lineKeyOf(k: string): { readonly line: string; readonly tax: boolean } 
 }
 
 /**
- * A line is a pure function of its creation record and its register entries.
- * Backends keep unchanged entries' identity from one read to the next, so a
- * line whose inputs are all the same objects as last time is reused as is:
- * reading a 1,000-line purchase after a change to one line rebuilds one line.
+ * A line is a pure function of its creation record, its register entries
+ * and the currency exponent they are checked against. Backends keep
+ * unchanged entries' identity from one read to the next, so a line whose
+ * inputs are all the same objects as last time is reused as is: reading a
+ * 1,000-line purchase after a change to one line rebuilds one line.
  */
-const LINE_CACHE = new WeakMap<object, { readonly inputs: readonly (readonly RegisterEntry[])[]; readonly line: PurchaseLine }>()
+const LINE_CACHE = new WeakMap<object, { readonly inputs: readonly (readonly RegisterEntry[])[]; readonly exp: number | undefined; readonly line: PurchaseLine }>()
 
 /** The register keys each line was read from: an incremental read re-reads a changed line from these plus the changed keys. */
 const LINE_KEYS = new WeakMap<PurchaseLine, readonly string[]>()
@@ -111,7 +137,7 @@ const NO_INPUTS: LineInputs = { keys: [], entries: [], taxFlags: [] }
 
 interface LineInputs {
   readonly keys: string[]
-  /** Parallel to keys. */
+  /** Parallel to keys: the raw entries, as the snapshot holds them. */
   readonly entries: (readonly RegisterEntry[])[]
   /** Parallel to keys: which are tax registers. */
   readonly taxFlags: boolean[]
@@ -119,50 +145,66 @@ interface LineInputs {
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
-function readLine(created: LineRecord, { keys: inputKeys, entries: inputs, taxFlags }: LineInputs, registers: DocSnapshot['registers']): PurchaseLine {
+interface TaxValue { readonly on: boolean; readonly code: string; readonly name: string; readonly rate: Decimal }
+
+function readLine(
+  created: LineRecord, { keys: inputKeys, entries: inputs, taxFlags }: LineInputs, registers: DocSnapshot['registers'], ctx: SchemaContext,
+): PurchaseLine {
   const hit = LINE_CACHE.get(created)
-  if (hit !== undefined && hit.inputs.length === inputs.length && hit.inputs.every((x, i) => x === inputs[i])) {
+  if (hit !== undefined && hit.exp === ctx.currencyExponent && hit.inputs.length === inputs.length && hit.inputs.every((x, i) => x === inputs[i])) {
     LINE_KEYS.set(hit.line, inputKeys)
     return hit.line
   }
   const id = created.id
-  const field = (name: LineField) => lwwValue(registers.get(keys.line(id, name)))
-  const str = (name: LineField, fallback: string): string => {
-    const v = field(name)
-    return typeof v === 'string' ? v : fallback
+  // Valid values only: a field whose every entry the schema refuses falls back to its default.
+  const field = (name: LineField) => {
+    const key = keys.line(id, name)
+    return lwwValue(registers.get(key), key, ctx)
   }
   const taxes: TaxSnapshot[] = []
   for (let i = 0; i < inputs.length; i++) {
-    const entries = inputs[i]!
     if (!taxFlags[i]) continue
     // Add-wins: the tax applies if any concurrent entry says it does.
-    const on = entries.filter((e) => isTax(e.value) && e.value.on)
-    const last = on[on.length - 1]
-    if (last !== undefined && isTax(last.value)) taxes.push({ code: last.value.code, name: String(last.value.name), rate: last.value.rate as Decimal })
+    const entries = validEntries(inputKeys[i]!, inputs[i], ctx)
+    let last: TaxValue | undefined
+    for (const e of entries) if ((e.value as unknown as TaxValue).on) last = e.value as unknown as TaxValue
+    if (last !== undefined) taxes.push({ code: last.code, name: last.name, rate: last.rate })
   }
-  const price = field('price')
   const line: PurchaseLine = {
     id,
-    kind: created.kind === 'service' ? 'service' : 'goods',
+    kind: created.kind,
     created,
-    product: str('product', ''),
-    description: str('description', ''),
-    qty: str('qty', '0') as Decimal,
-    price: price !== undefined && isPrice(price) ? price : { amount: '0' as Decimal, currency: '' as CurrencyCode },
-    discount: str('discount', '0') as Decimal,
-    uom: str('uom', 'unit'),
-    sortKey: str('sortKey', id),
+    product: (field('product') as string | undefined) ?? '',
+    description: (field('description') as string | undefined) ?? '',
+    qty: (field('qty') as Decimal | undefined) ?? ('0' as Decimal),
+    price: (field('price') as unknown as UnitPrice | undefined) ?? { amount: '0' as Decimal, currency: '' as CurrencyCode },
+    discount: (field('discount') as Decimal | undefined) ?? ('0' as Decimal),
+    uom: (field('uom') as string | undefined) ?? 'unit',
+    sortKey: (field('sortKey') as string | undefined) ?? id,
     removed: field('removed') === true,
-    // By code; a (malformed) repeated code by rate and name, so the order never depends on the order keys were met in.
+    // By code (unique per line: the key names it), so the order never depends on the order keys were met in.
     taxes: taxes.sort((a, b) => byText(a.code, b.code) || byText(a.rate, b.rate) || byText(a.name, b.name)),
   }
-  LINE_CACHE.set(created, { inputs, line })
+  LINE_CACHE.set(created, { inputs, exp: ctx.currencyExponent, line })
   LINE_KEYS.set(line, inputKeys)
   return line
 }
 
-function isLineRecord(rec: Json | undefined): rec is Json & LineRecord {
-  return rec !== undefined && isStamped(rec) && isJsonObject(rec) && typeof rec.id === 'string'
+function isLineRecord(id: string, rec: Json | undefined): rec is Json & LineRecord {
+  return rec !== undefined && recordProblem('lines', id, rec) === undefined
+}
+
+/** The valid line records of a lines map, kept per map (backends keep it while no line is added). */
+const LINE_RECORDS = new WeakMap<ReadonlyMap<string, Json>, readonly LineRecord[]>()
+
+function lineRecords(map: ReadonlyMap<string, Json>): readonly LineRecord[] {
+  let out = LINE_RECORDS.get(map)
+  if (out === undefined) {
+    const valid: LineRecord[] = []
+    for (const [id, rec] of map) if (isLineRecord(id, rec)) valid.push(rec)
+    LINE_RECORDS.set(map, (out = valid))
+  }
+  return out
 }
 
 /** Fractional index order; ties (two devices picked the same key) by line id. */
@@ -174,11 +216,11 @@ const displayOrder = (a: PurchaseLine, b: PurchaseLine) =>
  * records changed since the last read (a receipt, a payment, a transition),
  * the previous array is reused as is.
  */
-const LINES_CACHE = new WeakMap<object, { readonly records: object; readonly lines: PurchaseLine[] }>()
+const LINES_CACHE = new WeakMap<object, { readonly records: object; readonly exp: number | undefined; readonly lines: PurchaseLine[] }>()
 
-function readLines(doc: DocSnapshot): PurchaseLine[] {
+function readLines(doc: DocSnapshot, ctx: SchemaContext): PurchaseLine[] {
   const hit = LINES_CACHE.get(doc.registers)
-  if (hit !== undefined && hit.records === doc.sets.lines) return hit.lines
+  if (hit !== undefined && hit.records === doc.sets.lines && hit.exp === ctx.currencyExponent) return hit.lines
   // Lines: creation records plus per-field and per-tax registers, grouped by line.
   const inputsByLine = new Map<string, LineInputs>()
   for (const [k, entries] of doc.registers) {
@@ -191,14 +233,13 @@ function readLines(doc: DocSnapshot): PurchaseLine[] {
     inputs.taxFlags.push(ref.tax)
   }
   const lines: PurchaseLine[] = []
-  for (const rec of doc.sets.lines.values()) {
-    if (!isLineRecord(rec)) continue
-    lines.push(readLine(rec as unknown as LineRecord, inputsByLine.get(rec.id) ?? NO_INPUTS, doc.registers))
+  for (const rec of lineRecords(doc.sets.lines)) {
+    lines.push(readLine(rec, inputsByLine.get(rec.id) ?? NO_INPUTS, doc.registers, ctx))
     inputsByLine.delete(rec.id)
   }
   lines.sort(displayOrder)
   ORPHANS.set(lines, new Map([...inputsByLine].map(([id, inputs]) => [id, inputs.keys])))
-  LINES_CACHE.set(doc.registers, { records: doc.sets.lines, lines })
+  LINES_CACHE.set(doc.registers, { records: doc.sets.lines, exp: ctx.currencyExponent, lines })
   return lines
 }
 
@@ -236,7 +277,7 @@ export function linePositions(lines: readonly PurchaseLine[]): ReadonlyMap<LineI
  * again. Costs O(changed lines) plus one array copy, and a sort only when a
  * line was added, dropped or moved.
  */
-function readLinesFrom(prevLines: readonly PurchaseLine[], doc: DocSnapshot, delta: SnapshotDelta): { lines: PurchaseLine[]; delta: LinesDelta } {
+function readLinesFrom(prevLines: readonly PurchaseLine[], doc: DocSnapshot, delta: SnapshotDelta, ctx: SchemaContext): { lines: PurchaseLine[]; delta: LinesDelta } {
   const keysByLine = new Map<string, string[]>()
   for (const k of delta.registers) {
     const ref = lineKeyOf(k)
@@ -265,7 +306,7 @@ function readLinesFrom(prevLines: readonly PurchaseLine[], doc: DocSnapshot, del
     const before = at === undefined ? undefined : lines[at]!
     const known = before === undefined ? orphans?.get(id) ?? [] : LINE_KEYS.get(before) ?? []
     const rec = doc.sets.lines.get(id)
-    if (!isLineRecord(rec)) {
+    if (!isLineRecord(id, rec)) {
       // No (valid) creation record: registers of a line not arrived yet, or a record gone.
       setOrphans(id, [...new Set([...known, ...ks])])
       if (at !== undefined) {
@@ -287,7 +328,7 @@ function readLinesFrom(prevLines: readonly PurchaseLine[], doc: DocSnapshot, del
       inputs.entries.push(entries)
       inputs.taxFlags.push(k.startsWith('x.'))
     }
-    const line = readLine(rec as unknown as LineRecord, inputs, doc.registers)
+    const line = readLine(rec, inputs, doc.registers, ctx)
     if (line === before) continue
     changed.add(line.id)
     if (at === undefined) {
@@ -308,6 +349,79 @@ function readLinesFrom(prevLines: readonly PurchaseLine[], doc: DocSnapshot, del
   return { lines: out, delta: { lines: changed, reordered } }
 }
 
+/**
+ * The registers as the detectors see them (PurchaseState.registers): only
+ * valid entries, and no register with none. A pure function of the
+ * snapshot's register map, kept per map. While the document holds no invalid
+ * entry it is that map itself; otherwise it is patched like the snapshot's,
+ * from the map read for the snapshot this one was patched from, with the keys
+ * its delta names: a read of a 1,000-line purchase stays O(changed keys).
+ */
+const REGISTERS_CACHE = new WeakMap<object, {
+  readonly exp: number | undefined
+  readonly registers: ReadonlyMap<string, readonly RegisterEntry[]>
+  /** Keys whose valid entries differ from the snapshot's. */
+  readonly dirty: ReadonlySet<string>
+}>()
+const NO_KEYS: ReadonlySet<string> = new Set()
+
+function validRegisters(doc: DocSnapshot, ctx: SchemaContext): ReadonlyMap<string, readonly RegisterEntry[]> {
+  const hit = REGISTERS_CACHE.get(doc.registers)
+  if (hit !== undefined && hit.exp === ctx.currencyExponent) return hit.registers
+  const from = doc.delta?.from.deref()
+  const base = from === undefined ? undefined : REGISTERS_CACHE.get(from.registers)
+  const out = base !== undefined && base.exp === ctx.currencyExponent
+    ? patchRegisters(base, doc, doc.delta!, ctx)
+    : scanRegisters(doc, ctx)
+  REGISTERS_CACHE.set(doc.registers, { exp: ctx.currencyExponent, ...out })
+  return out.registers
+}
+
+function scanRegisters(doc: DocSnapshot, ctx: SchemaContext) {
+  let changes: Map<string, readonly RegisterEntry[] | undefined> | undefined
+  for (const [k, entries] of doc.registers) {
+    const valid = validEntries(k, entries, ctx)
+    if (valid !== entries) (changes ??= new Map()).set(k, valid.length > 0 ? valid : undefined)
+  }
+  if (changes === undefined) return { registers: doc.registers, dirty: NO_KEYS }
+  return { registers: PatchedMap.of(doc.registers, changes), dirty: new Set(changes.keys()) }
+}
+
+function patchRegisters(base: { readonly registers: ReadonlyMap<string, readonly RegisterEntry[]>; readonly dirty: ReadonlySet<string> }, doc: DocSnapshot, delta: SnapshotDelta, ctx: SchemaContext) {
+  let dirty = base.dirty
+  const changes = new Map<string, readonly RegisterEntry[] | undefined>()
+  for (const k of delta.registers) {
+    const raw = doc.registers.get(k)
+    const valid = raw === undefined ? undefined : validEntries(k, raw, ctx)
+    const isDirty = raw !== undefined && valid !== raw
+    if (isDirty !== dirty.has(k)) {
+      if (dirty === base.dirty) dirty = new Set(base.dirty)
+      if (isDirty) (dirty as Set<string>).add(k)
+      else (dirty as Set<string>).delete(k)
+    }
+    changes.set(k, valid !== undefined && valid.length > 0 ? valid : undefined)
+  }
+  if (dirty.size === 0) return { registers: doc.registers, dirty: NO_KEYS }
+  // From a clean map, every dirty key is one the delta names.
+  const registers = base.dirty.size === 0
+    ? PatchedMap.of(doc.registers, new Map([...dirty].map((k) => [k, changes.get(k)])))
+    : PatchedMap.of(base.registers, changes)
+  return { registers, dirty }
+}
+
+/** The version vector without counters the schema refuses (kept per clock map, which backends keep while unchanged). */
+const CLOCKS = new WeakMap<object, ReadonlyMap<ReplicaId, number>>()
+
+function validClock(clock: DocSnapshot['clock']): ReadonlyMap<ReplicaId, number> {
+  let out = CLOCKS.get(clock)
+  if (out === undefined) {
+    const kept = [...clock].filter(([r, n]) => clockProblem(r, n) === undefined)
+    out = kept.length === clock.size ? clock : new Map(kept)
+    CLOCKS.set(clock, out)
+  }
+  return out
+}
+
 export function readPurchase(doc: DocSnapshot): PurchaseState {
   return readPurchaseFrom(undefined, doc).state
 }
@@ -319,47 +433,52 @@ export function readPurchase(doc: DocSnapshot): PurchaseState {
  */
 export function readPurchaseFrom(prev: { readonly doc: DocSnapshot; readonly state: PurchaseState } | undefined, doc: DocSnapshot): { state: PurchaseState; lines?: LinesDelta } {
   const settings = readSettings(doc)
-  const reg = (k: string) => doc.registers.get(k)
+  const ctx = schemaContextOf(doc)
+  const reg = (k: string) => validEntries(k, doc.registers.get(k), ctx)
+  const value = (k: string) => lwwValue(doc.registers.get(k), k, ctx)
 
   const header = {} as Record<keyof PurchaseHeader, unknown>
   for (const f of HEADER_FIELDS) {
-    const v = lwwValue(reg(keys.header(f)))
-    header[f] = f === 'orderDate' || f === 'requiredBy' ? (typeof v === 'string' ? v : null) : typeof v === 'string' ? v : ''
+    const v = value(keys.header(f))
+    header[f] = f === 'orderDate' || f === 'requiredBy' ? (v ?? null) : (v ?? '')
   }
-  const hold = lwwValue(reg(keys.hold))
-  const number = lwwValue(reg(keys.number))
+  const hold = value(keys.hold) as { readonly on: boolean; readonly reason: string } | undefined
+  const number = value(keys.number) as string | undefined
+  const notes = doc.texts.get(keys.notes)
 
   let lines: PurchaseLine[]
   let linesDelta: LinesDelta | undefined
   const delta = doc.delta
   if (prev !== undefined && delta !== undefined && delta.from.deref() === prev.doc && prev.doc.init === doc.init) {
-    const r = readLinesFrom(prev.state.lines, doc, delta)
+    const r = readLinesFrom(prev.state.lines, doc, delta, ctx)
     lines = r.lines
     linesDelta = r.delta
-  } else lines = readLines(doc)
+  } else lines = readLines(doc, ctx)
 
   const s = doc.sets
   const state: PurchaseState = {
     settings,
-    number: typeof number === 'string' ? number : null,
-    supplier: guarded<string>(reg(keys.guarded('supplier')), isString),
-    currency: guarded<CurrencyCode>(reg(keys.guarded('currency')), isString as (v: Json) => v is Json & CurrencyCode),
-    fxRate: guarded<Decimal>(reg(keys.guarded('fxRate')), isString as (v: Json) => v is Json & Decimal),
-    statedTotal: guarded<MinorString>(reg(keys.guarded('statedTotal')), isString as (v: Json) => v is Json & MinorString),
+    number: number ?? null,
+    supplier: guarded<string>(reg(keys.guarded('supplier'))),
+    currency: guarded<CurrencyCode>(reg(keys.guarded('currency'))),
+    fxRate: guarded<Decimal>(reg(keys.guarded('fxRate'))),
+    // A null entry withdrew the commitment: it states no total.
+    statedTotal: guarded<MinorString>(reg(keys.guarded('statedTotal')), (v) => v !== null),
     header: header as unknown as PurchaseHeader,
-    hold: isJsonObject(hold) && hold.on === true ? { on: true, reason: String(hold.reason ?? '') } : { on: false, reason: '' },
-    notes: doc.texts.get(keys.notes) ?? '',
+    hold: hold?.on === true ? { on: true, reason: hold.reason } : { on: false, reason: '' },
+    // A text over its bound reads as absent, like any other invalid value.
+    notes: notes !== undefined && textProblem(keys.notes, notes) === undefined ? notes : '',
     lines,
-    receipts: sortedRecords('receipts', s.receipts, RECEIPTS_VALID),
-    returns: sortedRecords('returns', s.returns, RETURNS_VALID),
-    bills: sortedRecords('bills', s.bills, BILLS_VALID),
-    payments: sortedRecords('payments', s.payments, PAYMENTS_VALID),
-    refunds: sortedRecords('refunds', s.refunds, REFUNDS_VALID),
-    voids: sortedRecords('voids', s.voids, VOIDS_VALID),
-    transitions: sortedRecords('transitions', s.transitions, TRANSITIONS_VALID),
-    resolutions: sortedRecords('resolutions', s.resolutions, RESOLUTIONS_VALID),
-    clock: doc.clock as ReadonlyMap<ReplicaId, number>,
-    registers: doc.registers,
+    receipts: sortedRecords('receipts', s.receipts),
+    returns: sortedRecords('returns', s.returns),
+    bills: sortedRecords('bills', s.bills),
+    payments: sortedRecords('payments', s.payments),
+    refunds: sortedRecords('refunds', s.refunds),
+    voids: sortedRecords('voids', s.voids),
+    transitions: sortedRecords('transitions', s.transitions),
+    resolutions: sortedRecords('resolutions', s.resolutions),
+    clock: validClock(doc.clock),
+    registers: validRegisters(doc, ctx),
   }
   return linesDelta === undefined ? { state } : { state, lines: linesDelta }
 }
