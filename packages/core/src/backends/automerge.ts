@@ -45,6 +45,7 @@ import type { UpdateEffect } from './effect.js'
 import { type AutomergeLayout, inspectAutomergeUpdate } from './automerge-inspect.js'
 import { unwrapSnapshot, wrapSnapshot } from './snapshot-header.js'
 import { PatchedMap } from './patched-map.js'
+import { UnreadableEntries, describeStored } from './unreadable.js'
 
 type Heads = string[]
 type Handle = ReturnType<typeof A.getBackend>
@@ -393,6 +394,8 @@ export class AutomergeDoc implements CrdtDoc {
   private readonly textObjs = new Map<string, string>()
   /** The same, backwards: the inspector resolves a text op's object without asking Automerge for its path. */
   private readonly textKeys = new Map<string, string>()
+  /** Register values that are no entry, noted on every read of their register. */
+  private readonly unreadable = new UnreadableEntries()
 
   /** `fresh`: the handle holds exactly genesis, whose snapshot is empty (no first full read). */
   constructor(handle: Handle, heads?: Heads, fresh = false) {
@@ -652,13 +655,15 @@ export class AutomergeDoc implements CrdtDoc {
 
   private readRegister(h: Handle, key: string): RegisterEntry[] | undefined {
     const all = h.getAll(bucketObjOf(key), key, this.heads)
-    if (all.length === 0) return undefined
     const entries: RegisterEntry[] = []
+    const skipped: string[] = []
     for (const full of all) {
       const v = parseScalar(full as unknown as unknown[])
-      // Anything else was not written by Concord (and would break sorting and the readers).
+      // Anything else was not written by Concord (and would break sorting and the readers): noted, to be reported.
       if (isEntryLike(v)) entries.push(v as unknown as RegisterEntry)
+      else skipped.push(describeStored(v))
     }
+    this.unreadable.note(key, skipped)
     return entries.length === 0 ? undefined : entries.sort(compareEntries)
   }
 
@@ -714,7 +719,8 @@ export class AutomergeDoc implements CrdtDoc {
       const n = this.readClock(h, k)
       if (n !== undefined) clock.set(k as ReplicaId, n)
     }
-    return { init, registers, sets, texts, clock: clock as VersionVector }
+    const unreadable = this.unreadable.snapshot()
+    return { init, registers, sets, texts, clock: clock as VersionVector, ...(unreadable === undefined ? {} : { unreadable }) }
   }
 
   /** A set's map: from genesis, or (for a set genesis lacks) the deterministic creation. */
@@ -749,12 +755,15 @@ export class AutomergeDoc implements CrdtDoc {
       }
       sets = next as DocSnapshot['sets']
     }
+    const registers = patch(prev.registers, d.regs, (k) => this.readRegister(h, k))
+    const unreadable = this.unreadable.snapshot()
     return {
       init: update(prev.init, d.init, (k) => this.readValue(h, sk().ids.init, k)),
-      registers: patch(prev.registers, d.regs, (k) => this.readRegister(h, k)),
+      registers,
       sets,
       texts: update(prev.texts, d.allTexts ? new Set([...d.texts, ...h.keys(sk().ids.texts, this.heads)]) : d.texts, (k) => this.readText(h, k)),
       clock: update(prev.clock as ReadonlyMap<string, number>, d.clock, (k) => this.readClock(h, k)) as VersionVector,
+      ...(unreadable === undefined ? {} : { unreadable }),
       // What this read patched, for readers that update per register or record.
       delta: { from: new WeakRef(prev), registers: d.regs, sets: d.sets },
     }

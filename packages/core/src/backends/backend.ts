@@ -67,6 +67,12 @@ export interface DocSnapshot {
   readonly sets: { readonly [S in SetName]: ReadonlyMap<string, Json> }
   readonly texts: ReadonlyMap<string, string>
   readonly clock: VersionVector
+  /**
+   * Register key -> what its stored values that are no entry are (null, a
+   * number, ...): left out of `registers`, kept here to be reported.
+   * Absent when there are none.
+   */
+  readonly unreadable?: ReadonlyMap<string, readonly string[]>
   /** Set when this snapshot was patched from an earlier one; absent means "read from scratch". */
   readonly delta?: SnapshotDelta
 }

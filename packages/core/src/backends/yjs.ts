@@ -18,6 +18,7 @@ import { SET_NAMES } from './backend.js'
 import { YJS_V2_FORMAT, unwrapSnapshotFormat, wrapSnapshot } from './snapshot-header.js'
 import { PatchedMap } from './patched-map.js'
 import { inspectYjsUpdate } from './yjs-inspect.js'
+import { UnreadableEntries, describeStored } from './unreadable.js'
 
 const SEP = '\u0000'
 const TEXT_PREFIX = 't:'
@@ -83,6 +84,8 @@ export class YjsDoc implements CrdtDoc {
   /** The last snapshot read, and what changed since: read() patches it instead of rebuilding. */
   private cached: DocSnapshot | undefined
   private last: DocSnapshot | undefined
+  /** Register values that are no entry, noted on every read of their register. */
+  private readonly unreadable = new UnreadableEntries()
   private readonly dirty = { regs: new Set<string>(), sets: new Map<SetName, Set<string>>(), texts: false, clock: false, init: false }
   /** Root texts by key: a root type, once made, stays the same object (saves a name lookup per keystroke). */
   private readonly texts = new Map<string, Y.Text>()
@@ -272,7 +275,12 @@ export class YjsDoc implements CrdtDoc {
     d.texts = false
     d.clock = false
     d.init = false
-    this.cached = this.last = { init, registers, sets: sets as DocSnapshot['sets'], texts, clock, ...(delta === undefined ? {} : { delta }) }
+    const unreadable = this.unreadable.snapshot()
+    this.cached = this.last = {
+      init, registers, sets: sets as DocSnapshot['sets'], texts, clock,
+      ...(unreadable === undefined ? {} : { unreadable }),
+      ...(delta === undefined ? {} : { delta }),
+    }
     return this.cached
   }
 
@@ -280,10 +288,13 @@ export class YjsDoc implements CrdtDoc {
   private readRegister(into: Map<string, readonly RegisterEntry[] | undefined>, reg: string): void {
     const keys = this.index.get(reg)
     const entries: RegisterEntry[] = []
+    const skipped: string[] = []
     for (const k of keys ?? []) {
       const e: unknown = this.regs.get(k)
       if (isReadableEntry(e)) entries.push(e)
+      else skipped.push(describeStored(e))
     }
+    this.unreadable.note(reg, skipped)
     into.set(reg, entries.length > 0 ? entries.sort(compareEntries) : undefined)
   }
 

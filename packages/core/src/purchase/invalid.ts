@@ -113,6 +113,12 @@ function registerProblems(key: string, entries: readonly RegisterEntry[] | undef
   return out ?? NONE
 }
 
+function unreadableProblems(unreadable: ReadonlyMap<string, readonly string[]>): readonly InvalidValue[] {
+  const out: InvalidValue[] = []
+  for (const [key, found] of unreadable) for (const what of found) out.push({ part: 'register', key, reason: `not a register entry: ${what}` })
+  return out.sort(byKeyThenReason)
+}
+
 function recordProblemOf(set: SetName, id: string, record: Json | undefined): InvalidValue | undefined {
   if (record === undefined) return undefined
   const why = recordProblem(set, id, record)
@@ -250,12 +256,15 @@ function reportOf(snap: DocSnapshot): Report {
     records = recs ?? patchable.records
   }
   const registerList = patchable !== undefined && registers === patchable.registers ? patchable.registerList : sortedRegisterList(registers)
+  // Values the backend could not even read as entries (DocSnapshot.unreadable), beside those it could.
+  const unreadable = snap.unreadable === undefined ? NONE : cachedPart(snap.unreadable, unreadableProblems)
+  const allRegisters = unreadable.length === 0 ? registerList : [...registerList, ...unreadable].sort(byKeyThenReason)
   const recordList = patchable !== undefined && records === patchable.records ? patchable.recordList : sortedRecordList(records)
   const init = cachedPart(snap.init, initProblems)
   const settings = init.filter((v) => v.part === 'settings')
   const others = init.filter((v) => v.part !== 'settings')
   let list: readonly InvalidValue[] = [
-    ...settings, ...registerList, ...recordList, ...cachedPart(snap.texts, textProblems), ...cachedPart(snap.clock, clockProblems), ...others,
+    ...settings, ...allRegisters, ...recordList, ...cachedPart(snap.texts, textProblems), ...cachedPart(snap.clock, clockProblems), ...others,
   ]
   // The same report as before is the same array: callers can tell "nothing new" by identity.
   if (base !== undefined && sameList(base.list, list)) list = base.list
