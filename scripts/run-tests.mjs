@@ -48,9 +48,17 @@ async function worker() {
       child.on('close', (code) => done({ code, output }))
     })
     const secs = ((Date.now() - t0) / 1000).toFixed(1)
-    if (code === 0) {
-      const summary = /Total:\s+(\d+)/.exec(output.replace(/\x1b\[[0-9;]*m/g, ''))
-      console.log(`ok   ${name} (${summary ? summary[1] + ' tests, ' : ''}${secs}s)`)
+    const plain = output.replace(/\x1b\[[0-9;]*m/g, '')
+    const count = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? NaN)
+    const [total, passed, skipped] = [count('Total'), count('Passed'), count('Skipped')]
+    // uvu exits 0 when it cannot print a failure (an error whose `details` is
+    // no string, as a ConcordError's): every test must have passed, none skipped.
+    const unaccounted = code === 0 && Number.isFinite(total) && (passed !== total || skipped > 0)
+    if (code === 0 && !unaccounted) {
+      console.log(`ok   ${name} (${Number.isFinite(total) ? total + ' tests, ' : ''}${secs}s)`)
+    } else if (unaccounted) {
+      failures.push(name)
+      console.log(`FAIL ${name} (${secs}s): ${passed} of ${total} tests passed, ${skipped} skipped, and uvu printed no failure (a thrown ConcordError: catch it in the test to see it)\n${output}`)
     } else {
       failures.push(name)
       console.log(`FAIL ${name} (${secs}s, exit ${code})\n${output}`)

@@ -8,7 +8,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  type DocWriteOp, type EventId, type Hlc, type ReplicaId, PurchaseReplica, checkWrite, createUlidFactory, effectOfWrites, recordWrites, seededRandom,
+  type DocWriteOp, type EventId, type Hlc, type Json, type ReplicaId, PurchaseReplica, checkRecord, checkWrite, createUlidFactory, effectOfWrites, recordWrites, seededRandom,
 } from '@concord/core'
 import { BACKENDS } from '../support/backends.js'
 import { SEED } from '../support/seed.js'
@@ -74,5 +74,25 @@ for (const backend of BACKENDS) {
     assert.is(unchecked.log.events().length, 1, 'without the check the same command goes through')
   })
 }
+
+
+test('a record field named after an Object.prototype member is checked like any other, never taken for a schema field', () => {
+  const backend = BACKENDS[0]!
+  const r = PurchaseReplica.create({
+    docId: '01J8OWNWRITES0000000000002' as never, replica: 'dev1' as ReplicaId, backend, now: () => 1_750_000_000_000,
+    newId: createUlidFactory(() => 1_750_000_000_000, seededRandom(SEED)), user: 'pat', device: 'phone',
+  }, { currency: 'EUR', supplier: 'Acme' })
+  r.addLine({ product: 'Desk', qty: '2', price: '100' })
+  r.transition('send')
+  r.transition('confirm')
+  r.recordPayment({ amount: '50', ref: 'wire 1' })
+  const [id, payment] = [...r.log.doc.read().sets.payments][0]!
+  assert.is(checkRecord('payments', id, payment), undefined, 'the stored payment is valid')
+  for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+    const forged = JSON.parse(JSON.stringify({ ...(payment as object), [name]: 'x' })) as Json
+    if (name === '__proto__') assert.ok(Object.hasOwn(forged as object, '__proto__'), 'the forged record holds an own __proto__ field, as a parsed document would')
+    assert.ok(checkRecord('payments', id, forged)?.includes('does not know'), `a payment with a field ${name} is refused: ${checkRecord('payments', id, forged)}`)
+  }
+})
 
 test.run()

@@ -137,13 +137,14 @@ export function object(fields: Readonly<Record<string, Check>>, optional: Readon
   return (v) => {
     if (!isPlainObject(v)) return `must be an object, not ${kindOf(v)}`
     for (const [name, check] of required) {
-      if (!(name in v)) return `lacks ${name}`
+      // Own fields only: `in` would take an inherited toString for a field, and let a stored `toString` ride along unchecked.
+      if (!Object.hasOwn(v, name)) return `lacks ${name}`
       const why = check(v[name])
       if (why !== undefined) return `${name}: ${why}`
     }
     for (const name of Object.keys(v)) {
-      if (name in fields) continue
-      const check = optional[name]
+      if (Object.hasOwn(fields, name)) continue
+      const check = Object.hasOwn(optional, name) ? optional[name] : undefined
       if (check === undefined) return `has a field the schema does not know: ${JSON.stringify(name.slice(0, 40))}`
       const why = check(v[name])
       if (why !== undefined) return `${name}: ${why}`
