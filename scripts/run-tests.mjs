@@ -32,6 +32,16 @@ if (files.length === 0) {
   process.exit(1)
 }
 
+function runFile(file, nodeArgs = []) {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [...nodeArgs, file], { cwd: root, env: process.env })
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    child.on('close', (code) => done({ code, output }))
+  })
+}
+
 const started = Date.now()
 const failures = []
 let next = 0
@@ -40,13 +50,7 @@ async function worker() {
     const file = files[next++]
     const name = relative(testRoot, file)
     const t0 = Date.now()
-    const { code, output } = await new Promise((done) => {
-      const child = spawn(process.execPath, [file], { cwd: root, env: process.env })
-      let output = ''
-      child.stdout.on('data', (d) => (output += d))
-      child.stderr.on('data', (d) => (output += d))
-      child.on('close', (code) => done({ code, output }))
-    })
+    const { code, output } = await runFile(file)
     const secs = ((Date.now() - t0) / 1000).toFixed(1)
     const plain = output.replace(/\x1b\[[0-9;]*m/g, '')
     const count = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? NaN)
@@ -58,7 +62,9 @@ async function worker() {
       console.log(`ok   ${name} (${Number.isFinite(total) ? total + ' tests, ' : ''}${secs}s)`)
     } else if (unaccounted) {
       failures.push(name)
-      console.log(`FAIL ${name} (${secs}s): ${passed} of ${total} tests passed, ${skipped} skipped, and uvu printed no failure (a thrown ConcordError: catch it in the test to see it)\n${output}`)
+      // Once more, with a preload that lets uvu print the error it choked on.
+      const again = await runFile(file, ['--import', join(root, 'scripts/uvu-show-errors.mjs')])
+      console.log(`FAIL ${name} (${secs}s): ${passed} of ${total} tests passed, ${skipped} skipped, and uvu printed no failure; a re-run that can print it:\n${again.output}`)
     } else {
       failures.push(name)
       console.log(`FAIL ${name} (${secs}s, exit ${code})\n${output}`)

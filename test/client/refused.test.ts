@@ -121,7 +121,8 @@ test(`input over the frame limit is refused by the command; an event over it is 
   const pa = await anna.createPurchase({ id, currency: 'EUR', supplier: 'Initial Supplies', backend: 'automerge' })
   await waitFor('anna synced', () => synced(anna), () => anna.status)
   const ben = await client('ben2', await mintToken({ sub: 'ben2' }))
-  const pb = await ben.open(id)
+  // The backend must be named: subscribe carries it, and the relay refuses a mismatch (BACKEND_MISMATCH).
+  const pb = await ben.open(id, { backend: 'automerge' })
   await converged(anna, pa, ben, pb, 'ben has the purchase')
 
   // Input that alone cannot fit the relay's frame is refused before anything is applied.

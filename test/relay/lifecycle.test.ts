@@ -134,7 +134,8 @@ test('limits: a slow consumer is closed with a retryable code, not silently skip
       if ((await metric(relay, 'concord_closes_total{code="SLOW_CONSUMER"}')) >= 1) return true
       if (pushes >= 400) throw new Error('400 pushes and the slow consumer is still open')
       // Paced by acks: the writer itself reads everything.
-      r.editNotes(0, 0, chunk)
+      // The notes are replaced, not grown: they stay within their bound (the write check refuses longer ones).
+      r.editNotes(0, pushes === 0 ? 0 : chunk.length, chunk)
       pushes++
       await writer.push(docId)
       return undefined
@@ -143,6 +144,7 @@ test('limits: a slow consumer is closed with a retryable code, not silently skip
     const info = await slow.waitClosed(20_000)
     assert.ok(info.code === CLOSE.SLOW_CONSUMER || info.code === 1006, `closed (${info.code})`)
     assert.is(writer.closeInfo, undefined, 'the writer is unaffected')
+    assert.equal(writer.rejects, [], 'every push was stored')
     await writer.close()
   } finally {
     await relay.stop()
