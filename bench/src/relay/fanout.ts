@@ -12,7 +12,7 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { LatencyHistogram } from '../stats.js'
 import { hocuspocusAuth, parseIncoming, syncStep1, type WireProtocol } from './protocol.js'
-import type { ClientSpec, LoadDone, LoadReady, LoadReply, LoadRequest } from './loadgen.js'
+import type { ClientSpec, LoadDone, LoadReady, LoadReply, LoadRequest, LoadWorkload } from './loadgen.js'
 import type { RelayServer, ServerContext, ServerHandle, ServerStatsSample } from './servers.js'
 
 const loadgenPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'loadgen.js')
@@ -29,6 +29,8 @@ export interface FanoutConfig {
   readonly ratePerSec?: number
   readonly loadProcesses: number
   readonly timeoutMs: number
+  /** What y-websocket clients write (loadgen.ts); text by default. */
+  readonly workload?: LoadWorkload
 }
 
 export interface FanoutResult {
@@ -39,6 +41,10 @@ export interface FanoutResult {
   readonly deliveredPerSec: number
   readonly serverCpuUs: number
   readonly serverCpuUsPerDelivery: number
+  /** Updates the clients sent (events the relay took). */
+  readonly events: number
+  /** Time the relay spent in its write check over the run (its own metric), when it reports one. */
+  readonly writeCheckUs?: number
   /** Busy fraction of one core over the run, 0..1+. */
   readonly serverCpuShare: number
   /** Each load process' busy fraction of one core. */
@@ -152,8 +158,9 @@ export function planClients(server: RelayServer, handle: ServerHandle, run: numb
   for (let d = 0; d < docs; d++) {
     for (let k = 0; k < perDoc; k++) {
       const spec: ClientSpec = {
-        index, url: server.roomUrl(handle, docName(run, d)), doc: docName(run, d), yClient: 1000 + index,
+        index, url: server.roomUrl(handle, docName(run, d)), doc: docName(run, d), yClient: 1000 + index, slot: k,
         ...(handle.token !== undefined ? { token: handle.token } : {}),
+        ...(handle.syncUrl !== undefined ? { syncUrl: handle.syncUrl } : {}),
       }
       plan[index % processes]!.push(spec)
       index++
@@ -213,6 +220,7 @@ export async function runFanout(server: RelayServer, handle: ServerHandle, cfg: 
       proc.send({
         type: 'setup',
         protocol,
+        ...(cfg.workload !== undefined ? { workload: cfg.workload, clientsPerDoc: cfg.clientsPerDoc } : {}),
         clients: plan[p]!,
         expectedPerDoc,
         updatesPerClient: cfg.updatesPerClient,
@@ -243,7 +251,7 @@ export async function runFanout(server: RelayServer, handle: ServerHandle, cfg: 
     const expectedDeliveries = cfg.docs * cfg.clientsPerDoc * cfg.clientsPerDoc * cfg.updatesPerClient
     if (deliveries !== expectedDeliveries) problems.push(`delivered ${deliveries} of ${expectedDeliveries} expected updates`)
     // The late-joiner check reads the document over the y-websocket protocol; native clients already proved delivery.
-    if (server.stateful && protocol !== 'concord-native' && problems.length === 0) {
+    if (server.stateful && protocol !== 'concord-native' && (cfg.workload ?? 'text') === 'text' && problems.length === 0) {
       // A late joiner must get the whole text: every client's characters, in each client's order.
       for (const d of [0, cfg.docs - 1]) {
         const name = docName(run, d)
@@ -262,6 +270,8 @@ export async function runFanout(server: RelayServer, handle: ServerHandle, cfg: 
       deliveredPerSec: deliveries / (wallUs / 1e6),
       serverCpuUs,
       serverCpuUsPerDelivery: serverCpuUs / Math.max(1, deliveries),
+      events: done.reduce((a, d) => a + d.sent, 0),
+      ...(after.writeCheckUs !== undefined && before.writeCheckUs !== undefined ? { writeCheckUs: after.writeCheckUs - before.writeCheckUs } : {}),
       serverCpuShare: serverCpuUs / wallUs,
       loadCpuShares: done.map((d) => d.cpuUs / wallUs),
       hist,

@@ -21,6 +21,15 @@ import { hocuspocusAuth, parseIncoming, syncStep1, syncStep2, updateFrame, updat
 /** What the load clients speak: the y-websocket protocol (or Hocuspocus' variant), or Concord's native one. */
 export type LoadProtocol = WireProtocol | 'concord-native'
 type NativeModule = typeof import('./native.js')
+type PurchaseLoadModule = typeof import('./purchase-load.js')
+
+/**
+ * What the y-websocket clients write: one character appended to their own
+ * run of a text in a generic room, or (purchase-lines) their own line's
+ * quantity in a purchase (purchase-load.ts). Native clients always edit a
+ * purchase's notes.
+ */
+export type LoadWorkload = 'text' | 'purchase-lines'
 
 export interface ClientSpec {
   /** Global client index across all load processes. */
@@ -31,12 +40,19 @@ export interface ClientSpec {
   readonly yClient: number
   /** Access token, for protocols that carry it in the handshake (native hello). */
   readonly token?: string
+  /** The client's place among its document's clients (purchase-lines: the line it edits). */
+  readonly slot?: number
+  /** The relay's native endpoint (purchase-lines: where the purchases are created). */
+  readonly syncUrl?: string
 }
 
 export type LoadRequest =
   | {
       readonly type: 'setup'
       readonly protocol: LoadProtocol
+      readonly workload?: LoadWorkload
+      /** purchase-lines: the clients per document, so lines per purchase. */
+      readonly clientsPerDoc?: number
       readonly clients: readonly ClientSpec[]
       /** For every document: how many updates all its clients send in total (what each client must receive). */
       readonly expectedPerDoc: Readonly<Record<string, number>>
@@ -97,6 +113,9 @@ interface Client {
 
 let protocol: LoadProtocol = 'y-websocket'
 let native: NativeModule | undefined
+let purchaseLoad: PurchaseLoadModule | undefined
+let workload: LoadWorkload = 'text'
+let linesPerDoc = 1
 let clients: Client[] = []
 const byYClient = new Map<number, Client>()
 let windowSize = 1
@@ -134,6 +153,10 @@ function wire(): WireProtocol {
 function prepareFrames(spec: ClientSpec, count: number, seed: number): Buffer[] {
   if (protocol === 'concord-native') return native!.prepareEdits(spec.doc, spec.yClient, count, seed)
   const w = protocol
+  if (workload === 'purchase-lines') {
+    // Stamped with the wall clock at preparation: a stamp may not run ahead of the relay's clock.
+    return purchaseLoad!.prepareLineWrites(spec.doc, linesPerDoc, spec.slot ?? 0, spec.yClient, count, Date.now()).map((u) => updateFrame(w, spec.doc, u))
+  }
   const doc = new Y.Doc()
   doc.clientID = spec.yClient
   const text = doc.getText('t')
@@ -366,6 +389,18 @@ function connect(spec: ClientSpec, expected: number, seed: number): Promise<Clie
 async function setup(req: Extract<LoadRequest, { type: 'setup' }>): Promise<void> {
   protocol = req.protocol
   if (protocol === 'concord-native') native ??= await import('./native.js')
+  workload = req.workload ?? 'text'
+  linesPerDoc = req.clientsPerDoc ?? 1
+  if (workload === 'purchase-lines') {
+    if (protocol === 'concord-native') throw new Error('the purchase-lines workload is for y-websocket clients')
+    purchaseLoad ??= await import('./purchase-load.js')
+    // Every document this process serves is a purchase before its clients connect.
+    const docs = new Map(req.clients.map((c) => [c.doc, c]))
+    for (const c of docs.values()) {
+      if (c.syncUrl === undefined || c.token === undefined) throw new Error('purchase-lines needs the relay\'s native endpoint and a token')
+      await purchaseLoad.storeGenesis(c.syncUrl, c.token, c.doc, linesPerDoc)
+    }
+  }
   windowSize = req.window
   updatesPerClient = req.updatesPerClient
   const t0 = performance.now()

@@ -11,6 +11,7 @@ import { lineChart, type Series } from '../report/svg.js'
 import type { Check, MarkdownTable, Measurement, Plot, RunOptions, Scenario, ScenarioResult } from '../types.js'
 import { relayServers, type RelayServer, type ServerContext, type ServerHandle } from './servers.js'
 import { LoadPool, runConnect, runFanout, type FanoutConfig, type FanoutResult } from './fanout.js'
+import { writeCheckCostScenario } from './write-check-cost.js'
 
 const KS = [10, 50, 200] as const
 /** Offered load for the "same load" latency runs, in delivered messages per second. */
@@ -411,4 +412,4 @@ function r3Scenario(): Scenario {
   }
 }
 
-export const relayScenarios: readonly Scenario[] = [r1Scenario(), r2Scenario(), r3Scenario()]
+export const relayScenarios: readonly Scenario[] = [r1Scenario(), r2Scenario(), r3Scenario(), writeCheckCostScenario()]

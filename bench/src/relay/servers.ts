@@ -22,6 +22,8 @@ export interface ServerStatsSample {
   readonly rss: number
   /** Only for servers we host ourselves (IPC). */
   readonly heapUsed?: number
+  /** Concord's relays: the time its write check took so far (concord_write_check_seconds_total, every endpoint), microseconds. */
+  readonly writeCheckUs?: number
 }
 
 export interface ServerHandle {
@@ -29,6 +31,8 @@ export interface ServerHandle {
   readonly url: string
   /** Access token for servers that require one (sent as ?token=). */
   readonly token?: string
+  /** Concord's relays: the native endpoint (ws://.../sync). */
+  readonly syncUrl?: string
   readonly pid: number
   stats(): Promise<ServerStatsSample>
   /** Runs a full GC in the server if it can; false when it cannot (external command). */
@@ -240,11 +244,25 @@ async function startConcordRelay(ctx: ServerContext, extraArgs: readonly string[
     })
     const body = (await res.json()) as { token?: unknown }
     if (!res.ok || typeof body.token !== 'string') throw new Error(`POST /demo/token answered ${res.status}`)
-    return { ...handle, token: body.token }
+    const metricsUrl = `${handle.url.replace(/^ws/, 'http')}/metrics`
+    return {
+      ...handle,
+      token: body.token,
+      syncUrl: `${handle.url}/sync`,
+      stats: async () => ({ ...(await handle.stats()), writeCheckUs: await writeCheckUsOf(metricsUrl) }),
+    }
   } catch (err) {
     await handle.stop()
     throw err
   }
+}
+
+/** The sum of concord_write_check_seconds_total over its endpoints, in microseconds. */
+async function writeCheckUsOf(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text()
+  let seconds = 0
+  for (const line of text.split('\n')) if (line.startsWith('concord_write_check_seconds_total{')) seconds += Number(line.slice(line.lastIndexOf(' ') + 1))
+  return seconds * 1e6
 }
 
 const withToken = (url: string, server: ServerHandle): string => (server.token === undefined ? url : `${url}?token=${encodeURIComponent(server.token)}`)

@@ -50,21 +50,10 @@ export function recordProblem(set: SetName, id: string, record: unknown): string
   return why
 }
 
-const SETTINGS_CHECKS = new WeakMap<object, string | undefined>()
-
-/** Why stored settings are invalid, or undefined. Time zones and instants are slow to check, hence the cache. */
-export function settingsProblem(settings: unknown): string | undefined {
-  if (typeof settings !== 'object' || settings === null) return settingsCheck(settings)
-  if (SETTINGS_CHECKS.has(settings)) return SETTINGS_CHECKS.get(settings)
-  const why = settingsCheck(settings)
-  SETTINGS_CHECKS.set(settings, why)
-  return why
-}
-
 /** The context register values are checked in: the currency exponent, when the settings are valid. */
 export function schemaContextOf(doc: DocSnapshot): SchemaContext {
   const s = doc.init.get('settings')
-  return s !== undefined && settingsProblem(s) === undefined ? { currencyExponent: (s as { currencyExponent: number }).currencyExponent } : {}
+  return s !== undefined && settingsCheck(s) === undefined ? { currencyExponent: (s as { currencyExponent: number }).currencyExponent } : {}
 }
 
 /**
@@ -129,7 +118,7 @@ function initProblems(init: DocSnapshot['init']): InvalidValue[] {
   const out: InvalidValue[] = []
   for (const [key, v] of init) {
     if (key === 'settings') {
-      const why = settingsProblem(v)
+      const why = settingsCheck(v)
       if (why !== undefined) out.push({ part: 'settings', key, reason: reasonOf(why) })
       continue
     }

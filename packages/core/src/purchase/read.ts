@@ -17,12 +17,12 @@ import type { CurrencyCode } from '../money/currency.js'
 import type { Decimal } from '../money/decimal.js'
 import type { MinorString } from '../money/amount.js'
 import { compareHlc } from '../time/hlc.js'
-import { clockProblem, entryProblem, recordProblem, schemaContextOf, settingsProblem, textProblem } from './invalid.js'
+import { clockProblem, entryProblem, recordProblem, schemaContextOf, textProblem } from './invalid.js'
 import {
   type Guarded, type LineField, type LineRecord, type PurchaseHeader, type PurchaseLine, type PurchaseSettings,
   type PurchaseState, type Stamp, type TaxSnapshot, type UnitPrice, HEADER_FIELDS, keys,
 } from './model.js'
-import { type SchemaContext, entryShape } from './schema.js'
+import { type SchemaContext, entryShape, settingsCheck } from './schema.js'
 
 const NO_ENTRIES: readonly RegisterEntry[] = []
 
@@ -97,14 +97,14 @@ export function readSettings(doc: DocSnapshot): PurchaseSettings {
   const s = doc.init.get('settings')
   if (s === undefined) fail('DOC_NOT_CREATED', 'this document holds no purchase yet')
   // Settings the schema refuses would reinterpret every amount: no purchase can be read from them.
-  const why = settingsProblem(s)
+  const why = settingsCheck(s)
   if (why !== undefined) fail('DOC_NOT_CREATED', `this document holds no valid purchase: its settings are invalid (${why.slice(0, 200)})`)
   return s as unknown as PurchaseSettings
 }
 
 export function hasPurchase(doc: DocSnapshot): boolean {
   const s = doc.init.get('settings')
-  return s !== undefined && settingsProblem(s) === undefined
+  return s !== undefined && settingsCheck(s) === undefined
 }
 
 /** `l.<line>.<field>` and `x.<line>.<tax>` keys, parsed once (keys repeat on every read). */

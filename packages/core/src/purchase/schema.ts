@@ -157,7 +157,7 @@ export function object(fields: Readonly<Record<string, Check>>, optional: Readon
 
 const ROUNDING = object({ mode: oneOf(['HALF_UP', 'HALF_EVEN']), tax: oneOf(['PER_LINE', 'GLOBAL']) })
 
-export const settingsCheck: Check = (() => {
+const settingsShape: Check = (() => {
   const shape = object({
     id: parses(parsePurchaseId),
     backend: oneOf(['yjs', 'automerge']),
@@ -172,6 +172,20 @@ export const settingsCheck: Check = (() => {
   })
   return shape
 })()
+
+/**
+ * The settings check, cached per stored object: a document keeps its
+ * settings object while they are unchanged, and checking a time zone and an
+ * instant (Temporal) costs more than the rest of a write's check.
+ */
+const SETTINGS_CHECKED = new WeakMap<object, string | undefined>()
+export const settingsCheck: Check = (v) => {
+  if (typeof v !== 'object' || v === null) return settingsShape(v)
+  if (SETTINGS_CHECKED.has(v)) return SETTINGS_CHECKED.get(v)
+  const why = settingsShape(v)
+  SETTINGS_CHECKED.set(v, why)
+  return why
+}
 
 // --------------------------------------------------------------- registers
 
