@@ -21,13 +21,18 @@ export interface Env {
   close(): Promise<void>
 }
 
-export async function startEnv(): Promise<Env> {
+export interface EnvOptions {
+  /** The relay's data directory (default: a fresh temporary one): a test that prepared a store starts the app on it. */
+  readonly dataDir?: string
+}
+
+export async function startEnv(options: EnvOptions = {}): Promise<Env> {
   const dist = join(REPO_ROOT, 'packages/web/dist/index.html')
   if (!existsSync(dist)) throw new Error(`${dist} is missing: build the web app first (node packages/web/build.mjs, part of pnpm build)`)
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
   mkdirSync(ARTIFACTS, { recursive: true })
   // Frames up to 64 KiB (the default is 4 MiB), so that a test can write a change the relay refuses.
-  const relay = await startRelayProcess({ secret: null, args: ['--max-frame-bytes', String(MAX_FRAME_BYTES)] })
+  const relay = await startRelayProcess({ secret: null, args: ['--max-frame-bytes', String(MAX_FRAME_BYTES)], dataDir: options.dataDir })
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
