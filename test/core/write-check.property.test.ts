@@ -37,7 +37,7 @@ import {
 } from '@concord/core'
 import { BACKENDS } from '../support/backends.js'
 import { rawYjsUpdate } from '../support/hostile.js'
-import { type Sim, int, newWorld, pick, randomCommand, replicaOptions } from '../support/replicas.js'
+import { type Sim, int, newWorld, pick, randomCommand, replicaOptions, extraCommand, ALLOWED_REFUSALS } from '../support/replicas.js'
 import { RUNS_SCALE, SEED, check } from '../support/seed.js'
 
 type Right = WriteAuthor['rights'] extends ReadonlySet<infer R> ? R : never
@@ -135,45 +135,7 @@ function deliver(backend: CrdtBackend, sim: Sim, from: PurchaseReplica, to: Purc
   }
 }
 
-const ALLOWED_REFUSALS = new Set(['COMMAND_REFUSED', 'BLOCKED_BY_CONFLICT', 'INVALID_DECIMAL', 'INVALID_MONEY', 'INVALID_RESOLUTION', 'INVALID_CURRENCY', 'INVALID_ARGUMENT'])
 
-/**
- * Commands the harness's randomCommand does not make, so that their events are checked too: notes deletions
- * (a Yjs delete set, Automerge text deletes), the other header fields, line details, voids of refunds and
- * returns, a currency switch.
- */
-function extraCommand(sim: Sim, r: PurchaseReplica, ops: Map<string, number>): void {
-  const rng = sim.rng
-  const s = r.state()
-  const live = s.lines.filter((l) => !l.removed)
-  const table: [string, () => unknown][] = [
-    ['notesDelete', () => {
-      const len = s.notes.length
-      if (len === 0) return r.editNotes(0, 0, 'Deliver to gate 2. ')
-      const at = int(rng, 0, len - 1)
-      return r.editNotes(at, int(rng, 1, Math.min(6, len - at)), rng() < 0.5 ? '' : 'x')
-    }],
-    ['headerField', () => {
-      const field = pick(rng, ['orderDate', 'requiredBy', 'paymentTerm', 'buyer', 'supplierRef'] as const)
-      const value = field === 'orderDate' || field === 'requiredBy' ? (rng() < 0.2 ? null : `2026-0${int(rng, 1, 9)}-1${int(rng, 0, 9)}`) : pick(rng, ['NET30', 'Anna', 'SO-77', ''])
-      return r.setHeader(field, value)
-    }],
-    ['lineDetails', () => r.updateLine(pick(rng, live).id, pick(rng, [{ description: 'Zinc plated, box of 100' }, { uom: pick(rng, ['pcs', 'box', 'kg']) }, { discount: pick(rng, ['0', '2.5', '10']) }]))],
-    ['voidOther', () => {
-      const set = pick(rng, ['refunds', 'returns'] as const)
-      return r.voidRecord(set, pick(rng, s[set].filter((x) => !r.derived().voided.has(x.id))).id, 'entered twice')
-    }],
-    ['currency', () => r.setCurrency(pick(rng, ['USD', 'GBP', 'EUR']))],
-  ]
-  const [name, run] = pick(rng, table)
-  try {
-    run()
-    ops.set(`extra:${name}`, (ops.get(`extra:${name}`) ?? 0) + 1)
-  } catch (e) {
-    if (e instanceof Error && e.message === 'pick from an empty list') return
-    if (!isConcordError(e) || !ALLOWED_REFUSALS.has(e.code)) throw e
-  }
-}
 
 /** A random script: commands, transactions of several commands, and syncs of a random prefix of what one replica lacks. */
 function runScript(backend: CrdtBackend, sim: Sim, replicas: PurchaseReplica[], steps: number, ops: Map<string, number>, stats: Stats | undefined): void {
