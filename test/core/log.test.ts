@@ -45,7 +45,7 @@ for (const backend of BACKENDS) {
     const forged: EventEnvelope = { ...e, payload: a.log.events()[0]!.payload }
     const r = b.receive([forged])
     assert.is(r.rejected.length, 1)
-    assert.ok(isConcordError(r.rejected[0]!.error, 'DUPLICATE_EVENT_MISMATCH'))
+    assert.ok(isConcordError(r.rejected[0]!.error, 'ID_CONFLICT'))
     assert.is(fingerprint(b), before, 'state unchanged')
   })
 

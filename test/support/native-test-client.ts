@@ -59,6 +59,8 @@ export class NativeTestClient {
   readonly replicas = new Map<PurchaseId, PurchaseReplica>()
   readonly cursors = new Map<PurchaseId, number>()
   readonly caughtUp = new Set<PurchaseId>()
+  /** The actor heads each caughtUp reported (for the actors the subscribe named). */
+  readonly actorHeads = new Map<PurchaseId, readonly { readonly actor: ReplicaId; readonly seq: number }[]>()
   readonly acked = new Set<EventId>()
   readonly pushed = new Set<EventId>()
   readonly rejects: RejectMessage[] = []
@@ -137,6 +139,7 @@ export class NativeTestClient {
       }
       case 'caughtUp':
         this.cursors.set(m.docId, Math.max(this.cursors.get(m.docId) ?? 0, m.cursor))
+        this.actorHeads.set(m.docId, m.actorHeads)
         this.caughtUp.add(m.docId)
         break
       case 'ack':
@@ -188,9 +191,9 @@ export class NativeTestClient {
   }
 
   /** Subscribes from a cursor (default: where this client left off) and waits for caughtUp. */
-  async subscribe(docId: PurchaseId, options: { cursor?: number; backend?: BackendName; wait?: boolean } = {}): Promise<void> {
+  async subscribe(docId: PurchaseId, options: { cursor?: number; backend?: BackendName; wait?: boolean; actors?: readonly ReplicaId[] } = {}): Promise<void> {
     this.caughtUp.delete(docId)
-    this.send({ t: 'subscribe', docId, backend: options.backend ?? this.replica(docId).log.backend.name, cursor: options.cursor ?? this.cursors.get(docId) ?? 0 })
+    this.send({ t: 'subscribe', docId, backend: options.backend ?? this.replica(docId).log.backend.name, cursor: options.cursor ?? this.cursors.get(docId) ?? 0, actors: options.actors ?? [this.replicaId] })
     if (options.wait !== false) await this.waitFor(`caughtUp of ${docId}`, () => this.caughtUp.has(docId))
   }
 

@@ -43,7 +43,7 @@ export function helloFrame(token: string): Uint8Array {
 }
 
 export function subscribeFrame(doc: string): Uint8Array {
-  return encodeClientMessage({ t: 'subscribe', docId: parsePurchaseId(doc), backend: 'yjs', cursor: 0 })
+  return encodeClientMessage({ t: 'subscribe', docId: parsePurchaseId(doc), backend: 'yjs', cursor: 0, actors: [] })
 }
 
 export function pushFrame(doc: string, events: readonly EventEnvelope[]): Uint8Array {

@@ -148,7 +148,17 @@ export class Connector {
     if (s === null || !s.open || this.ctx.subs.has(id)) return
     const d = this.ctx.docs.get(id)!
     this.ctx.subs.set(id, false)
-    s.send({ t: 'subscribe', docId: id, backend: d.backend, cursor: d.cursor })
+    s.send({ t: 'subscribe', docId: id, backend: d.backend, cursor: d.cursor, actors: this.ctx.actorsOf(d) })
+  }
+
+  /** Subscribes a document again (the relay reads what it lacks), then its outbox is sent again. */
+  resubscribe(id: PurchaseId): void {
+    const s = this.session_
+    if (s === null || !s.open || !this.ctx.docs.has(id)) return
+    this.ctx.subs.delete(id)
+    s.send({ t: 'unsubscribe', docId: id })
+    this.subscribe(id)
+    this.ctx.kick()
   }
 
   /** The local store failed: syncing stops (the error is fatal until forceSync). */

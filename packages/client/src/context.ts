@@ -11,7 +11,8 @@
  * outbox) and `emitStatus` are signals the client wires to its sender and
  * status listeners.
  */
-import { type PurchaseId, type ReplicaId, createUlidFactory, instantFromEpochMs } from '@concord/core'
+import { type PurchaseId, type ReplicaId, createUlidFactory, instantFromEpochMs, splitEventId } from '@concord/core'
+import { MAX_SUBSCRIBE_ACTORS } from '@concord/core/protocol'
 import { Notifier } from './notifications.js'
 import { Outbox } from './outbox.js'
 import { PurchaseSearch } from './search.js'
@@ -98,6 +99,16 @@ export class ClientContext {
   /** The most bytes one event may take to fit a push frame, once the relay's limit is known. */
   eventRoom(): number | undefined {
     return this.relayMaxFrameBytes === undefined ? undefined : eventRoomIn(this.relayMaxFrameBytes)
+  }
+
+  /** The actors a subscribe names: the one the device writes the document as, then earlier ones with changes still waiting. */
+  actorsOf(d: DocRecord): ReplicaId[] {
+    const actors = new Set<ReplicaId>([d.actor ?? this.replicaId])
+    for (const e of this.outbox.of(d.id)) {
+      if (actors.size >= MAX_SUBSCRIBE_ACTORS) break
+      actors.add(splitEventId(e.id).replica)
+    }
+    return [...actors]
   }
 
   kick(): void {

@@ -5,16 +5,37 @@
  * document whose changes keep being refused is set aside as a dead letter),
  * validation cursors, caught-up marks, and errors.
  */
-import { type EventId, type PurchaseId, splitEventId } from '@concord/core'
-import type { AckMessage, CaughtUpMessage, EventsMessage, ServerMessage, ValidatedMessage } from '@concord/core/protocol'
+import { type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, priorityOf, sameContent, splitEventId } from '@concord/core'
+import {
+  type AckMessage, type CaughtUpMessage, type EventsMessage, type RejectAction, type ServerMessage, type ValidatedMessage, encodeEvent, rejectCodeInfo,
+} from '@concord/core/protocol'
 import type { Connector } from './connector.js'
 import type { ClientContext } from './context.js'
 import { summarize } from './doc-summary.js'
 import { type Documents, noticeConflicts } from './documents.js'
 import { type ClientStore, type DocRecord, type OutboxEntry, eventKey } from './storage/store.js'
-import { undoRefused } from './undo.js'
+import { reissue } from './reissue.js'
+import { freshActor, undoRefused } from './undo.js'
+
+/** How often a change the relay cannot place (UNKNOWN_EVENT) is re-sent after a new subscribe before the document shows an error. */
+const CATCH_UP_TRIES = 5
+
+/** True when the device holds other content under the event's id. */
+function differs(held: EventEnvelope | undefined, e: EventEnvelope): boolean {
+  return held !== undefined && !sameContent(held, e)
+}
+
+/** Whether `actor` is one this device writes (or wrote) the document as. */
+export function ownActor(ctx: ClientContext, d: DocRecord, actor: string): boolean {
+  if (actor === ctx.replicaId) return true
+  for (let g = d.actorGen ?? 0; g >= 1; g--) if (freshActor(ctx.replicaId, g) === actor) return true
+  return false
+}
 
 export class Inbound {
+  /** Per document, how many times in a row the relay lacked a dependency of a push (reset by caughtUp). */
+  private readonly catchUps = new Map<PurchaseId, number>()
+
   constructor(
     private readonly ctx: ClientContext,
     private readonly documents: Documents,
@@ -66,8 +87,14 @@ export class Inbound {
 
   private async onEvents(m: EventsMessage): Promise<void> {
     const { ctx } = this
-    const d0 = ctx.docs.get(m.docId)
-    if (d0 === undefined) return
+    if (ctx.docs.get(m.docId) === undefined) return
+    const held = await this.documents.replicaFor(m.docId)
+    // The relay holds other content under own ids: those own events move to a fresh actor first, so both contents survive.
+    const taken = m.events.filter((x) => ownActor(ctx, ctx.docs.get(m.docId)!, x.event.actor) && differs(held.log.get(x.event.id), x.event))
+    if (taken.length > 0) {
+      await reissue(ctx, this.documents, m.docId, new Set(taken.map((x) => x.event.id)), `the relay holds other content under ${taken.map((x) => x.event.id).slice(0, 3).join(', ')}`)
+    }
+    const d0 = ctx.docs.get(m.docId)!
     const r = await this.documents.replicaFor(m.docId)
     const before = d0.summary.conflictIds
     // Held to the purchase schema before anything applies: an older relay may have stored what this one refuses.
@@ -77,9 +104,9 @@ export class Inbound {
     const batch = ctx.store.batch()
     let n = d.eventCount
     for (const x of m.events) if (!skip.has(x.event.id)) batch.putEvent(eventKey(m.docId, n++), x.event)
-    // Own events echoed back are stored by the relay: as good as an acknowledgement.
+    // Own events echoed back are stored by the relay: as good as an acknowledgement, when the content is this device's.
     // (Own: waiting in the outbox, whichever of the device's actors made them.)
-    const own = m.events.filter((x) => ctx.outbox.has(m.docId, x.event.id))
+    const own = m.events.filter((x) => ctx.outbox.has(m.docId, x.event.id) && !differs(r.log.get(x.event.id), x.event))
     let next: DocRecord = { ...d, eventCount: n, cursor: Math.max(d.cursor, m.cursor), summary: summarize(r) }
     const ownIds = new Set<string>(own.map((x) => x.event.id))
     if (own.length > 0) next = this.applyAck(next, batch, ownIds, Math.max(...own.map((x) => x.seq)))
@@ -157,6 +184,8 @@ export class Inbound {
     const d = ctx.docs.get(id)
     const entry = ctx.outbox.of(id).find((e) => e.id === eventId)
     if (d === undefined || entry === undefined) return
+    const rule = rejectCodeInfo(code)
+    if (rule.action !== 'undo') return this.notFinal(d, eventId, code, reason, rule.action)
     const at = ctx.iso()
     const streak = d.rejectStreak + 1
     const limit = ctx.options.deadLetterAfter ?? 3
@@ -176,6 +205,86 @@ export class Inbound {
     ctx.emitStatus()
   }
 
+  /**
+   * A refusal that says nothing against the change (REJECT_CODES): the
+   * change is kept. Catch-up: the relay lacks a dependency, so the document
+   * is subscribed again and the change re-sent, a few times with a growing
+   * pause, then left waiting with the document in error. Retry: re-sent
+   * after a pause. Reissue: the id is taken, the change moves to a fresh
+   * actor. Stop (and any code this client does not know): kept, and the
+   * document set aside (dead letter) until someone looks.
+   */
+  private async notFinal(d: DocRecord, eventId: EventId, code: string, reason: string, action: RejectAction): Promise<void> {
+    const { ctx } = this
+    const id = d.id
+    switch (action) {
+      case 'reissue':
+        await reissue(ctx, this.documents, id, new Set([eventId]), `the relay refused ${eventId}: ${code}: ${reason}`)
+        break
+      case 'catch-up': {
+        const tries = (this.catchUps.get(id) ?? 0) + 1
+        this.catchUps.set(id, tries)
+        ctx.outbox.release(id)
+        if (tries > CATCH_UP_TRIES) {
+          ctx.docErrors.set(id, { code, message: `the relay still lacks what ${eventId} depends on after ${CATCH_UP_TRIES} tries (${reason}); the change is kept and is sent again on the next connection`, fatal: false })
+          break
+        }
+        const gen = this.connector.sessionGen
+        ctx.timers.setTimeout(() => {
+          if (gen === this.connector.sessionGen) this.connector.resubscribe(id)
+        }, this.connector.retry.options.initialDelayMs * 2 ** (tries - 1))
+        break
+      }
+      case 'retry':
+      case 'refresh-token':
+        ctx.outbox.release(id)
+        ctx.timers.setTimeout(() => ctx.kick(), Math.max(100, this.connector.retry.options.initialDelayMs))
+        break
+      case 'undo':
+        break // rejectLocally undoes it
+      case 'stop': {
+        const dead = { reason: `the relay refused ${eventId} with ${code} (${reason}); the change is kept here and the purchase is not sent until this is looked into`, at: ctx.iso() }
+        const next: DocRecord = { ...d, dead, rejected: [...d.rejected, { id: eventId, code, reason, at: dead.at }].slice(-1000) }
+        await ctx.store.batch().putDoc(next).commit()
+        ctx.docs.set(id, next)
+        ctx.notifier.emit({ type: 'dead-letter', docId: id, reason: dead.reason })
+        this.documents.fire(id, { origin: 'status', events: [] })
+        break
+      }
+      default:
+        action satisfies never
+    }
+    ctx.kick()
+    ctx.emitStatus()
+  }
+
+  /**
+   * The relay holds fewer events of the current actor than it acknowledged
+   * (it was restored from an older backup): the device still has them, so
+   * they go back into the outbox and are sent again.
+   */
+  private async requeueLost(d: DocRecord, actor: ReplicaId, head: number): Promise<void> {
+    const { ctx } = this
+    const waiting = new Set(ctx.outbox.of(d.id).map((o) => o.id))
+    const batch = ctx.store.batch()
+    const entries: OutboxEntry[] = []
+    for (const [key, e] of await ctx.store.loadEventRows(d.id)) {
+      if (e.actor !== actor || e.seq <= head || waiting.has(e.id)) continue
+      const entry: OutboxEntry = {
+        id: e.id, docId: d.id, seq: e.seq, kind: e.kind, priority: e.meta.priority ?? priorityOf(e.kind), bytes: encodeEvent(e).length, eventKey: key,
+        savedAt: e.meta.at, ...((d.slotBase ?? 0) > 0 ? { slot: (d.slotBase ?? 0) + e.seq } : {}),
+      }
+      batch.putOutbox(entry)
+      entries.push(entry)
+    }
+    const next: DocRecord = { ...d, ackedSeq: head, lastSyncedAt: null }
+    batch.putDoc(next)
+    await batch.commit()
+    ctx.docs.set(d.id, next)
+    ctx.outbox.add(d.id, entries)
+    ctx.notifier.emit({ type: 'sync-failed', code: 'RELAY_BEHIND', message: `${d.id}: the relay lacks ${entries.length} change${entries.length === 1 ? '' : 's'} it had acknowledged; sending them again`, fatal: false })
+  }
+
   private async onValidated(m: ValidatedMessage): Promise<void> {
     const { ctx } = this
     const d = ctx.docs.get(m.docId)
@@ -193,9 +302,19 @@ export class Inbound {
     if (d === undefined) return
     ctx.subs.set(m.docId, true)
     ctx.docErrors.delete(m.docId)
+    // The relay holds more events of the current actor than this device saved (a restored backup, a copied store):
+    // stop writing as it before anything is written under a taken id.
+    const actor = d.actor ?? ctx.replicaId
+    const head = m.actorHeads.find((h) => h.actor === actor)?.seq ?? 0
+    if (head > d.localSeq) {
+      await reissue(ctx, this.documents, m.docId, new Set(), `the relay holds ${head} events of ${actor}; this device saved ${d.localSeq}`)
+    } else if (head < d.ackedSeq) {
+      await this.requeueLost(d, actor, head)
+    }
     // The cursor moves only with events actually received: a caughtUp may name a
     // sequence whose events (queued during the catch-up) are still on their way.
-    const next = this.maybeSynced(d)
+    const next = this.maybeSynced(ctx.docs.get(m.docId)!)
+    this.catchUps.delete(m.docId)
     await ctx.store.batch().putDoc(next).commit()
     ctx.docs.set(m.docId, next)
     this.documents.fire(m.docId, { origin: 'status', events: [] })

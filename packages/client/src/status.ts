@@ -122,12 +122,13 @@ export class StatusView {
     const s = this.doc(id)
     const d = this.ctx.docs.get(id)!
     const name = d.summary.number ?? id
-    if (s.state === 'synced') {
-      const v = s.validated ? 'and the relay validated every acknowledged change' : 'the relay has not yet validated the latest acknowledged changes'
-      return `${name} is synced: every change saved here (up to own event ${s.localHead}) is stored by the relay, ${v}; last synced ${s.lastSyncedAt ?? 'now'}.`
-    }
+    const v = s.validated ? 'and the relay validated every acknowledged change' : 'the relay has not yet validated the latest acknowledged changes'
+    const synced = `${name} is synced: every change saved here (up to own event ${s.localHead}) is stored by the relay, ${v}; last synced ${s.lastSyncedAt ?? 'now'}.`
+    const moved = d.reissued === undefined || d.reissued.dropped.length === 0 ? ''
+      : ` On ${d.reissued.at} ${d.reissued.dropped.length} change${d.reissued.dropped.length === 1 ? '' : 's'} made here moved to a new actor (${d.reissued.actor}) and ${d.reissued.as === null ? 'left nothing to send' : `were sent again as ${d.reissued.as}`}, because ${d.reissued.reason}.`
+    if (s.state === 'synced') return synced + moved
     const rejected = s.rejected > 0 ? ` The relay refused ${s.rejected} change${s.rejected === 1 ? '' : 's'} (latest: ${d.rejected[d.rejected.length - 1]?.code}: ${d.rejected[d.rejected.length - 1]?.reason}).` : ''
-    return `${name} is ${s.state}: ${s.reason}.${rejected}`
+    return `${name} is ${s.state}: ${s.reason}.${rejected}${moved}`
   }
 
   deadLetters(): DeadLetter[] {

@@ -120,6 +120,12 @@ export type Notification =
   | { readonly type: 'conflict-resolved-elsewhere'; readonly at: string; readonly docId: PurchaseId; readonly conflicts: readonly string[]; readonly by: string; readonly suppressed: number }
   | { readonly type: 'rejected'; readonly at: string; readonly docId: PurchaseId; readonly eventId: string; readonly code: string; readonly reason: string; readonly suppressed: number }
   | { readonly type: 'dead-letter'; readonly at: string; readonly docId: PurchaseId; readonly reason: string; readonly suppressed: number }
+  /**
+   * The relay held other content under own event ids (a restored backup, a
+   * second writer of the actor): those events were taken out and what they
+   * did was written again as `as`, under a fresh actor.
+   */
+  | { readonly type: 'reissued'; readonly at: string; readonly docId: PurchaseId; readonly eventIds: readonly string[]; readonly as: string | null; readonly reason: string; readonly suppressed: number }
   /** The relay sent an event its schema refuses (an older relay stored it): applied, so this device stays in step, and reported. */
   | { readonly type: 'invalid-received'; readonly at: string; readonly docId: PurchaseId; readonly eventId: string; readonly reason: string; readonly suppressed: number }
 

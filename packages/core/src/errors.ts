@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'BLOCKED_BY_CONFLICT'
   /** A write the purchase schema does not allow (purchase/schema.ts): refused by the relay, or by a device before it saves its own change. */
   | 'SCHEMA_VIOLATION'
+  /** A write the token may not make: a right it lacks, or an actor that belongs to another writer. */
+  | 'FORBIDDEN'
   // documents and backends
   | 'BACKEND_MISMATCH'
   | 'INVALID_UPDATE'
@@ -29,7 +31,8 @@ export type ErrorCode =
   | 'DOC_NOT_CREATED'
   // event log
   | 'INVALID_EVENT'
-  | 'DUPLICATE_EVENT_MISMATCH'
+  /** One event id, two contents (eventHash): never a duplicate, refused by every log and store. */
+  | 'ID_CONFLICT'
   | 'UNKNOWN_EVENT'
   // wire protocol
   | 'MALFORMED_FRAME'

@@ -28,6 +28,7 @@ export {
 export { yjsBackend, YjsDoc, validateYjsUpdate, yjsClientIdOf } from './backends/yjs.js'
 export { wrapSnapshot, unwrapSnapshot, unwrapSnapshotFormat, YJS_V2_FORMAT } from './backends/snapshot-header.js'
 export { PatchedMap } from './backends/patched-map.js'
+export { eventHash, sameContent, EVENT_HASH_VERSION } from './log/event-hash.js'
 export { EventLog, type AppendResult, type LogSnapshot, type EventLogOptions, replay, eventsUpTo } from './log/event-log.js'
 export {
   type PurchaseSettings, type PurchaseState, type PurchaseLine, type PurchaseHeader, type Guarded, type Stamp,

@@ -28,7 +28,9 @@ import {
   type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId,
   ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, yjsBackend,
 } from '@concord/core'
-import { type AwarenessEntry, type SequencedEvent, CLOSE_CODES, encodeServerMessage, encodeYMessage, rightsFor } from '@concord/core/protocol'
+import {
+  type AwarenessEntry, type RejectCode, type SequencedEvent, CLOSE_CODES, REJECT_CODES, encodeServerMessage, encodeYMessage, rightsFor,
+} from '@concord/core/protocol'
 import type { Logger } from 'pino'
 import { type AwarenessMap, applyAwareness, expireRemoteAwareness } from './awareness.js'
 import type { Session } from './auth.js'
@@ -140,8 +142,57 @@ export interface NativePush {
   readonly device: string
 }
 
+/** The subject an actor is bound to: the token's, '' for a token that names none. */
+function subjectOf(session: Session): string {
+  return session.user ?? ''
+}
+
+export function actorTaken(actor: ReplicaId): string {
+  return `actor ${actor} belongs to another writer; write as your own actor`
+}
+
+/** The event's dependencies (its deps and its author's previous event) that `known` does not hold, each once. */
+function missingDeps(e: EventEnvelope, known: (id: EventId) => boolean): EventId[] {
+  const missing = new Set<EventId>()
+  for (const d of e.deps) if (!known(d)) missing.add(d)
+  if (e.seq > 1) {
+    const prev = `${e.actor}.${e.seq - 1}` as EventId
+    if (!known(prev)) missing.add(prev)
+  }
+  return [...missing]
+}
+
+/** The refusal code a client acts on for a typed error of the store or the log (an unknown one would stop the document). */
+function rejectCodeOf(code: string): RejectCode {
+  if (Object.hasOwn(REJECT_CODES, code)) return code as RejectCode
+  // INVALID_ID, INVALID_ARGUMENT: something about the event itself.
+  return 'INVALID_EVENT'
+}
+
+/** Actor owners the relay remembers (an LRU would be finer; clearing past the bound costs one query per actor seen again). */
+const ACTOR_OWNERS_KEPT = 100_000
+
+class ActorOwners {
+  private readonly map = new Map<ReplicaId, string>()
+  get(actor: ReplicaId): string | undefined {
+    return this.map.get(actor)
+  }
+  has(actor: ReplicaId): boolean {
+    return this.map.has(actor)
+  }
+  set(actor: ReplicaId, subject: string): void {
+    if (this.map.size >= ACTOR_OWNERS_KEPT) this.map.clear()
+    this.map.set(actor, subject)
+  }
+  forget(actor: ReplicaId): void {
+    this.map.delete(actor)
+  }
+}
+
 export class DocHost {
   readonly docs = new Map<PurchaseId, LoadedDoc>()
+  /** Who each actor belongs to, as the store bound it (AppendRequest.subject). */
+  private readonly actorOwners = new ActorOwners()
   readonly fanout = new Fanout()
   readonly committer: GroupCommitter
   /** The relay's own actor for raw Yjs updates it wraps into events. */
@@ -275,8 +326,9 @@ export class DocHost {
     const acceptedIds = new Set<EventId>()
     /** Events this push applied to the replica (not re-sends of events it held already). */
     const appliedHere = new Set<EventId>()
-    const known = (id: EventId) => acceptedIds.has(id) || doc.inflightIds.has(id) || replica.log.has(id) || replica.log.get(id) !== undefined
-    const reject = (e: EventEnvelope, code: string, reason: string) => {
+    const known = (id: EventId) => acceptedIds.has(id) || this.holds(doc, id)
+    const subject = subjectOf(push.session)
+    const reject = (e: EventEnvelope, code: RejectCode, reason: string) => {
       this.o.metrics.eventsRejected.inc({ code })
       this.fanout.later(push.sender, encodeServerMessage({ t: 'reject', docId: doc.docId, id: e.id, code, reason }))
     }
@@ -294,6 +346,12 @@ export class DocHost {
         reject(e, 'BACKEND_MISMATCH', `event carries a ${e.backend} change; ${doc.docId} uses ${doc.backend.name}`)
         continue
       }
+      // The store binds it for good in the same transaction that stores the event; this is the check before anything applies.
+      const owner = this.actorOwners.get(e.actor)
+      if (owner !== undefined && owner !== subject) {
+        reject(e, 'FORBIDDEN', actorTaken(e.actor))
+        continue
+      }
       // Stored, echoed and fanned out under the token's subject, whatever the device wrote in meta.user.
       const stamped = attributed(e, push.session.user)
       if (replica.log.has(e.id)) {
@@ -302,8 +360,7 @@ export class DocHost {
         acceptedIds.add(e.id)
         continue
       }
-      const missing = [...new Set(e.deps.filter((d) => !known(d)))]
-      if (e.seq > 1 && !known(`${e.actor}.${e.seq - 1}` as EventId) && !missing.includes(`${e.actor}.${e.seq - 1}` as EventId)) missing.push(`${e.actor}.${e.seq - 1}` as EventId)
+      const missing = missingDeps(e, known)
       if (missing.length > 0) {
         reject(e, 'UNKNOWN_EVENT', `depends on events the relay has not stored: ${missing.slice(0, 5).join(', ')}`)
         continue
@@ -320,12 +377,14 @@ export class DocHost {
       // Applied now, so the next event of this push is checked against a document that holds this one.
       const applied = replica.receive([stamped])
       if (applied.applied.length !== 1) {
-        reject(e, applied.rejected[0]?.error.code ?? 'INVALID_EVENT', applied.rejected[0]?.error.message ?? 'the event did not apply')
+        reject(e, rejectCodeOf(applied.rejected[0]?.error.code ?? 'INVALID_EVENT'), applied.rejected[0]?.error.message ?? 'the event did not apply')
         continue
       }
       accepted.push(stamped)
       acceptedIds.add(e.id)
       appliedHere.add(e.id)
+      // Taken by this subject from now on: a later push by another subject in this group is refused before it applies.
+      if (owner === undefined) this.actorOwners.set(e.actor, subject)
     }
     if (accepted.length === 0) {
       this.touchForFlush()
@@ -336,7 +395,7 @@ export class DocHost {
     doc.inflight++
     doc.submitted++
     this.committer.submit(
-      { docId: doc.docId, backend: doc.backend.name, events: accepted },
+      { docId: doc.docId, backend: doc.backend.name, events: accepted, subject },
       {
         done: (result) => {
           doc.inflight--
@@ -354,7 +413,9 @@ export class DocHost {
               // Another relay stored this id first: the replica holds this push's copy, the store that one.
               else if (appliedHere.has(e.id)) diverged = `${e.id} was stored by another relay meanwhile`
             } else {
-              reject(e, outcome.error.code, outcome.error.message)
+              reject(e, rejectCodeOf(outcome.error.code), outcome.error.message)
+              // Another relay bound the actor first: what this relay assumed is wrong; the next push reads the owner again.
+              if (outcome.error.code === 'FORBIDDEN') this.actorOwners.forget(e.actor)
               if (appliedHere.has(e.id)) diverged = `the store refused ${e.id}: ${outcome.error.message}`
             }
           })
@@ -380,6 +441,46 @@ export class DocHost {
         },
       },
     )
+  }
+
+  /** True when the relay holds the event for the document: applied, pending a dependency, or on its way to the store. */
+  private holds(doc: LoadedDoc, id: EventId): boolean {
+    return doc.inflightIds.has(id) || doc.replica.log.has(id) || doc.replica.log.get(id) !== undefined
+  }
+
+  /**
+   * True when some event of a push depends on one the relay does not hold.
+   * In cluster mode the push then waits for a read of the store first
+   * (catchUpFromStore): another relay may have stored it and its notice not
+   * arrived, and the store, not the notices, is what the relay answers from.
+   */
+  lacksDependencies(doc: LoadedDoc, events: readonly EventEnvelope[]): boolean {
+    if (this.cluster === undefined) return false
+    const ids = new Set(events.map((e) => e.id))
+    return events.some((e) => missingDeps(e, (id) => ids.has(id) || this.holds(doc, id)).length > 0)
+  }
+
+  /** Reads the owners of the push's actors the relay has not seen yet (one query, only on a miss). */
+  async learnActors(events: readonly EventEnvelope[]): Promise<void> {
+    const unknown = [...new Set(events.map((e) => e.actor))].filter((a) => !this.actorOwners.has(a))
+    if (unknown.length === 0) return
+    const owners = await this.o.store.actorOwners(unknown)
+    for (const [actor, subject] of owners) this.actorOwners.set(actor, subject)
+  }
+
+  /**
+   * For a subscribe: the highest own sequence number the relay holds for each
+   * of the device's actors (stored, or applied and on its way to the store).
+   */
+  async actorHeads(doc: LoadedDoc, actors: readonly ReplicaId[]): Promise<{ actor: ReplicaId; seq: number }[]> {
+    if (actors.length === 0) return []
+    const stored = await this.o.store.actorHeads(doc.docId, actors)
+    const out: { actor: ReplicaId; seq: number }[] = []
+    for (const actor of actors) {
+      const seq = Math.max(stored.get(actor) ?? 0, doc.replica.log.seqOf(actor))
+      if (seq > 0) out.push({ actor, seq })
+    }
+    return out
   }
 
   /**

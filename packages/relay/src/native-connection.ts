@@ -2,7 +2,7 @@
  * One native-protocol socket: many documents, one connection.
  *
  *   hello (version, token) -> welcome | error + close
- *   subscribe(doc, cursor) -> events... caughtUp, validated; then live events
+ *   subscribe(doc, cursor, actors) -> events... caughtUp (with the actors' heads), validated; then live events
  *   push(doc, events)      -> ack (once stored) | reject per event
  *   auth(token)            -> authorized (the session is extended)
  *   ping                   -> pong
@@ -37,6 +37,8 @@ interface Subscription {
   live: boolean
   /** Broadcasts that arrived during the catch-up, sent (minus what the catch-up covered) when it ends. */
   queue: { items: readonly SequencedEvent[]; frame: Uint8Array; cursor: number }[]
+  /** The device's actors, as the subscribe named them: caughtUp tells each one's highest stored event. */
+  readonly actors: readonly ReplicaId[]
 }
 
 export interface NativeContext {
@@ -165,9 +167,11 @@ export class NativeConnection extends Peer implements NativeSubscriber {
           this.sendMessage({ t: 'error', code: e.code, message: e.message, docId: m.docId, fatal: false })
           return
         }
+        // A cursor past what this relay holds: another relay stored more (cluster mode), read it before answering.
+        if (m.cursor > doc.lastSeq) await this.ctx.host.catchUpFromStore(doc)
         if (this.closed) return
         this.unsubscribe(m.docId)
-        const sub: Subscription = { doc, from: m.cursor, sent: m.cursor, live: false, queue: [] }
+        const sub: Subscription = { doc, from: m.cursor, sent: m.cursor, live: false, queue: [], actors: m.actors }
         this.subs.set(m.docId, sub)
         doc.natives.add(this)
         void this.catchUp(sub).catch((e: unknown) => {
@@ -197,6 +201,9 @@ export class NativeConnection extends Peer implements NativeSubscriber {
           for (const ev of m.events) this.sendMessage({ t: 'reject', docId: m.docId, id: ev.id, code: 'FORBIDDEN', reason: `the token gives no write right on ${m.docId}` })
           return
         }
+        // Only on a miss: an actor the relay has not seen, a dependency another relay stored.
+        await this.ctx.host.learnActors(m.events)
+        if (this.ctx.host.lacksDependencies(doc, m.events)) await this.ctx.host.catchUpFromStore(doc)
         if (this.closed) return
         // decodeClientMessage ran validateEnvelope on each: the store need not again.
         markValidated(m.events)
@@ -260,11 +267,12 @@ export class NativeConnection extends Peer implements NativeSubscriber {
       }
       await flush()
     }
+    const actorHeads = await this.ctx.host.actorHeads(doc, sub.actors)
     if (!current()) return
     for (const q of sub.queue) this.sendLive(sub, q.items, q.frame, q.cursor)
     sub.queue = []
     sub.live = true
-    this.sendMessage({ t: 'caughtUp', docId, cursor: sub.sent })
+    this.sendMessage({ t: 'caughtUp', docId, cursor: sub.sent, actorHeads })
     if (doc.replica.exists) this.send(this.ctx.host.validatedFrame(doc))
   }
 

@@ -87,6 +87,13 @@ export interface DocRecord {
   readonly actorGen?: number
   /** Outbox slots used by earlier actors: an own event's slot is slotBase + seq. */
   readonly slotBase?: number
+  /**
+   * The latest move to a fresh actor because the relay held other content
+   * under own ids or more events of the actor than this device saved
+   * (reissue.ts): when, why, the own events taken out and the event that
+   * carries their content again.
+   */
+  readonly reissued?: { readonly at: string; readonly reason: string; readonly dropped: readonly EventId[]; readonly as: EventId | null; readonly actor: ReplicaId }
 }
 
 export interface OutboxEntry {

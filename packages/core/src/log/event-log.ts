@@ -13,6 +13,7 @@ import type { CrdtBackend, CrdtDoc } from '../backends/backend.js'
 import { ConcordError, isConcordError } from '../errors.js'
 import { type EventId, type PurchaseId, type ReplicaId, eventIdOf } from '../ids.js'
 import { type EventEnvelope, validateEnvelope } from './envelope.js'
+import { sameContent } from './event-hash.js'
 import { compareHlc } from '../time/hlc.js'
 
 export interface AppendResult {
@@ -40,13 +41,6 @@ export interface EventLogOptions {
   readonly docId: PurchaseId
   /** The replica that owns this copy (its Yjs client id derives from it). */
   readonly replica: ReplicaId
-}
-
-function sameEvent(a: EventEnvelope, b: EventEnvelope): boolean {
-  if (a.hlc !== b.hlc || a.kind !== b.kind || a.payload.length !== b.payload.length) return false
-  if (a.deps.length !== b.deps.length || a.deps.some((d, i) => d !== b.deps[i])) return false
-  for (let i = 0; i < a.payload.length; i++) if (a.payload[i] !== b.payload[i]) return false
-  return true
 }
 
 export class EventLog {
@@ -173,8 +167,8 @@ export class EventLog {
       }
       const known = this.byId.get(e.id) ?? this.pendingById.get(e.id)
       if (known !== undefined) {
-        if (sameEvent(known, e)) duplicates.push(e.id)
-        else rejected.push({ id: e.id, error: new ConcordError('DUPLICATE_EVENT_MISMATCH', `event ${e.id} was already received with other content`) })
+        if (sameContent(known, e)) duplicates.push(e.id)
+        else rejected.push({ id: e.id, error: new ConcordError('ID_CONFLICT', `event ${e.id} was already received with other content`, { eventId: e.id }) })
         continue
       }
       if (this.has(e.id)) {

@@ -6,6 +6,7 @@ export {
   CLOSE, CLOSE_CODES, closeCodeInfo, closeCodeForError,
 } from './close-codes.js'
 export { encodeEvent, decodeEvent } from './events.js'
+export { type RejectAction, type RejectCodeInfo, type RejectCode, REJECT_CODES, rejectCodeInfo } from './reject-codes.js'
 export {
   type Right, type Grant, type AuthInfo,
   type HelloMessage, type AuthMessage, type SubscribeMessage, type UnsubscribeMessage, type PushMessage, type PingMessage,
@@ -13,7 +14,7 @@ export {
   type WelcomeMessage, type AuthorizedMessage, type SequencedEvent, type EventsMessage, type CaughtUpMessage,
   type AckMessage, type RejectMessage, type ValidatedMessage, type ErrorMessage, type PongMessage,
   type ServerMessage, type SequencedBody,
-  PROTOCOL_VERSION, SUPPORTED_VERSIONS, RIGHTS, CLIENT_MESSAGE_TYPES, SERVER_MESSAGE_TYPES,
+  PROTOCOL_VERSION, SUPPORTED_VERSIONS, MAX_SUBSCRIBE_ACTORS, RIGHTS, CLIENT_MESSAGE_TYPES, SERVER_MESSAGE_TYPES,
   grantCovers, rightsFor,
   encodeClientMessage, decodeClientMessage, encodeServerMessage, decodeServerMessage, encodeEventsFrame, encodeEventBody, encodeEventsFrameOfBodies,
 } from './native.js'

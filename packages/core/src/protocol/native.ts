@@ -18,14 +18,15 @@
  */
 import { fail } from '../errors.js'
 import {
-  type ConflictId, type EventId, type PurchaseId, parseConflictId, parseEventId, parsePurchaseId,
+  type ConflictId, type EventId, type PurchaseId, type ReplicaId, parseConflictId, parseEventId, parsePurchaseId, parseReplicaId,
 } from '../ids.js'
 import type { BackendName, EventEnvelope } from '../log/envelope.js'
 import { type IsoInstant, parseIsoInstant } from '../time/dates.js'
 import { ReplicaTable, readEventBody, readReplica, writeEventBody, writeReplica } from './events.js'
 import { type CodecOptions, FrameReader, FrameWriter, parseField } from './wire.js'
 
-export const PROTOCOL_VERSION = 1
+/** 2: subscribe names the device's actors and caughtUp answers each one's highest stored event. */
+export const PROTOCOL_VERSION = 2
 /** The versions this build can speak; a relay answers any other with UNSUPPORTED_VERSION. */
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION]
 
@@ -100,7 +101,16 @@ export interface SubscribeMessage {
   readonly backend: BackendName
   /** The relay sequence number after which to send events; 0 for all. */
   readonly cursor: number
+  /**
+   * The actors this device writes the document as (at most MAX_SUBSCRIBE_ACTORS):
+   * caughtUp tells the highest event the relay holds of each, so a device
+   * whose store went back in time (a restored backup) finds out before it
+   * writes under an id the relay already holds.
+   */
+  readonly actors: readonly ReplicaId[]
 }
+/** Actors a subscribe may name. */
+export const MAX_SUBSCRIBE_ACTORS = 16
 export interface UnsubscribeMessage {
   readonly t: 'unsubscribe'
   readonly docId: PurchaseId
@@ -151,6 +161,8 @@ export interface CaughtUpMessage {
   readonly t: 'caughtUp'
   readonly docId: PurchaseId
   readonly cursor: number
+  /** For each actor the subscribe named that has stored events here, the highest of its own sequence numbers. */
+  readonly actorHeads: readonly { readonly actor: ReplicaId; readonly seq: number }[]
 }
 /** Sent only once the events are durable. */
 export interface AckMessage {
@@ -431,6 +443,67 @@ function readEventIds(r: FrameReader): EventId[] {
   return ids
 }
 
+function writeActor(w: FrameWriter, field: string, actor: unknown): void {
+  try {
+    parseReplicaId(actor)
+  } catch (e) {
+    w.invalid(field, (e as Error).message)
+  }
+  w.string(field, actor)
+}
+
+function readActor(r: FrameReader, field: string): ReplicaId {
+  const at = r.offset
+  return parseField(r, field, at, parseReplicaId, r.string(field))
+}
+
+/** Distinct actors, at most MAX_SUBSCRIBE_ACTORS. */
+function writeActors(w: FrameWriter, actors: readonly ReplicaId[]): void {
+  if (!Array.isArray(actors) || actors.length > MAX_SUBSCRIBE_ACTORS) w.invalid('actors', `must be an array of at most ${MAX_SUBSCRIBE_ACTORS} replica ids`)
+  if (new Set(actors).size !== actors.length) w.invalid('actors', 'must not repeat an actor')
+  w.uint('actors', actors.length)
+  for (const a of actors) writeActor(w, 'actors', a)
+}
+
+function readActors(r: FrameReader): ReplicaId[] {
+  const at = r.offset
+  const n = r.count('actors', 2)
+  if (n > MAX_SUBSCRIBE_ACTORS) r.malformed('actors', `names ${n} actors; at most ${MAX_SUBSCRIBE_ACTORS}`, at)
+  const actors: ReplicaId[] = []
+  for (let i = 0; i < n; i++) {
+    const start = r.offset
+    const a = readActor(r, `actors[${i}]`)
+    if (actors.includes(a)) r.malformed(`actors[${i}]`, 'repeats an actor', start)
+    actors.push(a)
+  }
+  return actors
+}
+
+function writeActorHeads(w: FrameWriter, heads: readonly { readonly actor: ReplicaId; readonly seq: number }[]): void {
+  if (!Array.isArray(heads) || heads.length > MAX_SUBSCRIBE_ACTORS) w.invalid('actorHeads', `must be an array of at most ${MAX_SUBSCRIBE_ACTORS} entries`)
+  w.uint('actorHeads', heads.length)
+  for (const h of heads) {
+    writeActor(w, 'actorHeads', h?.actor)
+    if (typeof h.seq !== 'number' || !Number.isSafeInteger(h.seq) || h.seq < 1) w.invalid('actorHeads', 'seq must be a positive integer')
+    w.uint('actorHeads', h.seq)
+  }
+}
+
+function readActorHeads(r: FrameReader): { actor: ReplicaId; seq: number }[] {
+  const at = r.offset
+  const n = r.count('actorHeads', 3)
+  if (n > MAX_SUBSCRIBE_ACTORS) r.malformed('actorHeads', `has ${n} entries; at most ${MAX_SUBSCRIBE_ACTORS}`, at)
+  const heads: { actor: ReplicaId; seq: number }[] = []
+  for (let i = 0; i < n; i++) {
+    const actor = readActor(r, `actorHeads[${i}].actor`)
+    const seqAt = r.offset
+    const seq = r.uint(`actorHeads[${i}].seq`)
+    if (seq < 1) r.malformed(`actorHeads[${i}].seq`, 'must be positive', seqAt)
+    heads.push({ actor, seq })
+  }
+  return heads
+}
+
 function writeNonce(w: FrameWriter, nonce: unknown): void {
   w.uint('nonce', nonce)
 }
@@ -476,6 +549,7 @@ export function encodeClientMessage(m: ClientMessage, options?: CodecOptions): U
       writeDocId(w, 'docId', m.docId)
       writeBackend(w, m.backend)
       w.uint('cursor', m.cursor)
+      writeActors(w, m.actors)
       break
     case 'unsubscribe':
       w.u8(CLIENT_MESSAGE_TYPES.unsubscribe)
@@ -519,7 +593,8 @@ function readClientMessage(r: FrameReader): ClientMessage {
     case 'subscribe': {
       const docId = readDocId(r)
       const backend = readBackend(r)
-      return { t: 'subscribe', docId, backend, cursor: r.uint('cursor') }
+      const cursor = r.uint('cursor')
+      return { t: 'subscribe', docId, backend, cursor, actors: readActors(r) }
     }
     case 'unsubscribe':
       return { t: 'unsubscribe', docId: readDocId(r) }
@@ -564,6 +639,7 @@ export function encodeServerMessage(m: ServerMessage, options?: CodecOptions): U
       w.u8(SERVER_MESSAGE_TYPES.caughtUp)
       writeDocId(w, 'docId', m.docId)
       w.uint('cursor', m.cursor)
+      writeActorHeads(w, m.actorHeads)
       break
     case 'ack':
       w.u8(SERVER_MESSAGE_TYPES.ack)
@@ -727,7 +803,8 @@ function readServerMessage(r: FrameReader): ServerMessage {
     }
     case 'caughtUp': {
       const docId = readDocId(r)
-      return { t: 'caughtUp', docId, cursor: r.uint('cursor') }
+      const cursor = r.uint('cursor')
+      return { t: 'caughtUp', docId, cursor, actorHeads: readActorHeads(r) }
     }
     case 'ack': {
       const docId = readDocId(r)

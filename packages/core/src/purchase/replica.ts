@@ -9,7 +9,7 @@
  * Nondeterminism comes in through options: the wall clock, the id factory
  * (ULIDs for lines and records). Nothing here does I/O or keeps timers.
  */
-import type { CrdtBackend, DocWriteOp, DocWriter } from '../backends/backend.js'
+import type { CrdtBackend, DocSnapshot, DocWriteOp, DocWriter } from '../backends/backend.js'
 import { overlaySnapshot } from '../backends/overlay.js'
 import { yjsBackend } from '../backends/yjs.js'
 import { ConcordError, fail, isConcordError } from '../errors.js'
@@ -42,6 +42,7 @@ import { type AuditEntry, auditTrail } from './audit.js'
 import { keyBetween } from './sort-key.js'
 import { measureInput } from './event-size.js'
 import { recordWrites, replayWrites } from './writes.js'
+import { reissueWrites } from './reissue.js'
 import { checkWrite, effectOfWrites } from './inspect.js'
 import { StagedTransaction } from './transaction.js'
 import { PurchaseView } from './view.js'
@@ -425,6 +426,22 @@ export class PurchaseReplica {
   }
 
   // ------------------------------------------------------------ transactions
+
+  /**
+   * Writes again, as one event of this replica, what the `dropped` events did
+   * in `from` (a snapshot of a document that held them; this replica holds
+   * the same events but those): see reissue.ts. Undefined when they did
+   * nothing that is still visible. Not checked against the invariants: the
+   * change was made once already, and what it raises goes to the queue.
+   */
+  reissue(from: DocSnapshot, dropped: ReadonlySet<EventId>, kinds: readonly string[]): EventEnvelope | undefined {
+    const base = this.log.doc.read()
+    const probe = recordWrites((w) => reissueWrites(from, base, dropped, w, this.stamp(eventIdOf(this.replica, this.log.seqOf(this.replica) + 1))))
+    if (probe.length === 0) return undefined
+    // The label must say what the writes do: a resolution only under conflict.resolve, anything else under transaction.
+    const kind = kinds.length === 1 && kinds[0] !== 'yjs.update' ? kinds[0]! : kinds.includes('conflict.resolve') ? 'conflict.resolve' : 'transaction'
+    return this.commit(kind, (w, s) => reissueWrites(from, base, dropped, w, s), { check: false })
+  }
 
   /**
    * Runs several commands as one event: one backend update, all or nothing.

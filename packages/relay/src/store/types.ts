@@ -37,6 +37,15 @@ export interface AppendRequest {
   readonly backend: BackendName
   /** In the order they should be sequenced (a sender's causal order). */
   readonly events: readonly EventEnvelope[]
+  /**
+   * The token subject writing these events ('' for a token that names none).
+   * An actor belongs to the subject whose write first stored one of its
+   * events: a new event of an actor bound to another subject is refused
+   * (FORBIDDEN, naming the actor), in the same transaction that binds it, so
+   * two relays cannot bind one actor twice. Undefined for the relay's own
+   * events (numbers, imports), which are neither bound nor checked.
+   */
+  readonly subject?: string
 }
 
 /** What became of one event of an append. */
@@ -49,8 +58,8 @@ export type EventOutcome =
       /**
        * True when an event with this id and the same content was already stored
        * (a retry), earlier or in this same batch: nothing new was written.
-       * Content means hlc, kind, deps (as a set) and payload; `meta` is display
-       * data and the stored copy wins.
+       * Content is what eventHash covers (everything but `meta`, display data
+       * where the stored copy wins).
        */
       readonly duplicate: boolean
     }
@@ -60,8 +69,9 @@ export type EventOutcome =
       readonly id: string | undefined
       /**
        * Why it was refused: INVALID_EVENT (bad envelope, or its docId is not
-       * the request's), BACKEND_MISMATCH, DUPLICATE_EVENT_MISMATCH (same id,
-       * different content: the stored event is kept), INVALID_ID (bad docId).
+       * the request's), BACKEND_MISMATCH, ID_CONFLICT (same id, different
+       * content hash: the stored event is kept), FORBIDDEN (its actor belongs
+       * to another subject), INVALID_ID (bad docId).
        */
       readonly error: ConcordError
     }
@@ -241,6 +251,20 @@ export interface EventStore {
    * one Postgres schema share this id.
    */
   relayId(): Promise<ReplicaId>
+
+  /**
+   * The subject each of these actors is bound to (see AppendRequest.subject);
+   * unbound actors are absent. The relay checks a push against it before
+   * applying anything; the append enforces it again.
+   */
+  actorOwners(actors: readonly ReplicaId[]): Promise<Map<ReplicaId, string>>
+
+  /**
+   * For each of these actors, the highest of its own sequence numbers stored
+   * in the document (absent: none). A device that finds its actor ahead of
+   * what it saved (a restored backup) moves to a fresh actor.
+   */
+  actorHeads(docId: PurchaseId, actors: readonly ReplicaId[]): Promise<Map<ReplicaId, number>>
 
   /** Resolves when the store can serve a query (for /readyz); rejects otherwise. */
   ping(): Promise<void>
