@@ -232,6 +232,40 @@ test('Redis SIGKILLed mid-run: A keeps acking; once Redis is back, B\'s client r
   await killRedis(redis)
 })
 
+test('a relay that missed every notice never refuses what the store holds: a device moving from A to B pushes on, and B\'s subscriber gets it all', async () => {
+  // Two Redis prefixes: the relays share the store but never hear each other's notices (as if every one were lost).
+  const a = await startRelay(clusterArgs('redis://127.0.0.1:6379', `concord-test:${process.pid}:${SEED}:deaf-a:`))
+  const b = await startRelay(clusterArgs('redis://127.0.0.1:6379', `concord-test:${process.pid}:${SEED}:deaf-b:`))
+  const docId = parsePurchaseId('01J8CLUSTER000000000000DEAF')
+  const xa = await NativeTestClient.connect(a.wsUrl, token, { replica: 'devX', seed: SEED })
+  const rx = xa.createPurchase(docId)
+  await xa.subscribe(docId)
+  await xa.push(docId)
+  // B loads the purchase for its own subscriber, then misses everything A stores after.
+  const y = await NativeTestClient.connect(b.wsUrl, token, { replica: 'devY', seed: SEED + 1 })
+  await y.subscribe(docId)
+  const ry = y.replica(docId)
+  await y.waitFor('Y holds the purchase', () => ry.exists)
+  rx.addLine({ product: 'Stored through A', qty: '1', price: '1.00' })
+  await xa.push(docId)
+  const [x2] = [...xa.acked].filter((id) => id === rx.log.events().at(-1)!.id)
+  assert.ok(x2 !== undefined, 'A acknowledged x.2')
+  await xa.close()
+
+  // X moves to B and pushes an edit built on what A stored, before even subscribing.
+  const xb = await NativeTestClient.connect(b.wsUrl, token, { replica: 'devX', seed: SEED, resume: xa })
+  rx.addLine({ product: 'Pushed through B', qty: '2', price: '1.00' })
+  const [x3] = xb.unpushed(docId)
+  await xb.push(docId, [x3!])
+  assert.equal(xb.rejects, [], 'B read the store instead of refusing a dependency it held there')
+  assert.ok(xb.acked.has(x3!.id))
+  // A subscribe whose cursor is ahead of B: B catches up before answering.
+  await xb.subscribe(docId)
+  assert.equal(xb.actorHeads.get(docId), [{ actor: 'devX', seq: x3!.seq }], 'caughtUp names the device actor\'s head')
+  await y.waitFor('Y, on B, receives both edits in order', () => ry.state().lines.map((l) => l.product).join() === 'Stored through A,Pushed through B')
+  assert.is(view(ry), view(rx))
+})
+
 test('awareness crosses relays: clients on A see a client on B arrive and leave; a late joiner on A gets it at once', async () => {
   const prefix = `concord-test:${process.pid}:${SEED}:aw:`
   const args = clusterArgs('redis://127.0.0.1:6379', prefix)
