@@ -10,11 +10,13 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
-import { type ConcordError, type ErrorCode, type EventEnvelope, type PurchaseId, isConcordError, parseReplicaId } from '@concord/core'
+import {
+  type ConcordError, type ErrorCode, type EventEnvelope, type PurchaseId, type ReplicaId, instantFromEpochMs, isConcordError, parseReplicaId,
+} from '@concord/core'
 import type { AppendResult, EventOutcome, EventStore, StoreTestHooks, StoredEvent } from '@concord/relay/store'
 import { loadDocument } from '@concord/relay/store'
 import { checkAsync, SEED } from '../../support/seed.js'
-import { doc, ev, evs } from './events.js'
+import { type EventSpec, T0, actor, doc, ev, evs } from './events.js'
 
 export interface ContractHarness {
   readonly store: EventStore
@@ -76,6 +78,18 @@ async function rejectsWith(p: Promise<unknown> | (() => Promise<unknown>), code:
 
 function okSeqs(result: AppendResult): (number | string)[] {
   return result.events.map((o) => (o.ok ? (o.duplicate ? `dup:${o.seq}` : o.seq) : `err:${o.error.code}`))
+}
+
+/** The refusal at `i` of a result (fails the test if that event was not refused). */
+function refusal(result: AppendResult, i: number): ConcordError {
+  const o = result.events[i]
+  if (o === undefined || o.ok) throw new Error(`event ${i} was not refused: ${JSON.stringify(o)}`)
+  return o.error
+}
+
+/** actorOwners as a plain object, for assert.equal. */
+async function owners(store: EventStore, ...actors: string[]): Promise<Record<string, string>> {
+  return Object.fromEntries(await store.actorOwners(actors.map(actor)))
 }
 
 async function readAll(store: EventStore, docId: PurchaseId): Promise<StoredEvent[]> {
@@ -162,27 +176,155 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     assert.is((await store.getDoc(d))?.lastSeq, 6)
   })
 
-  withStore('the same id with other content is refused for that event only', async ({ store }) => {
-    const d = doc('PO-MISMATCH')
-    await store.append([{ docId: d, backend: 'yjs', events: evs('PO-MISMATCH', 'a', 1, 2) }])
-    const variants: [string, EventEnvelope][] = [
-      ['payload', ev('PO-MISMATCH', 'a', 2, { payload: new Uint8Array([9, 9]) })],
-      ['hlc', ev('PO-MISMATCH', 'a', 2, { hlcShift: 1 })],
-      ['deps', ev('PO-MISMATCH', 'a', 2, { deps: [] })],
-      ['kind', ev('PO-MISMATCH', 'a', 2, { kind: 'line.add' })],
+  withStore('one id with other content (hlc, kind, deps, payload) is an ID_CONFLICT, in a later batch or the same one, for that event only', async ({ store }) => {
+    const name = 'PO-CONFLICT'
+    const d = doc(name)
+    await store.append([{ docId: d, backend: 'yjs', events: evs(name, 'a', 1, 2) }])
+    const variants: [string, EventSpec][] = [
+      ['payload', { payload: new Uint8Array([9, 9]) }],
+      ['hlc', { hlcShift: 1 }],
+      ['deps', { deps: ['zz.9'] }],
+      ['kind', { kind: 'line.add' }],
     ]
-    for (const [field, bad] of variants) {
-      const r = await store.append([{ docId: d, backend: 'yjs', events: [ev('PO-MISMATCH', 'b', 1), bad, ev('PO-MISMATCH', 'a', 3)] }])
-      const [before, refused, after] = r[0]!.events
-      assert.ok(before?.ok && after?.ok, `${field}: the other events are stored`)
-      assert.ok(refused && !refused.ok && refused.error.code === 'DUPLICATE_EVENT_MISMATCH', `${field}: mismatch refused`)
-      assert.is(refused.id, 'a.2')
-      assert.is(refused.error.details.field, field)
-      assert.is(refused.error.details.seq, 2)
+    const conflict = (error: ConcordError, eventId: string, seq: number, field: string) => {
+      assert.is(error.code, 'ID_CONFLICT', `${field}: ${error.message}`)
+      assert.equal(error.details, { docId: d, eventId, seq }, `${field}: details name the document, the id and the stored event's seq`)
+      assert.ok(error.message.includes(eventId) && error.message.includes(name), `${field}: the message names both: ${error.message}`)
+    }
+    let seq = 2
+    for (const [i, [field, spec]] of variants.entries()) {
+      const n = i + 1
+      // Later batch: a.2 is stored (seq 2); the events around it are stored.
+      const later = await store.append([{ docId: d, backend: 'yjs', events: [ev(name, 'b', n), ev(name, 'a', 2, spec), ev(name, 'c', n)] }])
+      assert.equal(okSeqs(later[0]!), [seq + 1, 'err:ID_CONFLICT', seq + 2], field)
+      assert.is(later[0]!.events[1]!.id, 'a.2')
+      conflict(refusal(later[0]!, 1), 'a.2', 2, field)
+      // Same batch: within one request, and across two requests for the document.
+      const same = await store.append([
+        { docId: d, backend: 'yjs', events: [ev(name, 'x', n), ev(name, 'x', n, spec)] },
+        { docId: d, backend: 'yjs', events: [ev(name, 'y', n)] },
+        { docId: d, backend: 'yjs', events: [ev(name, 'y', n, spec), ev(name, 'y', n)] },
+      ])
+      assert.equal(same.map(okSeqs), [[seq + 3, 'err:ID_CONFLICT'], [seq + 4], ['err:ID_CONFLICT', `dup:${seq + 4}`]], field)
+      conflict(refusal(same[0]!, 1), `x.${n}`, seq + 3, field)
+      conflict(refusal(same[2]!, 0), `y.${n}`, seq + 4, field)
+      seq += 4
     }
     const stored = await store.readFrom(d, 0)
-    assert.equal(stored.map((e) => e.event.id), ['a.1', 'a.2', 'b.1', 'a.3'])
-    assertSameEvent(stored[1]!.event, ev('PO-MISMATCH', 'a', 2), 'the first version is kept')
+    assert.is(stored.length, seq)
+    assertSameEvent(stored[1]!.event, ev(name, 'a', 2), 'the first version is kept')
+    assertSameEvent(stored[4]!.event, ev(name, 'x', 1), 'the first version is kept (same batch)')
+    assert.is((await store.getDoc(d))?.lastSeq, seq)
+  })
+
+  withStore('meta is not content: a re-send that differs only in meta is a duplicate, earlier or in the same batch, and the stored meta wins', async ({ store }) => {
+    const name = 'PO-META'
+    const d = doc(name)
+    const other = (e: EventEnvelope): EventEnvelope => ({ ...e, meta: { at: instantFromEpochMs(T0 + 999_999), user: 'someone else', device: 'another phone' } })
+    const [a1, a2] = [ev(name, 'a', 1), ev(name, 'a', 2)]
+    assert.equal(okSeqs((await store.append([{ docId: d, backend: 'yjs', events: [a1] }]))[0]!), [1])
+    assert.equal(okSeqs((await store.append([{ docId: d, backend: 'yjs', events: [other(a1)] }]))[0]!), ['dup:1'])
+    const same = await store.append([{ docId: d, backend: 'yjs', events: [a2] }, { docId: d, backend: 'yjs', events: [other(a2), { ...a2, meta: {} } as never] }])
+    assert.equal(same.map(okSeqs), [[2], ['dup:2', 'err:INVALID_EVENT']])
+    assert.equal((await store.readFrom(d, 0)).map((e) => e.event.meta), [a1.meta, a2.meta])
+  })
+
+  withStore('an actor belongs to the subject that first stored one of its events: another subject is FORBIDDEN, naming the actor', async ({ store }) => {
+    const name = 'PO-OWN'
+    const d = doc(name)
+    const push = async (subject: string | undefined, ...events: EventEnvelope[]) =>
+      (await store.append([{ docId: d, backend: 'yjs', events, ...(subject === undefined ? {} : { subject }) }]))[0]!
+    const e = (a: string, n: number) => ev(name, a, n)
+    assert.equal(okSeqs(await push('alice', e('x', 1), e('x', 2))), [1, 2], 'the first writer binds x')
+    assert.equal(await owners(store, 'x', 'nobody'), { x: 'alice' })
+    // Another subject: x's new event is refused and takes no seq; the rest is stored, y bound to bob.
+    const bob = await push('bob', e('y', 1), e('x', 3), e('y', 2))
+    assert.equal(okSeqs(bob), [3, 'err:FORBIDDEN', 4])
+    assert.is(bob.events[1]!.id, 'x.3')
+    const forbidden = refusal(bob, 1)
+    assert.match(forbidden.message, /actor x belongs to another writer; write as your own actor/)
+    assert.equal(forbidden.details, { actor: 'x' })
+    assert.is(bob.lastSeq, 4)
+    assert.equal(okSeqs(await push('alice', e('x', 3))), [5], 'the same subject writes on')
+    // No subject (the relay's own events): neither checked nor bound.
+    assert.equal(okSeqs(await push(undefined, e('y', 3), e('z', 1))), [6, 7])
+    assert.equal(await owners(store, 'x', 'y', 'z'), { x: 'alice', y: 'bob' })
+    // '' (a token naming no subject) is a subject like any other.
+    assert.equal(okSeqs(await push('', e('z', 2))), [8])
+    assert.equal(okSeqs(await push('bob', e('z', 3))), ['err:FORBIDDEN'])
+    // A duplicate is not a new event: neither refused nor binding.
+    assert.equal(okSeqs(await push('bob', e('x', 1))), ['dup:1'])
+    assert.equal(okSeqs(await push(undefined, e('w', 1))), [9])
+    assert.equal(okSeqs(await push('alice', e('w', 1))), ['dup:9'])
+    assert.equal(await owners(store, 'w'), {}, 'w is still unbound')
+    assert.equal(okSeqs(await push('bob', e('w', 2))), [10], 'its first new event binds it')
+    assert.equal(await owners(store, 'w', 'x', 'y', 'z'), { w: 'bob', x: 'alice', y: 'bob', z: '' })
+    assert.equal((await store.readFrom(d, 0)).map((x) => x.event.id), ['x.1', 'x.2', 'y.1', 'y.2', 'x.3', 'y.3', 'z.1', 'z.2', 'w.1', 'w.2'])
+  })
+
+  withStore('a binding made earlier in a batch holds for the rest of it, across requests and documents', async ({ store }) => {
+    const [a, b] = ['PO-BIND-A', 'PO-BIND-B']
+    const r = await store.append([
+      { docId: doc(a), backend: 'yjs', subject: 'alice', events: [ev(a, 'n', 1), ev(a, 'n', 2)] },
+      { docId: doc(b), backend: 'yjs', subject: 'bob', events: [ev(b, 'n', 1), ev(b, 'm', 1)] },
+      { docId: doc(a), backend: 'yjs', subject: 'bob', events: [ev(a, 'n', 3), ev(a, 'm', 2)] },
+      { docId: doc(b), backend: 'yjs', subject: 'alice', events: [ev(b, 'n', 2), ev(b, 'm', 2)] },
+    ])
+    assert.equal(r.map(okSeqs), [[1, 2], ['err:FORBIDDEN', 1], ['err:FORBIDDEN', 3], [2, 'err:FORBIDDEN']])
+    assert.equal(r.map((x) => x.lastSeq), [2, 1, 3, 2])
+    assert.equal(await owners(store, 'n', 'm'), { n: 'alice', m: 'bob' })
+  })
+
+  withStore('refused events bind nobody: invalid, ID_CONFLICT, BACKEND_MISMATCH', async ({ store }) => {
+    const name = 'PO-NOBIND'
+    const d = doc(name)
+    await store.append([{ docId: d, backend: 'yjs', events: [ev(name, 'k', 1)] }])
+    const r = await store.append([
+      { docId: d, backend: 'yjs', subject: 'eve', events: [{ ...ev(name, 'u', 1), hlc: 'not a clock' } as never, ev(name, 'k', 1, { payload: new Uint8Array([1]) })] },
+      { docId: d, backend: 'automerge', subject: 'eve', events: [ev(name, 'v', 1, { backend: 'automerge' })] },
+    ])
+    assert.equal(r.map(okSeqs), [['err:INVALID_EVENT', 'err:ID_CONFLICT'], ['err:BACKEND_MISMATCH']])
+    assert.equal(await owners(store, 'u', 'k', 'v'), {})
+  })
+
+  withStore('a document whose events are all FORBIDDEN is not created; the first request that stores one gives it its backend', async ({ store }) => {
+    await store.append([{ docId: doc('PO-OWNED'), backend: 'yjs', subject: 'alice', events: [ev('PO-OWNED', 'x', 1)] }])
+    const [n1, n2] = ['PO-NEW-1', 'PO-NEW-2']
+    const r = await store.append([
+      { docId: doc(n1), backend: 'yjs', subject: 'bob', events: [ev(n1, 'x', 1)] },
+      { docId: doc(n1), backend: 'automerge', subject: 'bob', events: [ev(n1, 'b', 1, { backend: 'automerge' })] },
+      { docId: doc(n1), backend: 'yjs', subject: 'bob', events: [ev(n1, 'b', 2)] },
+      { docId: doc(n2), backend: 'yjs', subject: 'bob', events: [ev(n2, 'x', 1), ev(n2, 'x', 2)] },
+    ])
+    assert.equal(r.map((x) => [okSeqs(x), x.lastSeq, x.error?.code]), [
+      [['err:FORBIDDEN'], 0, undefined], [[1], 1, undefined], [['err:BACKEND_MISMATCH'], 1, 'BACKEND_MISMATCH'], [['err:FORBIDDEN', 'err:FORBIDDEN'], 0, undefined],
+    ])
+    assert.equal({ ...(await store.getDoc(doc(n1))), createdAt: 'x' }, { docId: n1, backend: 'automerge', lastSeq: 1, createdAt: 'x' })
+    assert.is(await store.getDoc(doc(n2)), undefined)
+    assert.equal((await store.listDocs({ limit: 10 })).map((x) => x.docId), ['PO-NEW-1', 'PO-OWNED'])
+    // It can still be created later, by its rightful writer.
+    assert.equal(okSeqs((await store.append([{ docId: doc(n2), backend: 'yjs', subject: 'alice', events: [ev(n2, 'x', 1)] }]))[0]!), [1])
+    assert.is((await store.getDoc(doc(n2)))?.backend, 'yjs')
+  })
+
+  withStore('actorOwners and actorHeads: one entry per known actor; a head is the highest actor seq stored in that document', async ({ store }) => {
+    const [d1, d2] = ['PO-HEADS-1', 'PO-HEADS-2']
+    await store.append([
+      { docId: doc(d1), backend: 'yjs', subject: 'alice', events: [...evs(d1, 'a', 1, 3), ev(d1, 'a', 7)] },
+      { docId: doc(d1), backend: 'yjs', subject: 'bob', events: [ev(d1, 'b', 1)] },
+      { docId: doc(d2), backend: 'yjs', events: [...evs(d2, 'a', 1, 9), ev(d2, 'c', 4)] },
+    ])
+    const heads = async (d: string, ...actors: string[]) => Object.fromEntries(await store.actorHeads(doc(d), actors.map(actor)))
+    assert.equal(await heads(d1, 'a', 'b', 'c'), { a: 7, b: 1 })
+    assert.equal(await heads(d2, 'a', 'b', 'c', 'a'), { a: 9, c: 4 })
+    assert.equal(await heads('PO-HEADS-NONE', 'a'), {})
+    assert.equal(await heads(d1), {})
+    assert.equal(await owners(store, 'a', 'b', 'c', 'a'), { a: 'alice', b: 'bob' })
+    assert.equal(await owners(store), {})
+    await rejectsWith(() => store.actorOwners('a' as never), 'INVALID_ARGUMENT')
+    await rejectsWith(() => store.actorOwners(['not an actor!' as ReplicaId]), 'INVALID_ID')
+    await rejectsWith(() => store.actorHeads('../x' as PurchaseId, []), 'INVALID_ID')
+    await rejectsWith(() => store.actorHeads(doc(d1), [42 as never]), 'INVALID_ID')
   })
 
   withStore('stored bytes are the store’s own: mutating what went in or came out changes nothing', async ({ store }) => {
@@ -259,6 +401,9 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     const r = await store.append([{ docId: doc('PO-ARGS'), backend: 'crdt' as never, events: [ev('PO-ARGS', 'a', 1)] }, null as never])
     assert.equal(r.map(okSeqs), [['err:INVALID_ARGUMENT'], []])
     assert.equal(r.map((x) => x.error?.code), ['INVALID_ARGUMENT', 'INVALID_ARGUMENT'])
+    const badSubject = await store.append([{ docId: doc('PO-ARGS'), backend: 'yjs', subject: null as never, events: [ev('PO-ARGS', 'a', 1)] }])
+    assert.equal(badSubject.map(okSeqs), [['err:INVALID_ARGUMENT']], 'a subject that is not a string is refused, not taken for none')
+    assert.is(await store.getDoc(doc('PO-ARGS')), undefined)
     await rejectsWith(() => store.readFrom('../etc' as PurchaseId, 0), 'INVALID_ID')
     await rejectsWith(() => store.readFrom(doc('PO-ARGS'), -1), 'INVALID_ARGUMENT')
     await rejectsWith(() => store.readFrom(doc('PO-ARGS'), 0, 0), 'INVALID_ARGUMENT')
@@ -452,12 +597,14 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     await rejectsWith(() => store.getDoc(doc('PO-X')), 'STORE_CLOSED')
     await rejectsWith(() => store.allocateNumber(doc('PO-X'), 2026), 'STORE_CLOSED')
     await rejectsWith(() => store.relayId(), 'STORE_CLOSED')
+    await rejectsWith(() => store.actorOwners([]), 'STORE_CLOSED')
+    await rejectsWith(() => store.actorHeads(doc('PO-X'), []), 'STORE_CLOSED')
   })
 
-  withStore('reopening keeps events, documents, snapshots, numbers and the relay id', async (h) => {
+  withStore('reopening keeps events, documents, snapshots, numbers, bindings and the relay id', async (h) => {
     if (h.reopen === undefined) return
     const d = doc('PO-REOPEN')
-    await h.store.append([{ docId: d, backend: 'automerge', events: evs('PO-REOPEN', 'a', 1, 4, { backend: 'automerge' }) }])
+    await h.store.append([{ docId: d, backend: 'automerge', subject: 'alice', events: evs('PO-REOPEN', 'a', 1, 4, { backend: 'automerge' }) }])
     await h.store.putSnapshot(d, { upToSeq: 2, heads: [ev('PO-REOPEN', 'a', 2).id], bytes: new Uint8Array([1, 2, 3]) })
     const number = await h.store.allocateNumber(d, 2026)
     const id = await h.store.relayId()
@@ -475,8 +622,24 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     const snap = await store.latestSnapshot(d)
     assert.equal(Array.from(snap!.bytes), [1, 2, 3])
     assert.equal(snap!.heads, before.snap!.heads)
-    const more = await store.append([{ docId: d, backend: 'automerge', events: evs('PO-REOPEN', 'a', 4, 5, { backend: 'automerge' }) }])
+    const more = await store.append([{ docId: d, backend: 'automerge', subject: 'alice', events: evs('PO-REOPEN', 'a', 4, 5, { backend: 'automerge' }) }])
     assert.equal(okSeqs(more[0]!), ['dup:4', 5])
+    // Content identity and ownership survive too.
+    const after = await store.append([{ docId: d, backend: 'automerge', subject: 'bob', events: [ev('PO-REOPEN', 'a', 1, { backend: 'automerge', hlcShift: 1 }), ev('PO-REOPEN', 'a', 6, { backend: 'automerge' })] }])
+    assert.equal(okSeqs(after[0]!), ['err:ID_CONFLICT', 'err:FORBIDDEN'])
+    assert.equal(await owners(store, 'a'), { a: 'alice' })
+    assert.equal(Object.fromEntries(await store.actorHeads(d, [actor('a')])), { a: 5 })
+  })
+
+  withStore('an actor bound through one instance is refused through another', async (h) => {
+    if (h.openAnother === undefined) return
+    const other = await h.openAnother()
+    const name = 'PO-SHARED-OWN'
+    const push = (store: EventStore, subject: string, e: EventEnvelope) => store.append([{ docId: doc(name), backend: 'yjs', subject, events: [e] }])
+    assert.equal(okSeqs((await push(h.store, 'alice', ev(name, 's', 1)))[0]!), [1])
+    assert.equal(okSeqs((await push(other, 'bob', ev(name, 's', 2)))[0]!), ['err:FORBIDDEN'])
+    assert.equal(okSeqs((await push(other, 'alice', ev(name, 's', 2)))[0]!), [2])
+    assert.equal(await owners(other, 's'), { s: 'alice' })
   })
 
   withStore('two instances appending to the same document concurrently: gapless, each event once', async (h) => {
@@ -523,7 +686,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     }
   })
 
-  withStore(`random batches with duplicates match a simple model (SEED=${SEED})`, async ({ store }) => {
+  withStore(`random batches with duplicates, conflicts and writers match a simple model (SEED=${SEED})`, async ({ store }) => {
     let run = 0
     const eventArb = fc.record({
       actor: fc.constantFrom('a', 'b'),
@@ -534,6 +697,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     const requestArb = fc.record({
       doc: fc.integer({ min: 0, max: 2 }),
       automerge: fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      subject: fc.constantFrom(undefined, 's1', 's2'),
       events: fc.array(eventArb, { maxLength: 6 }),
     })
     const batchesArb = fc.array(fc.array(requestArb, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 })
@@ -541,8 +705,11 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
       fc.asyncProperty(batchesArb, async (batches) => {
         run++
         const docName = (i: number) => `PO-R${run}-${i}`
-        // The model: per document its backend and its events' (seq, variant) by id.
+        // Actors are global to a store: each run has its own.
+        const actorName = (a: string) => `${a}${run}`
+        // The model: per document its backend and its events' (seq, variant) by id; per actor its subject.
         const model = new Map<string, { backend: string; ids: Map<string, { seq: number; variant: number }>; order: string[] }>()
+        const bound = new Map<string, string>()
         for (const batch of batches) {
           const expected: (string | number)[][] = []
           const expectedErrors: (string | undefined)[] = []
@@ -550,7 +717,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
             const name = docName(r.doc)
             const backend = r.automerge ? ('automerge' as const) : ('yjs' as const)
             const events = r.events.map((e) => {
-              const made = ev(name, e.actor, e.n, { backend, payload: new Uint8Array([e.n, e.variant]) })
+              const made = ev(name, actorName(e.actor), e.n, { backend, payload: new Uint8Array([e.n, e.variant]) })
               return e.invalid ? ({ ...made, hlc: 'not a clock' } as unknown as EventEnvelope) : made
             })
             return { r, name, backend, events }
@@ -569,21 +736,33 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
                 out.push('err:INVALID_EVENT')
                 continue
               }
+              const a = actorName(e.actor)
+              const id = `${a}.${e.n}`
+              const known = m?.ids.get(id)
+              if (known !== undefined) {
+                out.push(known.variant === e.variant ? `dup:${known.seq}` : 'err:ID_CONFLICT')
+                continue
+              }
+              if (r.subject !== undefined) {
+                const owner = bound.get(a)
+                if (owner === undefined) bound.set(a, r.subject)
+                else if (owner !== r.subject) {
+                  out.push('err:FORBIDDEN')
+                  continue
+                }
+              }
+              // A document exists from its first stored event.
               m ??= { backend, ids: new Map(), order: [] }
               model.set(name, m)
-              const id = `${e.actor}.${e.n}`
-              const known = m.ids.get(id)
-              if (known === undefined) {
-                m.order.push(id)
-                m.ids.set(id, { seq: m.order.length, variant: e.variant })
-                out.push(m.order.length)
-              } else {
-                out.push(known.variant === e.variant ? `dup:${known.seq}` : 'err:DUPLICATE_EVENT_MISMATCH')
-              }
+              m.order.push(id)
+              m.ids.set(id, { seq: m.order.length, variant: e.variant })
+              out.push(m.order.length)
             }
             expected.push(out)
           }
-          const results = await store.append(requests.map(({ name, backend, events }) => ({ docId: doc(name), backend, events })))
+          const results = await store.append(
+            requests.map(({ r, name, backend, events }) => ({ docId: doc(name), backend, events, ...(r.subject === undefined ? {} : { subject: r.subject }) })),
+          )
           assert.equal(results.map(okSeqs), expected)
           assert.equal(results.map((x) => x.error?.code), expectedErrors)
         }
@@ -600,6 +779,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
           assert.equal(stored.map((e) => e.event.id), m.order)
           assert.equal(stored.map((e) => e.event.payload[1]), m.order.map((id) => m.ids.get(id)!.variant))
         }
+        assert.equal(await owners(store, actorName('a'), actorName('b')), Object.fromEntries(bound))
       }),
       { numRuns: options.propertyRuns ?? 60 },
     )

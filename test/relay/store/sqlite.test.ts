@@ -7,11 +7,12 @@ import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type ErrorCode, isConcordError } from '@concord/core'
+import { type ErrorCode, eventHash, isConcordError } from '@concord/core'
 import { type SqliteEventStoreOptions, type SqliteMigration, SQLITE_MIGRATIONS, SqliteEventStore } from '@concord/relay/store'
 import { durableHarness, runEventStoreContract } from './contract.js'
-import { doc, ev, waitFor } from './events.js'
-import { V1_DOC, V1_EVENTS, V1_RELAY_ID, sqliteLayout, writeSqliteV1 } from './fixtures/sqlite-v1.js'
+import { actor, doc, ev, waitFor } from './events.js'
+import { MIGRATED_OWNERS, MIGRATION_DOCS } from './fixtures/migration-data.js'
+import { V1_DOC, V1_EVENTS, V1_RELAY_ID, insertSqliteV1Events, sqliteLayout, writeSqliteV1 } from './fixtures/sqlite-v1.js'
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'concord-store-'))
@@ -87,12 +88,19 @@ s('a path that cannot be opened is a typed error', async () => {
   await openRefused({ path: join(dir, 'no', 'such', 'dir', 'x.db') }, 'INVALID_ARGUMENT')
 })
 
-s('the hand-made v1 fixture has exactly the layout migration 1 creates', async () => {
-  const fresh = join(dir, 'fresh.db')
-  const store = await SqliteEventStore.open({ path: fresh })
-  await store.close()
+s('the hand-made v1 fixture has exactly the layout migration 1 creates; migrated, the layout of a fresh store', async () => {
+  // What a relay of version 1 made: the meta table, then migration 1 (this code cannot open a v1 store without migrating it).
+  const v1 = join(dir, 'v1-fresh.db')
+  const db = new Database(v1)
+  db.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
+  SQLITE_MIGRATIONS[0]!.up(db)
+  db.close()
   const fixture = join(dir, 'v1.db')
   writeSqliteV1(fixture)
+  assert.equal(sqliteLayout(fixture), sqliteLayout(v1))
+  const fresh = join(dir, 'fresh.db')
+  await (await SqliteEventStore.open({ path: fresh })).close()
+  await (await SqliteEventStore.open({ path: fixture })).close()
   assert.equal(sqliteLayout(fixture), sqliteLayout(fresh))
 })
 
@@ -115,50 +123,92 @@ s('a v1 store opens with the current code: every row is kept and appends continu
   }
 })
 
+s('migration 2: every stored event gets its hash (page after page), each actor the user of its first stored event', async () => {
+  const path = join(dir, 'v1.db')
+  writeSqliteV1(path)
+  for (const d of MIGRATION_DOCS) insertSqliteV1Events(path, d.docId, d.events, d.storedAt)
+  const store = await SqliteEventStore.open({ path })
+  try {
+    assert.is(store.settings().schemaVersion, 2)
+    const raw = new Database(path, { readonly: true })
+    const hashes = new Map((raw.prepare('SELECT doc_id, seq, hash FROM events').all() as { doc_id: string; seq: number; hash: string }[]).map((r) => [`${r.doc_id}/${r.seq}`, r.hash]))
+    const bound = raw.prepare('SELECT actor, subject, bound_at FROM actors ORDER BY actor').all()
+    raw.close()
+    let n = 0
+    for (const docId of [V1_DOC, ...MIGRATION_DOCS.map((d) => d.docId)]) {
+      for await (const page of store.readPages(doc(docId), 0)) {
+        for (const e of page) {
+          n++
+          assert.is(hashes.get(`${docId}/${e.seq}`), eventHash(e.event), `${docId} seq ${e.seq}: the stored hash is eventHash of the event as read back`)
+        }
+      }
+    }
+    assert.is(n, hashes.size)
+    assert.is(n, 2 + 3 + 1202)
+    assert.equal(Object.fromEntries(await store.actorOwners(Object.keys(MIGRATED_OWNERS).map(actor))), MIGRATED_OWNERS)
+    assert.equal(bound.find((b) => (b as { actor: string }).actor === 'r'), { actor: 'r', subject: 'early', bound_at: '2026-01-15T00:00:00.000Z' })
+    assert.equal(Object.fromEntries(await store.actorHeads(doc('PO-MANY'), [actor('p'), actor('q'), actor('dev')])), { p: 600, q: 600, dev: 1 })
+    // A migrated event: the same content is a duplicate, other content an ID_CONFLICT (a re-send is matched by hash now).
+    const [first] = V1_EVENTS
+    const r = await store.append([{
+      docId: doc(V1_DOC), backend: 'yjs', subject: 'user-dev',
+      events: [first!, { ...first!, meta: { ...first!.meta, user: 'another' } }, ev(V1_DOC, 'dev', 1, { hlcShift: 5 }), ev(V1_DOC, 'dev', 2, { payload: new Uint8Array([1]) })],
+    }])
+    assert.equal(r[0]!.events.map((o) => (o.ok ? [o.seq, o.duplicate] : [o.error.code, o.error.details])), [
+      [1, true], [1, true], ['ID_CONFLICT', { docId: V1_DOC, eventId: 'dev.1', seq: 1 }], ['ID_CONFLICT', { docId: V1_DOC, eventId: 'dev.2', seq: 2 }],
+    ])
+    // The migrated binding holds.
+    const other = await store.append([{ docId: doc(V1_DOC), backend: 'yjs', subject: 'mallory', events: [ev(V1_DOC, 'dev', 3)] }])
+    assert.is(other[0]!.events[0]!.ok ? 'stored' : other[0]!.events[0]!.error.code, 'FORBIDDEN')
+  } finally {
+    await store.close()
+  }
+})
+
 /**
  * A stand-in for the next real migration: adds a column and a table. It proves
- * the framework migrates in place; when migration 2 is written for real, the
- * v1 fixture test above exercises it too.
+ * the framework migrates in place, once, and refuses a schema newer than it
+ * knows.
  */
-let m2Runs = 0
-const testMigration2: SqliteMigration = {
-  version: 2,
+let m3Runs = 0
+const testMigration3: SqliteMigration = {
+  version: 3,
   description: 'test: events.origin column, doc_labels table',
   up: (db) => {
-    m2Runs++
+    m3Runs++
     db.exec("ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'client'; CREATE TABLE doc_labels (doc_id TEXT NOT NULL, label TEXT NOT NULL)")
   },
 }
 
-s('migration 2 runs once, in place, on a v1 store; a newer schema is then refused with both versions named', async () => {
+s('a test migration 3 runs once, in place, on a v1 store (after 2); a newer schema is then refused with both versions named', async () => {
   const path = join(dir, 'v1.db')
   writeSqliteV1(path)
-  m2Runs = 0
-  const store = await SqliteEventStore.open({ path, migrations: [...SQLITE_MIGRATIONS, testMigration2] })
-  assert.is(store.settings().schemaVersion, 2)
+  m3Runs = 0
+  const store = await SqliteEventStore.open({ path, migrations: [...SQLITE_MIGRATIONS, testMigration3] })
+  assert.is(store.settings().schemaVersion, 3)
   assert.is((await store.readFrom(doc(V1_DOC), 0)).length, 2)
   await store.append([{ docId: doc(V1_DOC), backend: 'yjs', events: [ev(V1_DOC, 'dev', 3)] }])
   await store.close()
-  const again = await SqliteEventStore.open({ path, migrations: [...SQLITE_MIGRATIONS, testMigration2] })
+  const again = await SqliteEventStore.open({ path, migrations: [...SQLITE_MIGRATIONS, testMigration3] })
   await again.close()
-  assert.is(m2Runs, 1, 'a migration runs once')
+  assert.is(m3Runs, 1, 'a migration runs once')
   const raw = new Database(path, { readonly: true })
   assert.equal(raw.prepare('SELECT seq, origin FROM events ORDER BY seq').all(), [
     { seq: 1, origin: 'client' }, { seq: 2, origin: 'client' }, { seq: 3, origin: 'client' },
   ])
-  assert.equal(raw.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(), '2')
+  assert.equal(raw.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(), '3')
   raw.close()
-  // The current relay (schema 1) must refuse it, untouched.
+  // The current relay (schema 2) must refuse it, untouched.
   const before = sha(path)
   const err = await openRefused({ path }, 'STORE_SCHEMA_TOO_NEW')
+  assert.match(err.message, /version 3/)
   assert.match(err.message, /version 2/)
-  assert.match(err.message, /version 1/)
-  assert.equal((err as unknown as { details: unknown }).details, { found: 2, supported: 1 })
+  assert.equal((err as unknown as { details: unknown }).details, { found: 3, supported: 2 })
   assert.is(sha(path), before)
 })
 
 s('a migration list with a gap is refused', async () => {
-  await openRefused({ path: join(dir, 'x.db'), migrations: [{ ...testMigration2 }] }, 'INVALID_ARGUMENT')
+  await openRefused({ path: join(dir, 'x.db'), migrations: [SQLITE_MIGRATIONS[0]!, { ...testMigration3 }] }, 'INVALID_ARGUMENT')
 })
 
 s('kill -9 of a process appending: every acknowledged event is in the file', async () => {

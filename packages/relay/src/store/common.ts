@@ -1,12 +1,15 @@
 /**
  * What the three stores share: argument checks, the append plan (sequencing,
- * duplicates, mismatches) as a pure function, and small encodings. Each store
- * only fetches and writes rows; the rules live here, once.
+ * duplicates, id conflicts, actor ownership) as a pure function, and small
+ * encodings. Each store only fetches rows (the document, the stored hashes of
+ * the batch's ids, the owners of its actors) and writes what the plan says
+ * (events, bindings, last_seq); the rules live here, once.
  */
 import { randomBytes } from 'node:crypto'
 import {
-  type BackendName, type ConcordError, type EventEnvelope, type EventId, type IsoInstant, type PurchaseId, type ReplicaId,
-  ConcordError as ConcordErrorClass, fail, isConcordError, parseEventId, parsePurchaseId, parseReplicaId, validateEnvelope,
+  type BackendName, type ConcordError, type EventEnvelope, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId,
+  type ReplicaId,
+  ConcordError as ConcordErrorClass, eventHash, fail, isConcordError, parseEventId, parsePurchaseId, parseReplicaId, validateEnvelope,
 } from '@concord/core'
 import { type AppendRequest, type AppendResult, type EventOutcome, type SnapshotInput, type StoredEvent, DEFAULT_PAGE, MAX_PAGE } from './types.js'
 
@@ -59,6 +62,12 @@ export function defaultRelayId(): string {
   return `relay-${randomBytes(8).toString('hex')}`
 }
 
+/** The actors argument of actorOwners / actorHeads: replica ids, each once. */
+export function checkActors(actors: unknown): ReplicaId[] {
+  if (!Array.isArray(actors)) fail('INVALID_ARGUMENT', 'actors must be an array of replica ids')
+  return [...new Set((actors as unknown[]).map((a) => parseReplicaId(a)))]
+}
+
 export function checkRelayId(id: unknown): ReplicaId {
   try {
     return parseReplicaId(id)
@@ -84,6 +93,8 @@ export function storeClosed(): never {
 export interface PreparedEvent {
   readonly event: EventEnvelope
   readonly id: EventId
+  /** eventHash(event): the `hash` column, and all a duplicate check compares. */
+  readonly hash: string
   readonly depsJson: string
   readonly metaJson: string
 }
@@ -99,6 +110,8 @@ export interface PreparedRequest {
   /** Set when the whole request is refused (bad docId or backend): every event gets it. */
   readonly error: ConcordError | undefined
   readonly items: readonly PreparedItem[]
+  /** The writing subject (AppendRequest.subject); undefined: the relay's own events, not bound or checked. */
+  readonly subject: string | undefined
 }
 
 function asConcordError(e: unknown): ConcordError {
@@ -109,10 +122,6 @@ function asConcordError(e: unknown): ConcordError {
 function rawId(e: unknown): string | undefined {
   const id = typeof e === 'object' && e !== null ? (e as Record<string, unknown>).id : undefined
   return typeof id === 'string' ? id.slice(0, 200) : undefined
-}
-
-export function depsKeyOf(deps: readonly string[]): string {
-  return JSON.stringify([...deps].sort())
 }
 
 /**
@@ -138,14 +147,17 @@ export function prepareRequest(request: unknown): PreparedRequest {
     if (!Array.isArray(r.events)) fail('INVALID_ARGUMENT', 'an append request needs an events array')
     parsePurchaseId(r.docId)
     if (r.backend !== 'yjs' && r.backend !== 'automerge') fail('INVALID_ARGUMENT', `unknown backend ${JSON.stringify(r.backend)}`, { backend: r.backend })
+    // Never taken for "no subject": that would skip the ownership check.
+    if (r.subject !== undefined && typeof r.subject !== 'string') fail('INVALID_ARGUMENT', 'an append request subject must be a string when given')
   } catch (e) {
     error = asConcordError(e)
   }
   const docId = r.docId as PurchaseId
   const backend = r.backend as BackendName
+  const subject = r.subject as string | undefined
   if (error !== undefined) {
     const refused = error
-    return { docId, backend, error, items: events.map((e) => ({ ok: false, id: rawId(e), error: refused })) }
+    return { docId, backend, error, subject, items: events.map((e) => ({ ok: false, id: rawId(e), error: refused })) }
   }
   const items = events.map((raw): PreparedItem => {
     try {
@@ -156,36 +168,32 @@ export function prepareRequest(request: unknown): PreparedRequest {
       }
       return {
         ok: true,
-        prepared: { event, id: event.id, depsJson: JSON.stringify(event.deps), metaJson: JSON.stringify(event.meta) },
+        prepared: { event, id: event.id, hash: eventHash(event), depsJson: JSON.stringify(event.deps), metaJson: JSON.stringify(event.meta) },
       }
     } catch (e) {
       return { ok: false, id: rawId(raw), error: asConcordError(e) }
     }
   })
-  return { docId, backend, error: undefined, items }
+  return { docId, backend, error: undefined, subject, items }
 }
 
-/** An already stored event, as much of it as a duplicate check needs. */
+/**
+ * The actors whose owners an append must know: those of the valid events of
+ * requests that name a subject (a superset of what the plan binds or checks).
+ */
+export function actorsToCheck(requests: readonly PreparedRequest[]): ReplicaId[] {
+  const actors = new Set<ReplicaId>()
+  for (const r of requests) {
+    if (r.error !== undefined || r.subject === undefined) continue
+    for (const it of r.items) if (it.ok) actors.add(it.prepared.event.actor)
+  }
+  return [...actors]
+}
+
+/** An already stored event, as much of it as a duplicate check needs: no payload is read. */
 export interface ExistingEvent {
   readonly seq: number
-  readonly hlc: string
-  readonly kind: string
-  readonly deps: readonly string[]
-  readonly payload: Uint8Array
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
-}
-
-function sameContent(p: PreparedEvent, x: ExistingEvent): string | undefined {
-  if (p.event.hlc !== x.hlc) return 'hlc'
-  if (p.event.kind !== x.kind) return 'kind'
-  // Deps compare as a set (only computed for a duplicate, off the hot path).
-  if (depsKeyOf(p.event.deps) !== depsKeyOf(x.deps)) return 'deps'
-  if (!bytesEqual(p.event.payload, x.payload)) return 'payload'
-  return undefined
+  readonly hash: string
 }
 
 export interface NewRow {
@@ -193,9 +201,17 @@ export interface NewRow {
   readonly prepared: PreparedEvent
 }
 
+/** An actor bound to the subject that wrote its first stored event: a row of `actors`. */
+export interface Binding {
+  readonly actor: ReplicaId
+  readonly subject: string
+}
+
 export interface DocPlan {
   readonly outcomes: EventOutcome[]
   readonly rows: NewRow[]
+  /** Actors this request binds (first new event of an unbound actor); the store inserts them. */
+  readonly bindings: Binding[]
   readonly lastSeq: number
   /** Set when the whole request is refused. */
   readonly error: ConcordError | undefined
@@ -205,53 +221,117 @@ export function resultOf(docId: PurchaseId, plan: DocPlan): AppendResult {
   return { docId, events: plan.outcomes, lastSeq: plan.lastSeq, ...(plan.error === undefined ? {} : { error: plan.error }) }
 }
 
+/** The plan of a request refused as a whole (it touches no row). */
+export function refusedPlan(request: PreparedRequest): DocPlan {
+  return planDocAppend(request, undefined, () => undefined, new Map())
+}
+
 /**
  * Decides, for one request against one document's current state, which events
  * are new (and their sequence numbers), which are duplicates and which are
- * refused. `existing` looks an id up among the events stored before this
- * request; events earlier in the same request are tracked here.
+ * refused, and which actors it binds. In order, for each valid event:
+ *   - its id is stored (before this request, or earlier in it): the same hash
+ *     is a duplicate (the stored seq); another hash is an ID_CONFLICT;
+ *   - otherwise it is new, if the request names no subject, or its actor is
+ *     unbound (then bound to the subject) or bound to this subject; an actor
+ *     bound to another subject is FORBIDDEN. A refused event takes no seq.
+ * `existing` looks an id up among the events stored before this request;
+ * `owners` holds the subjects of the batch's actors as stored (actorsToCheck)
+ * and is updated with this request's bindings, so the batch's later requests
+ * see them.
  */
 export function planDocAppend(
   request: PreparedRequest,
   doc: { readonly backend: BackendName; readonly lastSeq: number } | undefined,
   existing: (id: EventId) => ExistingEvent | undefined,
+  owners: Map<ReplicaId, string>,
 ): DocPlan {
   if (request.error !== undefined) {
     const error = request.error
-    return { outcomes: request.items.map((it) => ({ ok: false, id: it.ok ? it.prepared.id : it.id, error })), rows: [], lastSeq: doc?.lastSeq ?? 0, error }
+    return { outcomes: request.items.map((it) => ({ ok: false, id: it.ok ? it.prepared.id : it.id, error })), rows: [], bindings: [], lastSeq: doc?.lastSeq ?? 0, error }
   }
   if (doc !== undefined && doc.backend !== request.backend) {
     const error = new ConcordErrorClass('BACKEND_MISMATCH', `document ${request.docId} uses ${doc.backend}, not ${request.backend}`, {
       docId: request.docId, expected: doc.backend, actual: request.backend,
     })
     // An event refused on its own keeps its own (more specific) error.
-    return { outcomes: request.items.map((it) => (it.ok ? { ok: false, id: it.prepared.id, error } : it)), rows: [], lastSeq: doc.lastSeq, error }
+    return { outcomes: request.items.map((it) => (it.ok ? { ok: false, id: it.prepared.id, error } : it)), rows: [], bindings: [], lastSeq: doc.lastSeq, error }
   }
+  const { docId, subject } = request
   let lastSeq = doc?.lastSeq ?? 0
   const rows: NewRow[] = []
+  const bindings: Binding[] = []
   const inBatch = new Map<EventId, ExistingEvent>()
   const outcomes = request.items.map((it): EventOutcome => {
     if (!it.ok) return it
     const p = it.prepared
     const found = inBatch.get(p.id) ?? existing(p.id)
     if (found !== undefined) {
-      const field = sameContent(p, found)
-      if (field === undefined) return { ok: true, id: p.id, seq: found.seq, duplicate: true }
+      if (found.hash === p.hash) return { ok: true, id: p.id, seq: found.seq, duplicate: true }
       return {
         ok: false,
         id: p.id,
-        error: new ConcordErrorClass('DUPLICATE_EVENT_MISMATCH', `event ${p.id} is already stored in ${request.docId} with a different ${field}`, {
-          docId: request.docId, eventId: p.id, field, seq: found.seq,
+        error: new ConcordErrorClass('ID_CONFLICT', `event ${p.id} is already stored in ${docId} with other content: an event id names one event`, {
+          docId, eventId: p.id, seq: found.seq,
         }),
+      }
+    }
+    if (subject !== undefined) {
+      const actor = p.event.actor
+      const owner = owners.get(actor)
+      if (owner === undefined) {
+        owners.set(actor, subject)
+        bindings.push({ actor, subject })
+      } else if (owner !== subject) {
+        return {
+          ok: false,
+          id: p.id,
+          error: new ConcordErrorClass('FORBIDDEN', `actor ${actor} belongs to another writer; write as your own actor`, { actor }),
+        }
       }
     }
     const seq = ++lastSeq
     rows.push({ seq, prepared: p })
-    inBatch.set(p.id, { seq, hlc: p.event.hlc, kind: p.event.kind, deps: p.event.deps, payload: p.event.payload })
+    inBatch.set(p.id, { seq, hash: p.hash })
     return { ok: true, id: p.id, seq, duplicate: false }
   })
-  return { outcomes, rows, lastSeq, error: undefined }
+  return { outcomes, rows, bindings, lastSeq, error: undefined }
 }
+
+/** A stored event's columns, decoded (deps and meta parsed, numbers as numbers). */
+export interface EventColumns {
+  readonly eventId: string
+  readonly actor: string
+  readonly actorSeq: number
+  readonly hlc: string
+  readonly kind: string
+  readonly backend: string
+  readonly deps: readonly string[]
+  readonly meta: EventMeta
+  readonly payload: Uint8Array
+}
+
+/**
+ * The envelope a store reads back from a row. The migrations that filled the
+ * `hash` column hashed exactly this, so a stored hash is eventHash of the
+ * event as read.
+ */
+export function envelopeOf(docId: PurchaseId, c: EventColumns): EventEnvelope {
+  return {
+    id: c.eventId as EventId, docId, actor: c.actor as ReplicaId, seq: c.actorSeq, hlc: c.hlc as Hlc, deps: c.deps as EventId[],
+    kind: c.kind, backend: c.backend as BackendName, payload: c.payload, meta: c.meta,
+  }
+}
+
+/** Rows per page when a migration hashes the events stored before the hash column. */
+export const MIGRATION_PAGE = 500
+
+/**
+ * The actor bindings a migration derives from stored events: each actor's
+ * first stored event (earliest stored_at, then lowest seq, then doc id) names
+ * its writer in meta.user ('' when it names none).
+ */
+export const BINDING_ORDER = 'stored_at, seq, doc_id'
 
 /** Whether a request has anything that could create its document. */
 export function hasValidEvents(request: PreparedRequest): boolean {

@@ -6,7 +6,7 @@
 import { type BackendName, type EventId, type IsoInstant, type PurchaseId, type ReplicaId, fail } from '@concord/core'
 import {
   type ExistingEvent, type PreparedEvent,
-  checkBatch, checkDocId, checkLimit, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
+  checkActors, checkBatch, checkDocId, checkLimit, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
   pagesOf, planDocAppend, resultOf, prepareRequest, storeClosed,
 } from './common.js'
 import type {
@@ -25,6 +25,7 @@ export interface MemoryEventStoreOptions {
 
 interface MemEvent extends ExistingEvent {
   readonly prepared: PreparedEvent
+  readonly payload: Uint8Array
   readonly storedAt: IsoInstant
 }
 
@@ -34,6 +35,8 @@ interface MemDoc {
   readonly createdAt: IsoInstant
   readonly events: MemEvent[]
   readonly byId: Map<EventId, MemEvent>
+  /** The highest actor seq stored per actor (actorHeads). */
+  readonly heads: Map<ReplicaId, number>
 }
 
 interface MemSnapshot extends StoredSnapshot {
@@ -46,6 +49,8 @@ interface MemoryState {
   readonly snapshots: Map<PurchaseId, MemSnapshot[]>
   readonly numbers: Map<PurchaseId, string>
   readonly counters: Map<number, number>
+  /** Actor -> the subject it is bound to (the `actors` table). */
+  readonly owners: Map<ReplicaId, string>
   readonly relayId: ReplicaId
   serial: number
 }
@@ -62,7 +67,7 @@ export class MemoryEventStore implements EventStore {
     this.now = options.now ?? Date.now
     this.hooks = options.testHooks ?? {}
     this.state = shared ?? {
-      docs: new Map(), snapshots: new Map(), numbers: new Map(), counters: new Map(),
+      docs: new Map(), snapshots: new Map(), numbers: new Map(), counters: new Map(), owners: new Map(),
       relayId: checkRelayId((options.newRelayId ?? defaultRelayId)()), serial: 0,
     }
   }
@@ -87,23 +92,25 @@ export class MemoryEventStore implements EventStore {
     const storedAt = this.stamp()
     // Each request is planned against the state left by the ones before it
     // (a document may appear twice in a batch); writing a plan cannot fail,
-    // so the batch is all or nothing here too.
+    // so the batch is all or nothing here too. The plan writes its bindings
+    // into `owners` itself.
     return requests.map((req) => {
       let doc = state.docs.get(req.docId)
-      const plan = planDocAppend(req, doc, (id) => doc?.byId.get(id))
+      const plan = planDocAppend(req, doc, (id) => doc?.byId.get(id), state.owners)
       if (plan.rows.length > 0) {
         if (doc === undefined) {
-          doc = { backend: req.backend, lastSeq: 0, createdAt: storedAt, events: [], byId: new Map() }
+          doc = { backend: req.backend, lastSeq: 0, createdAt: storedAt, events: [], byId: new Map(), heads: new Map() }
           state.docs.set(req.docId, doc)
         }
         for (const row of plan.rows) {
           const p = row.prepared
           const stored: MemEvent = {
-            seq: row.seq, hlc: p.event.hlc, kind: p.event.kind, deps: [...p.event.deps], payload: copy(p.event.payload),
+            seq: row.seq, hash: p.hash, payload: copy(p.event.payload),
             prepared: { ...p, event: { ...p.event, deps: [...p.event.deps], meta: { ...p.event.meta } } }, storedAt,
           }
           doc!.events.push(stored)
           doc!.byId.set(p.id, stored)
+          doc!.heads.set(p.event.actor, Math.max(doc!.heads.get(p.event.actor) ?? 0, p.event.seq))
         }
         doc!.lastSeq = plan.lastSeq
       }
@@ -208,6 +215,26 @@ export class MemoryEventStore implements EventStore {
 
   async relayId(): Promise<ReplicaId> {
     return this.open().relayId
+  }
+
+  async actorOwners(actors: readonly ReplicaId[]): Promise<Map<ReplicaId, string>> {
+    const owners = this.open().owners
+    const out = new Map<ReplicaId, string>()
+    for (const a of checkActors(actors)) {
+      const subject = owners.get(a)
+      if (subject !== undefined) out.set(a, subject)
+    }
+    return out
+  }
+
+  async actorHeads(docId: PurchaseId, actors: readonly ReplicaId[]): Promise<Map<ReplicaId, number>> {
+    const doc = this.open().docs.get(checkDocId(docId))
+    const out = new Map<ReplicaId, number>()
+    for (const a of checkActors(actors)) {
+      const head = doc?.heads.get(a)
+      if (head !== undefined) out.set(a, head)
+    }
+    return out
   }
 
   async ping(): Promise<void> {

@@ -6,18 +6,26 @@
  * Concurrency. Per-document sequence numbers are assigned under a row lock on
  * the document row (SELECT ... FOR UPDATE), so two relays appending to the
  * same document serialise on that row and never hand out the same number or
- * leave a gap; the duplicate check runs under the same lock. An append is a
- * fixed number of round trips whatever the number of documents in the batch:
- * create missing documents (INSERT ... ON CONFLICT DO NOTHING, in id order),
- * lock every document row (in id order), fetch already stored ids, insert the
- * new events, update the documents' last_seq. Creation takes no lock on an
- * existing row and locking comes after every creation, so two relays' batches
- * cannot deadlock. Opening takes an advisory lock on the schema while it
- * migrates.
+ * leave a gap; the duplicate check runs under the same lock. Actors are global
+ * (one actor may write to many documents through many relays): an actor found
+ * unbound is locked with a transaction advisory lock and its owner read again
+ * before the plan binds it, so two relays never bind one actor twice.
+ *
+ * An append is a fixed number of round trips whatever the number of
+ * documents, events or actors in the batch: create missing documents (INSERT
+ * ... ON CONFLICT DO NOTHING, in id order), lock every document row (in id
+ * order), fetch the stored hashes of the batch's ids, read the owners of its
+ * actors (and, only if some are unbound, lock those in key order and read
+ * them again), insert the bindings and the new events, update the documents.
+ * Deadlock-free: creation takes no lock on an existing row, locking comes
+ * after every creation, actor locks come last, and a transaction holding
+ * actor locks waits for nothing more. Opening takes an advisory lock on the
+ * schema while it migrates.
  *
  * Durability is Postgres's: a COMMIT that returned is on disk (with the
  * server's default synchronous_commit = on).
  */
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { ClientBase, Pool, PoolClient } from 'pg'
 import {
@@ -25,9 +33,10 @@ import {
   ConcordError, fail, isConcordError,
 } from '@concord/core'
 import {
-  type ExistingEvent, type NewRow, type PreparedRequest,
-  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp,
-  formatNumber, hasValidEvents, pagesOf, planDocAppend, resultOf, plainBytes, prepareRequest, schemaTooNew, storeClosed,
+  type Binding, type ExistingEvent, type NewRow, type PreparedRequest,
+  actorsToCheck, checkActors, checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear,
+  defaultRelayId, envelopeOf, isoStamp, formatNumber, hasValidEvents, pagesOf, planDocAppend, refusedPlan, resultOf, plainBytes,
+  prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
 import { type PostgresMigration, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import type {
@@ -55,7 +64,7 @@ export interface PostgresEventStoreOptions {
 }
 
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/
-/** Rows per INSERT statement (12 parameters each; Postgres allows 65535). */
+/** Rows per INSERT statement (13 parameters each; Postgres allows 65535). */
 const INSERT_CHUNK = 1000
 
 interface EventRow {
@@ -79,6 +88,11 @@ interface DocRow {
   number: string | null
 }
 
+/** A 32-bit advisory lock key for a name (the two-key form: apart from the schema's one-key lock). */
+function lockKey(name: string): number {
+  return createHash('sha256').update(name).digest().readInt32BE(0)
+}
+
 /** Thrown inside a transaction to roll it back without it being an error. */
 class Rollback<T> {
   constructor(readonly value: T) {}
@@ -88,7 +102,9 @@ export class PostgresEventStore implements EventStore {
   private closed = false
   private readonly now: () => number
   private readonly hooks: StoreTestHooks
-  private readonly t: { docs: string; events: string; snapshots: string; numbers: string; counters: string }
+  private readonly t: { docs: string; events: string; snapshots: string; numbers: string; counters: string; actors: string }
+  /** The first key of this schema's actor locks. */
+  private readonly actorLocks: number
   /** Documents seen to exist: their creation step is skipped (documents are never deleted). */
   private readonly knownDocs = new Set<string>()
 
@@ -102,7 +118,11 @@ export class PostgresEventStore implements EventStore {
     this.now = options.now ?? Date.now
     this.hooks = options.testHooks ?? {}
     const q = `"${schema}"`
-    this.t = { docs: `${q}.docs`, events: `${q}.events`, snapshots: `${q}.snapshots`, numbers: `${q}.numbers`, counters: `${q}.number_counters` }
+    this.t = {
+      docs: `${q}.docs`, events: `${q}.events`, snapshots: `${q}.snapshots`, numbers: `${q}.numbers`, counters: `${q}.number_counters`,
+      actors: `${q}.actors`,
+    }
+    this.actorLocks = lockKey(`concord-actors:${schema}`)
   }
 
   /**
@@ -166,19 +186,15 @@ export class PostgresEventStore implements EventStore {
     const requests = checkBatch(batch).map(prepareRequest)
     const storedAt = this.stamp()
     const live = requests.filter((r) => r.error === undefined)
-    if (live.length === 0) return requests.map((r) => resultOf(r.docId, planDocAppend(r, undefined, () => undefined)))
+    if (live.length === 0) return requests.map((r) => resultOf(r.docId, refusedPlan(r)))
     // A new document takes the backend of the first request that has an
     // event to store in it.
     const creators = new Map<string, BackendName>()
     for (const r of live) if (hasValidEvents(r) && !creators.has(r.docId) && !this.knownDocs.has(r.docId)) creators.set(r.docId, r.backend)
     const docIds = [...new Set(live.map((r) => String(r.docId)))].sort()
-    return inTransaction(pool, async (c) => {
-      // A fixed number of round trips per batch, however many documents it
-      // touches. Deadlock-free: inserts of new documents come first, in id
-      // order, and take no lock on existing rows; then every document row is
-      // locked in id order. No step after that waits on another transaction.
-      // Documents this batch creates: until the request that creates them,
-      // earlier requests of the batch see them as not existing yet.
+    const { results, existing } = await inTransaction(pool, async (c) => {
+      // Documents this batch creates: until a request stores an event in
+      // them, the batch's requests see them as not existing yet.
       const unborn = new Set<string>()
       if (creators.size > 0) {
         const ids = [...creators.keys()].sort()
@@ -194,45 +210,60 @@ export class PostgresEventStore implements EventStore {
         [docIds],
       )
       const docs = new Map<string, { backend: BackendName; lastSeq: number }>()
-      for (const row of locked.rows) {
-        docs.set(row.doc_id, { backend: row.backend as BackendName, lastSeq: Number(row.last_seq) })
-        // Documents are never deleted, so one seen is one that exists.
-        this.knownDocs.add(row.doc_id)
-      }
+      for (const row of locked.rows) docs.set(row.doc_id, { backend: row.backend as BackendName, lastSeq: Number(row.last_seq) })
       const stored = await this.findStored(c, live, docs)
+      const owners = await this.lockedOwners(c, actorsToCheck(live))
       // Plan in batch order; a document's requests see the rows planned by
-      // its earlier requests in this batch.
+      // its earlier requests in this batch, every request the bindings.
       const rows: { docId: PurchaseId; row: NewRow }[] = []
+      const bindings: Binding[] = []
       const results = requests.map((req) => {
-        if (req.error !== undefined) return resultOf(req.docId, planDocAppend(req, undefined, () => undefined))
+        if (req.error !== undefined) return resultOf(req.docId, refusedPlan(req))
         const doc = unborn.has(req.docId) ? undefined : docs.get(req.docId)
-        const plan = planDocAppend(req, doc, (id) => stored.get(`${req.docId}\n${id}`))
-        if (plan.rows.length > 0 && unborn.delete(req.docId) && docs.get(req.docId)?.backend !== req.backend) {
-          fail('STORE_CORRUPT', `document ${req.docId} was created with another backend than its first events`)
+        const plan = planDocAppend(req, doc, (id) => stored.get(`${req.docId}\n${id}`), owners)
+        bindings.push(...plan.bindings)
+        if (plan.rows.length > 0) {
+          const row = docs.get(req.docId)
+          if (row === undefined) fail('STORE_CORRUPT', `document ${req.docId} was not created before its events`)
+          // A document this batch created takes the backend of the first
+          // request that stores in it: the creating one, unless every event
+          // of that one was refused (FORBIDDEN).
+          if (unborn.delete(req.docId)) row.backend = req.backend
+          row.lastSeq = plan.lastSeq
         }
-        if (plan.rows.length > 0 && !docs.has(req.docId)) fail('STORE_CORRUPT', `document ${req.docId} was not created before its events`)
         for (const row of plan.rows) {
           rows.push({ docId: req.docId, row })
-          const e = row.prepared.event
-          stored.set(`${req.docId}\n${row.prepared.id}`, { seq: row.seq, hlc: e.hlc, kind: e.kind, deps: e.deps, payload: e.payload })
+          stored.set(`${req.docId}\n${row.prepared.id}`, { seq: row.seq, hash: row.prepared.hash })
         }
-        const row = docs.get(req.docId)
-        if (row !== undefined && plan.rows.length > 0) row.lastSeq = plan.lastSeq
         return resultOf(req.docId, plan)
       })
+      if (bindings.length > 0) {
+        await c.query(`INSERT INTO ${this.t.actors} (actor, subject, bound_at) SELECT a, s, $3 FROM unnest($1::text[], $2::text[]) AS b(a, s)`, [
+          bindings.map((b) => b.actor), bindings.map((b) => b.subject), storedAt,
+        ])
+      }
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) await this.insertEvents(c, rows.slice(i, i + INSERT_CHUNK), storedAt)
       const touched = [...new Set(rows.map((r) => String(r.docId)))]
       if (touched.length > 0) {
+        // The backend is the stored one, unless this batch created the document (see above).
         await c.query(
-          `UPDATE ${this.t.docs} AS d SET last_seq = v.s FROM unnest($1::text[], $2::bigint[]) AS v(id, s) WHERE d.doc_id = v.id`,
-          [touched, touched.map((id) => docs.get(id)!.lastSeq)],
+          `UPDATE ${this.t.docs} AS d SET last_seq = v.s, backend = v.b
+           FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v(id, s, b) WHERE d.doc_id = v.id`,
+          [touched, touched.map((id) => docs.get(id)!.lastSeq), touched.map((id) => docs.get(id)!.backend)],
         )
       }
-      return results
+      // Created for nothing: every event of the batch for it was refused. The
+      // rows are this transaction's own, never seen by another, so a document
+      // with events is still never deleted.
+      if (unborn.size > 0) await c.query(`DELETE FROM ${this.t.docs} WHERE doc_id = ANY($1::text[])`, [[...unborn]])
+      return { results, existing: [...docs.keys()].filter((id) => !unborn.has(id)) }
     })
+    // Recorded once committed: a document that exists then exists for good.
+    for (const id of existing) this.knownDocs.add(id)
+    return results
   }
 
-  /** The already stored events among the batch's ids, keyed "docId\nid", in one query. */
+  /** The stored hashes among the batch's ids, keyed "docId\nid", in one query. */
   private async findStored(c: ClientBase, requests: readonly PreparedRequest[], docs: ReadonlyMap<string, { lastSeq: number }>): Promise<Map<string, ExistingEvent>> {
     const keys = new Set<string>()
     for (const r of requests) {
@@ -242,15 +273,39 @@ export class PostgresEventStore implements EventStore {
     const found = new Map<string, ExistingEvent>()
     if (keys.size === 0) return found
     const pairs = [...keys].map((k) => k.split('\n'))
-    const r = await c.query<{ doc_id: string; seq: string; event_id: string; hlc: string; kind: string; deps: string[]; payload: Buffer }>(
-      `SELECT e.doc_id, e.seq, e.event_id, e.hlc, e.kind, e.deps, e.payload
+    const r = await c.query<{ doc_id: string; seq: string; event_id: string; hash: string }>(
+      `SELECT e.doc_id, e.seq, e.event_id, e.hash
        FROM unnest($1::text[], $2::text[]) AS k(d, i) JOIN ${this.t.events} e ON e.doc_id = k.d AND e.event_id = k.i`,
       [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
     )
-    for (const row of r.rows) {
-      found.set(`${row.doc_id}\n${row.event_id}`, { seq: Number(row.seq), hlc: row.hlc, kind: row.kind, deps: row.deps, payload: row.payload })
-    }
+    for (const row of r.rows) found.set(`${row.doc_id}\n${row.event_id}`, { seq: Number(row.seq), hash: row.hash })
     return found
+  }
+
+  /** The subjects these actors are bound to, in one query (none for no actors). */
+  private async readOwners(c: ClientBase | Pool, actors: readonly ReplicaId[]): Promise<Map<ReplicaId, string>> {
+    const owners = new Map<ReplicaId, string>()
+    if (actors.length === 0) return owners
+    const r = await c.query<{ actor: string; subject: string }>(`SELECT actor, subject FROM ${this.t.actors} WHERE actor = ANY($1::text[])`, [actors])
+    for (const row of r.rows) owners.set(row.actor as ReplicaId, row.subject)
+    return owners
+  }
+
+  /**
+   * The owners of the batch's actors, safe to bind against: the actors found
+   * unbound are locked (an advisory lock each, held to the end of the
+   * transaction, taken in key order) and read again, so another relay binding
+   * one of them meanwhile is either seen or waits for this batch to commit.
+   * Bindings are never removed: bound actors need no lock.
+   */
+  private async lockedOwners(c: ClientBase, actors: readonly ReplicaId[]): Promise<Map<ReplicaId, string>> {
+    const owners = await this.readOwners(c, actors)
+    const unbound = actors.filter((a) => !owners.has(a))
+    if (unbound.length === 0) return owners
+    const keys = [...new Set(unbound.map(lockKey))].sort((a, b) => a - b)
+    await c.query('SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k', [this.actorLocks, keys])
+    for (const [actor, subject] of await this.readOwners(c, unbound)) owners.set(actor, subject)
+    return owners
   }
 
   private async insertEvents(c: ClientBase, rows: readonly { docId: PurchaseId; row: NewRow }[], storedAt: IsoInstant): Promise<void> {
@@ -258,11 +313,11 @@ export class PostgresEventStore implements EventStore {
     const tuples = rows.map(({ docId, row: { seq, prepared: p } }) => {
       const e = p.event
       const b = values.length
-      values.push(docId, seq, e.id, e.actor, e.seq, e.hlc, e.kind, e.backend, p.depsJson, p.metaJson, e.payload, storedAt)
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}::jsonb, $${b + 10}::jsonb, $${b + 11}, $${b + 12})`
+      values.push(docId, seq, e.id, e.actor, e.seq, e.hlc, e.kind, e.backend, p.depsJson, p.metaJson, e.payload, storedAt, p.hash)
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}::jsonb, $${b + 10}::jsonb, $${b + 11}, $${b + 12}, $${b + 13})`
     })
     await c.query(
-      `INSERT INTO ${this.t.events} (doc_id, seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload, stored_at) VALUES ${tuples.join(', ')}`,
+      `INSERT INTO ${this.t.events} (doc_id, seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload, stored_at, hash) VALUES ${tuples.join(', ')}`,
       values,
     )
   }
@@ -276,10 +331,10 @@ export class PostgresEventStore implements EventStore {
     )
     return r.rows.map((row) => ({
       seq: Number(row.seq),
-      event: {
-        id: row.event_id as EventId, docId, actor: row.actor as ReplicaId, seq: Number(row.actor_seq), hlc: row.hlc as Hlc,
-        deps: row.deps as EventId[], kind: row.kind, backend: row.backend as BackendName, payload: plainBytes(row.payload), meta: row.meta,
-      },
+      event: envelopeOf(docId, {
+        eventId: row.event_id, actor: row.actor, actorSeq: Number(row.actor_seq), hlc: row.hlc, kind: row.kind, backend: row.backend,
+        deps: row.deps, meta: row.meta, payload: plainBytes(row.payload),
+      }),
       storedAt: row.stored_at as IsoInstant,
     }))
   }
@@ -411,6 +466,24 @@ export class PostgresEventStore implements EventStore {
   async relayId(): Promise<ReplicaId> {
     this.open()
     return this.id
+  }
+
+  async actorOwners(actors: readonly ReplicaId[]): Promise<Map<ReplicaId, string>> {
+    return this.readOwners(this.open(), checkActors(actors))
+  }
+
+  async actorHeads(docId: PurchaseId, actors: readonly ReplicaId[]): Promise<Map<ReplicaId, number>> {
+    const pool = this.open()
+    const id = checkDocId(docId)
+    const list = checkActors(actors)
+    const heads = new Map<ReplicaId, number>()
+    if (list.length === 0) return heads
+    const r = await pool.query<{ actor: string; head: string }>(
+      `SELECT actor, max(actor_seq) AS head FROM ${this.t.events} WHERE doc_id = $1 AND actor = ANY($2::text[]) GROUP BY actor`,
+      [id, list],
+    )
+    for (const row of r.rows) heads.set(row.actor as ReplicaId, Number(row.head))
+    return heads
   }
 
   async ping(): Promise<void> {

@@ -9,6 +9,8 @@
  * upgrade stays tested.
  */
 import type Database from 'better-sqlite3'
+import { type EventMeta, type PurchaseId, eventHash } from '@concord/core'
+import { BINDING_ORDER, MIGRATION_PAGE, envelopeOf, parseJsonColumn } from './common.js'
 
 export interface SqliteMigration {
   /** 1, 2, 3...: the schema version this migration produces. */
@@ -70,4 +72,66 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       `)
     },
   },
+  {
+    version: 2,
+    description: 'content hash per event, actors bound to their writer, actor heads index',
+    up: (db) => {
+      // ADD COLUMN needs a default for NOT NULL; every row is filled below and
+      // every insert names the hash, so '' is never left in a row.
+      db.exec(`
+        ALTER TABLE events ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+        CREATE INDEX events_by_actor ON events (doc_id, actor, actor_seq);
+        CREATE TABLE actors (
+          actor      TEXT PRIMARY KEY,
+          subject    TEXT NOT NULL,
+          bound_at   TEXT NOT NULL
+        );
+      `)
+      hashStoredEvents(db)
+      // Each actor belongs to the user its first stored event names.
+      db.exec(`
+        INSERT INTO actors (actor, subject, bound_at)
+        SELECT actor, coalesce(json_extract(meta, '$.user'), ''), stored_at FROM (
+          SELECT actor, meta, stored_at, row_number() OVER (PARTITION BY actor ORDER BY ${BINDING_ORDER}) AS n FROM events
+        ) WHERE n = 1
+      `)
+    },
+  },
 ]
+
+interface V1Row {
+  doc_id: string
+  seq: number
+  event_id: string
+  actor: string
+  actor_seq: number
+  hlc: string
+  kind: string
+  backend: string
+  deps: string
+  meta: string
+  payload: Buffer
+}
+
+/** Fills `hash` for every stored event, MIGRATION_PAGE rows at a time (keyset on the primary key), so memory stays bounded. */
+function hashStoredEvents(db: Database.Database): void {
+  const page = db.prepare<[string, number, number], V1Row>(
+    `SELECT doc_id, seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload
+     FROM events WHERE (doc_id, seq) > (?, ?) ORDER BY doc_id, seq LIMIT ?`,
+  )
+  const setHash = db.prepare<[string, string, number]>('UPDATE events SET hash = ? WHERE doc_id = ? AND seq = ?')
+  let after: [string, number] = ['', 0]
+  for (;;) {
+    const rows = page.all(after[0], after[1], MIGRATION_PAGE)
+    for (const r of rows) {
+      const event = envelopeOf(r.doc_id as PurchaseId, {
+        eventId: r.event_id, actor: r.actor, actorSeq: r.actor_seq, hlc: r.hlc, kind: r.kind, backend: r.backend,
+        deps: parseJsonColumn<string[]>(r.deps, 'deps'), meta: parseJsonColumn<EventMeta>(r.meta, 'meta'), payload: r.payload,
+      })
+      setHash.run(eventHash(event), r.doc_id, r.seq)
+    }
+    if (rows.length < MIGRATION_PAGE) return
+    const last = rows[rows.length - 1]!
+    after = [last.doc_id, last.seq]
+  }
+}

@@ -18,7 +18,10 @@
  * prepared statements; better-sqlite3 is synchronous, so the batch is not
  * interleaved with anything else in this process, and IMMEDIATE takes the
  * write lock up front so a second process on the same file (not a supported
- * deployment, but not a corrupting one) waits instead of racing on last_seq.
+ * deployment, but not a corrupting one) waits instead of racing on last_seq
+ * or on an actor's binding. Per batch: one query for the owners of its
+ * actors; per request: its document, the stored hashes of its ids, then the
+ * inserts.
  *
  * A data file that is not an SQLite database, or an SQLite database that is
  * not a Concord store, is refused with STORE_CORRUPT before anything is
@@ -31,8 +34,9 @@ import {
 } from '@concord/core'
 import {
   type ExistingEvent, type PreparedRequest,
-  checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,
-  pagesOf, parseJsonColumn, planDocAppend, resultOf, plainBytes, prepareRequest, schemaTooNew, storeClosed,
+  actorsToCheck, checkActors, checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear,
+  defaultRelayId, envelopeOf, isoStamp, formatNumber, pagesOf, parseJsonColumn, planDocAppend, refusedPlan, resultOf, plainBytes,
+  prepareRequest, schemaTooNew, storeClosed,
 } from './common.js'
 import { type CheckpointerOptions, WalCheckpointer } from './sqlite-checkpointer.js'
 import { type SqliteMigration, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
@@ -176,12 +180,20 @@ export class SqliteEventStore implements EventStore {
       insertDoc: db.prepare<[string, string, string]>('INSERT INTO docs (doc_id, backend, last_seq, created_at) VALUES (?, ?, 0, ?)'),
       setLastSeq: db.prepare<[number, string]>('UPDATE docs SET last_seq = ? WHERE doc_id = ?'),
       // One lookup per request for all its ids (a JSON array), not one per event.
-      findEvents: db.prepare<[string, string], { seq: number; event_id: string; hlc: string; kind: string; deps: string; payload: Buffer }>(
-        'SELECT seq, event_id, hlc, kind, deps, payload FROM events WHERE doc_id = ? AND event_id IN (SELECT value FROM json_each(?))',
+      findEvents: db.prepare<[string, string], { seq: number; event_id: string; hash: string }>(
+        'SELECT seq, event_id, hash FROM events WHERE doc_id = ? AND event_id IN (SELECT value FROM json_each(?))',
       ),
       insertEvent: db.prepare(
-        `INSERT INTO events (doc_id, seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload, stored_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO events (doc_id, seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload, stored_at, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      owners: db.prepare<[string], { actor: string; subject: string }>(
+        'SELECT actor, subject FROM actors WHERE actor IN (SELECT value FROM json_each(?))',
+      ),
+      insertActor: db.prepare<[string, string, string]>('INSERT INTO actors (actor, subject, bound_at) VALUES (?, ?, ?)'),
+      actorHeads: db.prepare<[string, string], { actor: string; head: number }>(
+        `SELECT actor, max(actor_seq) AS head FROM events
+         WHERE doc_id = ? AND actor IN (SELECT value FROM json_each(?)) GROUP BY actor`,
       ),
       readFrom: db.prepare<[string, number, number], EventRow>(
         `SELECT seq, event_id, actor, actor_seq, hlc, kind, backend, deps, meta, payload, stored_at
@@ -223,7 +235,10 @@ export class SqliteEventStore implements EventStore {
     this.stmts.getNumber.pluck()
     this.stmts.bumpCounter.pluck()
     // Made once: better-sqlite3 wraps BEGIN/COMMIT/ROLLBACK around it.
-    this.appendTx = db.transaction((requests: readonly PreparedRequest[], storedAt: IsoInstant) => requests.map((r) => this.appendOne(r, storedAt)))
+    this.appendTx = db.transaction((requests: readonly PreparedRequest[], storedAt: IsoInstant) => {
+      const owners = this.owners(actorsToCheck(requests))
+      return requests.map((r) => this.appendOne(r, storedAt, owners))
+    })
     this.id = this.ensureRelayId(options.newRelayId ?? defaultRelayId)
     const wal = String(db.pragma('journal_mode', { simple: true })) === 'wal'
     this.checkpointer = wal && options.checkpoint !== false
@@ -296,27 +311,33 @@ export class SqliteEventStore implements EventStore {
     return results
   }
 
-  /** One request's rows, inside the append transaction. */
-  private appendOne(req: PreparedRequest, storedAt: IsoInstant): AppendResult {
+  /** The subjects these actors are bound to (one query). */
+  private owners(actors: readonly ReplicaId[]): Map<ReplicaId, string> {
+    const owners = new Map<ReplicaId, string>()
+    if (actors.length > 0) for (const r of this.stmts.owners.all(JSON.stringify(actors))) owners.set(r.actor as ReplicaId, r.subject)
+    return owners
+  }
+
+  /** One request's rows, inside the append transaction; `owners` is the batch's, updated by each plan. */
+  private appendOne(req: PreparedRequest, storedAt: IsoInstant, owners: Map<ReplicaId, string>): AppendResult {
     const s = this.stmts
-    if (req.error !== undefined) return resultOf(req.docId, planDocAppend(req, undefined, () => undefined))
+    if (req.error !== undefined) return resultOf(req.docId, refusedPlan(req))
     const row = s.getDoc.get(req.docId)
     const doc = row === undefined ? undefined : { backend: row.backend as BackendName, lastSeq: row.last_seq }
     const existing = new Map<string, ExistingEvent>()
     if (doc !== undefined && doc.lastSeq > 0) {
       const ids = req.items.flatMap((it) => (it.ok ? [it.prepared.id] : []))
       if (ids.length > 0) {
-        for (const f of s.findEvents.all(req.docId, JSON.stringify(ids))) {
-          existing.set(f.event_id, { seq: f.seq, hlc: f.hlc, kind: f.kind, deps: parseJsonColumn<string[]>(f.deps, 'deps'), payload: f.payload })
-        }
+        for (const f of s.findEvents.all(req.docId, JSON.stringify(ids))) existing.set(f.event_id, { seq: f.seq, hash: f.hash })
       }
     }
-    const plan = planDocAppend(req, doc, (id) => existing.get(id))
+    const plan = planDocAppend(req, doc, (id) => existing.get(id), owners)
+    for (const b of plan.bindings) s.insertActor.run(b.actor, b.subject, storedAt)
     if (plan.rows.length > 0) {
       if (doc === undefined) s.insertDoc.run(req.docId, req.backend, storedAt)
       for (const { seq, prepared: p } of plan.rows) {
         const e = p.event
-        s.insertEvent.run(req.docId, seq, e.id, e.actor, e.seq, e.hlc, e.kind, e.backend, p.depsJson, p.metaJson, e.payload, storedAt)
+        s.insertEvent.run(req.docId, seq, e.id, e.actor, e.seq, e.hlc, e.kind, e.backend, p.depsJson, p.metaJson, e.payload, storedAt, p.hash)
       }
       s.setLastSeq.run(plan.lastSeq, req.docId)
     }
@@ -419,6 +440,20 @@ export class SqliteEventStore implements EventStore {
     return this.id
   }
 
+  async actorOwners(actors: readonly ReplicaId[]): Promise<Map<ReplicaId, string>> {
+    this.open()
+    return this.owners(checkActors(actors))
+  }
+
+  async actorHeads(docId: PurchaseId, actors: readonly ReplicaId[]): Promise<Map<ReplicaId, number>> {
+    this.open()
+    const id = checkDocId(docId)
+    const list = checkActors(actors)
+    const heads = new Map<ReplicaId, number>()
+    if (list.length > 0) for (const r of this.stmts.actorHeads.all(id, JSON.stringify(list))) heads.set(r.actor as ReplicaId, r.head)
+    return heads
+  }
+
   async ping(): Promise<void> {
     this.open().prepare('SELECT 1').get()
   }
@@ -456,18 +491,10 @@ function migrate(db: Database.Database, from: number, migrations: readonly Sqlit
 }
 
 function toEnvelope(docId: PurchaseId, r: EventRow, payload: Uint8Array): EventEnvelope {
-  return {
-    id: r.event_id as EventId,
-    docId,
-    actor: r.actor as ReplicaId,
-    seq: r.actor_seq,
-    hlc: r.hlc as Hlc,
-    deps: parseJsonColumn<EventId[]>(r.deps, 'deps'),
-    kind: r.kind,
-    backend: r.backend as BackendName,
-    payload,
-    meta: parseJsonColumn<EventMeta>(r.meta, 'meta'),
-  }
+  return envelopeOf(docId, {
+    eventId: r.event_id, actor: r.actor, actorSeq: r.actor_seq, hlc: r.hlc, kind: r.kind, backend: r.backend,
+    deps: parseJsonColumn<string[]>(r.deps, 'deps'), meta: parseJsonColumn<EventMeta>(r.meta, 'meta'), payload,
+  })
 }
 
 function toDocInfo(r: DocRow): DocInfo {

@@ -12,12 +12,19 @@
  *   - the document row: its backend (fixed by the first append), the last
  *     per-document sequence number, when it was created;
  *   - its events, each with a per-document sequence number 1, 2, 3...
- *     (gapless, in arrival order). Events are never deleted or rewritten:
- *     they are the audit trail, and history (`stateAt`) folds them;
+ *     (gapless, in arrival order) and its content hash (eventHash: everything
+ *     but `meta`), which is what a re-sent id is compared by: the same hash
+ *     is a duplicate, another an ID_CONFLICT. Events are never deleted or
+ *     rewritten: they are the audit trail, and history (`stateAt`) folds them;
  *   - snapshots (backend state up to a sequence number) that bound replay.
  *     Only the latest is kept; older ones are deleted after a newer one is
  *     committed. Snapshots are a cache: the events alone rebuild everything;
  *   - an optional human number ("PO-2026-00042").
+ *
+ * And, for all documents: the actors, each bound to the token subject whose
+ * write first stored one of its events (see AppendRequest.subject). Bindings
+ * are never removed; a store migrated from before them bound each actor to
+ * the `meta.user` of its first stored event.
  *
  * Every method is async so that SQLite (synchronous underneath) and Postgres
  * (a network round trip) share the interface. Bad arguments are refused with a
@@ -175,14 +182,18 @@ export interface EventStore {
    * Stores a batch of events for one or more documents in one transaction
    * (the relay group-commits what arrived in one event-loop turn).
    *
-   * - Idempotent by event id within a document: a re-sent event gets its
-   *   existing sequence number and `duplicate: true`.
+   * - Idempotent by event id within a document: a re-sent event (same id,
+   *   same content hash) gets its existing sequence number and
+   *   `duplicate: true`; the same id with another hash is an ID_CONFLICT.
    * - New events get the document's next sequence numbers, gapless, in batch
    *   order. A refused event takes no number.
-   * - Per-event results: an invalid event, a mismatched duplicate or a backend
-   *   mismatch refuses only the events concerned; every other event of the
-   *   batch (same document or not) is stored. The relay acks those and nacks
-   *   the refused ones with their error.
+   * - Per-event results: an invalid event, an ID_CONFLICT, a FORBIDDEN actor
+   *   or a backend mismatch refuses only the events concerned; every other
+   *   event of the batch (same document or not) is stored. The relay acks
+   *   those and nacks the refused ones with their error.
+   * - Actor bindings are made and checked in the same transaction, batch
+   *   order: a binding made by an earlier event of the batch holds for the
+   *   later ones.
    * - All or nothing on failure of the store itself (disk, connection): the
    *   promise rejects and nothing of the batch is stored.
    * - Durable when the promise resolves (to the store's durability level);
