@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import { type EventEnvelope, type EventId, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId, isConcordError } from '@concord/core'
 import {
   type ClientMessage, type ServerMessage,
-  CLIENT_MESSAGE_TYPES, DEFAULT_MAX_FRAME_BYTES, SERVER_MESSAGE_TYPES,
+  CLIENT_MESSAGE_TYPES, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION, SERVER_MESSAGE_TYPES,
   decodeClientMessage, decodeEvent, decodeServerMessage, encodeClientMessage, encodeEvent, encodeServerMessage,
 } from '@concord/core/protocol'
 import { check } from '../support/seed.js'
@@ -165,9 +165,9 @@ test('input that is not bytes is MALFORMED_FRAME', () => {
 // ---------------------------------------------------------------- versions
 
 test('hello and welcome of another protocol version are UNSUPPORTED_VERSION, whatever follows', () => {
-  for (const version of [0, 2, 300]) {
+  for (const version of [0, 1, 300]) {
     const e = expectError(decodeC(frame(CLIENT_MESSAGE_TYPES.hello, { v: version }, 0xff, 0xff)), 'UNSUPPORTED_VERSION')
-    assert.equal(e.details, { version, supported: [1] })
+    assert.equal(e.details, { version, supported: [PROTOCOL_VERSION] })
     const hello = encodeClientMessage({ t: 'hello', version, token: 't', client: 'c', device: 'd' })
     expectError(decodeC(hello), 'UNSUPPORTED_VERSION')
     const welcome = encodeServerMessage({ t: 'welcome', version, relayId: 'r', session: 's', maxFrameBytes: 1, expiresAt: null, user: null, grants: [] })
@@ -268,7 +268,7 @@ test('bad field values are MALFORMED_FRAME naming the field', () => {
     ['reject with a lower-case code', frame(S.reject, 'PO-1', 'A.1', 'bad', 'why'), 'server', 'code'],
     ['validated with a bad conflict id', frame(S.validated, 'PO-1', { v: 0 }, { v: 1 }, 'c_short'), 'server', 'conflicts[0]'],
     ['error with unknown flags', frame(S.error, 0x04, 'CODE', 'm'), 'server', 'error flags'],
-    ['welcome with maxFrameBytes 0', frame(S.welcome, { v: 1 }, 'r', 's', { v: 0 }, 0, { v: 0 }), 'server', 'maxFrameBytes'],
+    ['welcome with maxFrameBytes 0', frame(S.welcome, { v: PROTOCOL_VERSION }, 'r', 's', { v: 0 }, 0, { v: 0 }), 'server', 'maxFrameBytes'],
     ['auth info with unknown flags', frame(S.authorized, 0x04, { v: 0 }), 'server', 'auth flags'],
     ['expiresAt not canonical', frame(S.authorized, 0x01, '2026-01-01T00:00Z', { v: 0 }), 'server', 'expiresAt'],
     ['expiresAt not a date', frame(S.authorized, 0x01, 'soon', { v: 0 }), 'server', 'expiresAt'],
@@ -304,7 +304,7 @@ test('encoders refuse bad field values with INVALID_ARGUMENT', () => {
     { t: 'authorized', expiresAt: null, user: null, grants: [{ doc: '*', rights: [] }] },
     { t: 'authorized', expiresAt: null, user: null, grants: [{ doc: '*', rights: ['read', 'read'] }] },
     { t: 'authorized', expiresAt: null, user: null, grants: [{ doc: '*', rights: ['admin' as never] }] },
-    { t: 'welcome', version: 1, relayId: 'r', session: 's', maxFrameBytes: 0, expiresAt: null, user: null, grants: [] },
+    { t: 'welcome', version: PROTOCOL_VERSION, relayId: 'r', session: 's', maxFrameBytes: 0, expiresAt: null, user: null, grants: [] },
     { t: 'nope' } as never,
   ]
   for (const m of bad) {

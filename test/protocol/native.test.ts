@@ -133,7 +133,7 @@ test('grants: patterns and rights', () => {
 })
 
 test('known bytes: hello and ping have the documented layout', () => {
-  assert.is(hex(encodeClientMessage({ t: 'hello', version: PROTOCOL_VERSION, token: 'tk', client: 'c', device: 'd' })), '01 01 02 74 6b 01 63 01 64')
+  assert.is(hex(encodeClientMessage({ t: 'hello', version: PROTOCOL_VERSION, token: 'tk', client: 'c', device: 'd' })), '01 02 02 74 6b 01 63 01 64')
   assert.is(hex(encodeClientMessage({ t: 'ping', nonce: 300 })), '06 ac 02')
   assert.is(hex(encodeServerMessage({ t: 'pong', nonce: 0 })), '49 00')
 })

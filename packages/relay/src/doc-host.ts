@@ -346,18 +346,19 @@ export class DocHost {
         reject(e, 'BACKEND_MISMATCH', `event carries a ${e.backend} change; ${doc.docId} uses ${doc.backend.name}`)
         continue
       }
-      // The store binds it for good in the same transaction that stores the event; this is the check before anything applies.
-      const owner = this.actorOwners.get(e.actor)
-      if (owner !== undefined && owner !== subject) {
-        reject(e, 'FORBIDDEN', actorTaken(e.actor))
-        continue
-      }
       // Stored, echoed and fanned out under the token's subject, whatever the device wrote in meta.user.
       const stamped = attributed(e, push.session.user)
       if (replica.log.has(e.id)) {
         // A re-send of an event the replica holds: the store answers it as a duplicate.
         accepted.push(stamped)
         acceptedIds.add(e.id)
+        continue
+      }
+      // The store binds it for good in the same transaction that stores the event; this is the check before anything applies.
+      // (A re-send of a held event, above, binds nothing: the store answers it as a duplicate.)
+      const owner = this.actorOwners.get(e.actor)
+      if (owner !== undefined && owner !== subject) {
+        reject(e, 'FORBIDDEN', actorTaken(e.actor))
         continue
       }
       const missing = missingDeps(e, known)
