@@ -19,14 +19,17 @@ import {
   type BackendName, type CurrencyExponent, type EventId, type PurchaseId, type ReplicaId, ConcordError, PurchaseReplica,
   createUlidFactory, formatMinor, instantFromEpochMs, parsePurchaseId, parseReplicaId,
 } from '@concord/core'
+import { absorbSeats } from './absorb.js'
 import { Connector } from './connector.js'
 import { ClientContext } from './context.js'
 import { backendByName, newDocRecord } from './doc-summary.js'
 import { Documents } from './documents.js'
 import { type DocChange, PurchaseHandle } from './handle.js'
 import { Inbound } from './inbound.js'
+import { SeatKeeper } from './seat-keeper.js'
 import { RANK, Sender } from './sender.js'
 import { StatusView } from './status.js'
+import { webLocksLiveness } from './storage/seats.js'
 import { ClientStore, type DocRecord } from './storage/store.js'
 import type {
   ClientOptions, ClientStatus, CreateOptions, DeadLetter, DocStatus, EventAckStatus, Notification, PurchaseSummary, QueueStats,
@@ -47,6 +50,9 @@ export class SyncClient {
   private readonly inbound: Inbound
   private readonly sender: Sender
   private readonly view: StatusView
+  private readonly seat: SeatKeeper
+  /** Documents another instance of the store saved changes to, to carry in ('all': every one). */
+  private news: Set<PurchaseId> | 'all' | null = null
   private readonly statusListeners = new Set<(s: ClientStatus) => void>()
   private statusScheduled = false
 
@@ -54,7 +60,7 @@ export class SyncClient {
     private readonly o: ClientOptions,
     store: ClientStore,
   ) {
-    this.ctx = new ClientContext(o, store, { kick: () => this.sender.kick(), emitStatus: () => this.emitStatus() })
+    this.ctx = new ClientContext(o, store, { kick: () => this.sender.kick(), emitStatus: () => this.emitStatus(), saved: (id) => this.seat.announce(id), storeFailed: (e) => this.connector.storeFailed(e) })
     this.replicaId = this.ctx.replicaId
     this.documents = new Documents(this.ctx)
     this.connector = new Connector(this.ctx)
@@ -62,6 +68,36 @@ export class SyncClient {
     this.sender = new Sender(this.ctx, this.connector, this.inbound)
     this.view = new StatusView(this.ctx, this.connector, this.documents)
     this.connector.handleMessages((m, gen) => this.inbound.handle(m, gen))
+    this.seat = new SeatKeeper(this.ctx, (e) => this.connector.storeFailed(new ConcordError('STORE_IN_USE', e.message)), (id) => this.hearNews(id))
+  }
+
+  /** Another running instance of the store saved changes: carry them in soon (coalesced). */
+  private hearNews(id: string | undefined): void {
+    if (this.ctx.closed) return
+    const first = this.news === null
+    if (id === undefined || this.news === 'all') this.news = 'all'
+    else {
+      const set: Set<PurchaseId> = this.news ?? new Set()
+      set.add(id as PurchaseId)
+      this.news = set
+    }
+    if (first) this.ctx.timers.setTimeout(() => void this.absorb().catch((e) => this.connector.storeFailed(e)), 20)
+  }
+
+  /** Carries in what the store's other seats hold (storage/seats.ts), and subscribes to purchases new to this seat. */
+  private async absorb(): Promise<void> {
+    const news = this.news
+    this.news = null
+    if (news === null || this.ctx.closed) return
+    const docs = news === 'all' ? [undefined] : [...news]
+    const added: PurchaseId[] = []
+    for (const only of docs) {
+      const r = await this.ctx.serial(() => absorbSeats(this.ctx, this.documents, only))
+      added.push(...r.added)
+    }
+    for (const id of added) this.connector.subscribe(id)
+    this.ctx.kick()
+    this.emitStatus()
   }
 
   static async create(o: ClientOptions): Promise<SyncClient> {
@@ -71,17 +107,32 @@ export class SyncClient {
     if (o.backend !== undefined) backendByName(o.backend)
     const now = o.now ?? (() => Date.now())
     const random = o.random ?? Math.random
+    const newUlid = createUlidFactory(now, random)
+    const liveness = o.seatLiveness ?? webLocksLiveness() ?? {}
     const store = await ClientStore.open(o.storage, {
       ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}),
+      ...(o.replicaId !== undefined ? { replicaId: o.replicaId } : {}),
+      ...(o.seatTtlMs !== undefined ? { seatTtlMs: o.seatTtlMs } : {}),
       now: () => instantFromEpochMs(now()),
-      newReplicaId: () => o.replicaId ?? parseReplicaId(`c${createUlidFactory(now, random)().toLowerCase()}`),
+      nowMs: now,
+      holder: newUlid().toLowerCase(),
+      liveness,
+      newReplicaId: () => o.replicaId ?? parseReplicaId(`c${newUlid().toLowerCase()}`),
     })
     if (o.replicaId !== undefined && o.replicaId !== store.replicaId) {
       await store.close()
       throw new ConcordError('INVALID_ARGUMENT', `replicaId ${o.replicaId} differs from the store's ${store.replicaId}: one store belongs to one replica`, { field: 'replicaId' })
     }
     const c = new SyncClient(o, store)
-    await c.ctx.restore()
+    try {
+      await c.ctx.restore()
+      // What the store's other seats hold (another tab's offline work, a crashed instance's outbox) comes in before anything syncs.
+      await absorbSeats(c.ctx, c.documents)
+    } catch (e) {
+      await store.close()
+      throw e
+    }
+    c.seat.start()
     if (o.autoConnect !== false) c.connector.start()
     return c
   }
@@ -294,8 +345,9 @@ export class SyncClient {
     const { ctx } = this
     if (ctx.closed) return
     ctx.closed = true
+    this.seat.stop()
     this.connector.close()
     if (options.abandon !== true) await ctx.drained()
-    await ctx.store.close()
+    await ctx.store.close({ abandon: options.abandon === true })
   }
 }

@@ -37,6 +37,10 @@ export interface Signals {
   kick(): void
   /** The status changed: tell the listeners soon. */
   emitStatus(): void
+  /** Own changes to a document were saved: tell the store's other running instances. */
+  saved(id: PurchaseId): void
+  /** The store refused to go on (another instance holds this one's seat): stop syncing, say why. */
+  storeFailed(e: unknown): void
 }
 
 export class ClientContext {
@@ -117,5 +121,13 @@ export class ClientContext {
 
   emitStatus(): void {
     this.signals.emitStatus()
+  }
+
+  saved(id: PurchaseId): void {
+    this.signals.saved(id)
+  }
+
+  storeFailed(e: unknown): void {
+    this.signals.storeFailed(e)
   }
 }

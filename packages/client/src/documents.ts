@@ -8,7 +8,7 @@
  * replica is ahead of the store, so it is dropped and reloaded from what was
  * saved: nothing unsaved is ever shown or sent.
  */
-import { type EventEnvelope, type PurchaseId, ConcordError, PurchaseReplica, priorityOf } from '@concord/core'
+import { type EventEnvelope, type PurchaseId, ConcordError, PurchaseReplica, isConcordError, priorityOf } from '@concord/core'
 import type { ClientContext } from './context.js'
 import { backendByName, summarize } from './doc-summary.js'
 import type { DocChange } from './handle.js'
@@ -173,6 +173,8 @@ export class Documents {
       try {
         await this.persistLocal(id, r, events)
       } catch (e) {
+        // Another instance took this one's seat: nothing more is written here, and the status says why.
+        if (isConcordError(e) && e.code === 'STORE_IN_USE') this.ctx.storeFailed(e)
         // The replica is ahead of the store: drop it and reload what was saved, so nothing unsaved is shown or sent.
         this.replicas.delete(id)
         if (!this.ctx.closed) {
@@ -186,6 +188,7 @@ export class Documents {
         throw e
       }
       noticeConflicts(this.ctx, id, before, 'local', events)
+      this.ctx.saved(id)
       this.ctx.kick()
       this.ctx.emitStatus()
     })

@@ -13,7 +13,7 @@ import type { Connector } from './connector.js'
 import type { ClientContext } from './context.js'
 import { summarize } from './doc-summary.js'
 import { type Documents, noticeConflicts } from './documents.js'
-import { type ClientStore, type DocRecord, type OutboxEntry, eventKey } from './storage/store.js'
+import { type ClientStore, type DocRecord, type OutboxEntry, eventKey, slotOf } from './storage/store.js'
 import { reissue } from './reissue.js'
 import { freshActor, undoRefused } from './undo.js'
 
@@ -265,24 +265,27 @@ export class Inbound {
    */
   private async requeueLost(d: DocRecord, actor: ReplicaId, head: number): Promise<void> {
     const { ctx } = this
-    const waiting = new Set(ctx.outbox.of(d.id).map((o) => o.id))
-    const batch = ctx.store.batch()
-    const entries: OutboxEntry[] = []
+    const waiting = ctx.outbox.of(d.id)
+    const held = new Set(waiting.map((o) => o.id))
+    const lost: Omit<OutboxEntry, 'slot'>[] = []
     for (const [key, e] of await ctx.store.loadEventRows(d.id)) {
-      if (e.actor !== actor || e.seq <= head || waiting.has(e.id)) continue
-      const entry: OutboxEntry = {
-        id: e.id, docId: d.id, seq: e.seq, kind: e.kind, priority: e.meta.priority ?? priorityOf(e.kind), bytes: encodeEvent(e).length, eventKey: key,
-        savedAt: e.meta.at, ...((d.slotBase ?? 0) > 0 ? { slot: (d.slotBase ?? 0) + e.seq } : {}),
-      }
-      batch.putOutbox(entry)
-      entries.push(entry)
+      if (e.actor !== actor || e.seq <= head || held.has(e.id)) continue
+      lost.push({ id: e.id, docId: d.id, seq: e.seq, kind: e.kind, priority: e.meta.priority ?? priorityOf(e.kind), bytes: encodeEvent(e).length, eventKey: key, savedAt: e.meta.at })
     }
-    const next: DocRecord = { ...d, ackedSeq: head, lastSyncedAt: null }
+    // The lost events go first (what waits may build on them): the document's outbox is laid out again after every slot used so far.
+    const batch = ctx.store.batch()
+    for (const o of waiting) batch.deleteOutbox(o)
+    const first = Math.max((d.slotBase ?? 0) + d.localSeq, ...waiting.map(slotOf)) + 1
+    const entries: OutboxEntry[] = [...lost, ...waiting].map((o, i) => ({ ...o, slot: first + i }))
+    for (const o of entries) batch.putOutbox(o)
+    const slotBase = first + entries.length - 1 - d.localSeq
+    const next: DocRecord = { ...d, ackedSeq: head, lastSyncedAt: null, slotBase }
     batch.putDoc(next)
     await batch.commit()
     ctx.docs.set(d.id, next)
+    ctx.outbox.remove(d.id, held)
     ctx.outbox.add(d.id, entries)
-    ctx.notifier.emit({ type: 'sync-failed', code: 'RELAY_BEHIND', message: `${d.id}: the relay lacks ${entries.length} change${entries.length === 1 ? '' : 's'} it had acknowledged; sending them again`, fatal: false })
+    ctx.notifier.emit({ type: 'sync-failed', code: 'RELAY_BEHIND', message: `${d.id}: the relay lacks ${lost.length} change${lost.length === 1 ? '' : 's'} it had acknowledged; sending them again`, fatal: false })
   }
 
   private async onValidated(m: ValidatedMessage): Promise<void> {

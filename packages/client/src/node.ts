@@ -4,9 +4,11 @@
  * certificate must have the given SHA-256 fingerprint, and a mismatch is a
  * fatal error (PIN_MISMATCH) that the client does not retry.
  */
+import { hostname } from 'node:os'
 import type { PeerCertificate } from 'node:tls'
 import WebSocket from 'ws'
 import { createClient, type SyncClient } from './client.js'
+import type { Lease, SeatLiveness } from './storage/seats.js'
 import type { ClientOptions, WebSocketConstructor } from './types.js'
 
 export { sqliteStorage } from './storage/sqlite.js'
@@ -71,10 +73,34 @@ export function nodeWebSocket(options: NodeSocketOptions = {}): WebSocketConstru
   } as unknown as WebSocketConstructor
 }
 
+/**
+ * Seat liveness in Node: a lease written by a process of this host that has
+ * exited is free at once (a crashed or killed process does not hold its seat
+ * until the lease expires). A reused pid reads as alive: the lease then
+ * frees at expiry.
+ */
+export function processLiveness(): SeatLiveness {
+  const host = hostname()
+  return {
+    pid: process.pid,
+    host,
+    gone(lease: Lease): boolean {
+      if (lease.host !== host || lease.pid === undefined || lease.pid === process.pid) return false
+      try {
+        process.kill(lease.pid, 0)
+        return false
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'ESRCH'
+      }
+    },
+  }
+}
+
 /** createClient with the `ws` transport (and the certificate pin, if given) filled in. */
 export function createNodeClient(options: ClientOptions & { readonly pinOnly?: boolean }): Promise<SyncClient> {
   return createClient({
     ...options,
+    seatLiveness: options.seatLiveness ?? processLiveness(),
     WebSocket: options.WebSocket ?? nodeWebSocket({
       ...(options.pinSha256 !== undefined ? { pinSha256: options.pinSha256 } : {}),
       ...(options.pinOnly !== undefined ? { pinOnly: options.pinOnly } : {}),

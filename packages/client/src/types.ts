@@ -3,6 +3,7 @@
  */
 import type { BackendName, CreatePurchaseInput, Priority, PurchaseId, ReplicaId } from '@concord/core'
 import type { LocalStorage } from './storage/kv.js'
+import type { SeatLiveness } from './storage/seats.js'
 
 /** The part of the WebSocket API the client uses (browsers' WebSocket and `ws` both fit). */
 export interface SocketLike {
@@ -206,6 +207,14 @@ export interface ClientOptions {
   readonly cacheSize?: number
   /** Client name sent in hello. */
   readonly clientName?: string
+  /**
+   * How this instance tells a live holder of a store seat from a gone one
+   * (storage/seats.ts). Default: Web Locks where the runtime has them;
+   * '@concord/client/node' adds the process check.
+   */
+  readonly seatLiveness?: SeatLiveness
+  /** How long a seat lease lasts without renewal, in ms (default 5 minutes; renewed every third of it). */
+  readonly seatTtlMs?: number
 }
 
 export interface CreateOptions extends CreatePurchaseInput {

@@ -48,6 +48,8 @@ export type ErrorCode =
   | 'STORE_KEY_MISMATCH'
   | 'STORE_SCHEMA_TOO_NEW'
   | 'STORE_CLOSED'
+  /** Another running instance holds the part of a local store (its seat) this one was writing. */
+  | 'STORE_IN_USE'
 
 export class ConcordError extends Error {
   readonly [BRAND] = true

@@ -11,7 +11,7 @@
  * the document is rebuilt from them exactly; nothing is kept twice.
  */
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, TABLES, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, prefixEnd } from './kv.js'
 
 /** Bumped only when object stores change; the record schema has its own version (store.ts). */
 const IDB_VERSION = 1
@@ -87,17 +87,33 @@ export function indexedDbStorage(name: string, factory?: IDBFactory): LocalStora
           live()
           return (await request(db.transaction(t, 'readonly').objectStore(t).count())) === 0
         },
-        async write(ops: readonly KvOp[]) {
+        async write(ops: readonly KvOp[], guard?: WriteGuard) {
           live()
-          const tables = [...new Set(ops.map((o) => o.table))]
+          const tables = [...new Set([...ops.map((o) => o.table), ...(guard === undefined ? [] : [guard.table])])]
           const tx = db.transaction(tables, 'readwrite', { durability: 'strict' })
           const finished = done(tx)
-          for (const op of ops) {
-            const s = tx.objectStore(op.table)
-            if (op.value === null) s.delete(op.key)
-            else s.put(op.value, op.key)
+          const putAll = () => {
+            for (const op of ops) {
+              const s = tx.objectStore(op.table)
+              if (op.value === null) s.delete(op.key)
+              else s.put(op.value, op.key)
+            }
+          }
+          if (guard === undefined) {
+            putAll()
+            await finished
+            return true
+          }
+          // The guard is read inside the same readwrite transaction, which no other tab's can interleave with.
+          let passed = false
+          const check = tx.objectStore(guard.table).get(guard.key)
+          check.onsuccess = () => {
+            const v = check.result as unknown
+            passed = guard.test(v === undefined ? undefined : bytes(v))
+            if (passed) putAll()
           }
           await finished
+          return passed
         },
         async close() {
           closed = true

@@ -17,6 +17,18 @@ export interface KvOp {
   readonly value: Uint8Array | null
 }
 
+/**
+ * A condition a write commits under, read in the same transaction as the
+ * write: the seat lease (seats.ts) fences every write of an instance that
+ * lost its seat.
+ */
+export interface WriteGuard {
+  readonly table: Table
+  readonly key: string
+  /** Sees the key's current value; false refuses the whole write. */
+  readonly test: (current: Uint8Array | undefined) => boolean
+}
+
 export interface ScanOptions {
   /** Only keys starting with this. */
   readonly prefix?: string
@@ -34,8 +46,11 @@ export interface KvBackend {
   scan(table: Table, options?: ScanOptions): Promise<[string, Uint8Array][]>
   /** True when the table holds no key. */
   isEmpty(table: Table): Promise<boolean>
-  /** All or nothing: after a crash either every op is visible or none is. */
-  write(ops: readonly KvOp[]): Promise<void>
+  /**
+   * All or nothing: after a crash either every op is visible or none is.
+   * With a guard, nothing is written and the answer is false when its test fails.
+   */
+  write(ops: readonly KvOp[], guard?: WriteGuard): Promise<boolean>
   close(): Promise<void>
 }
 

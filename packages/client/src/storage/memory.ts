@@ -5,7 +5,7 @@
  * mutates a buffer cannot change what is stored.
  */
 import { fail } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, TABLES } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES } from './kv.js'
 
 export interface MemoryStorage extends LocalStorage {
   /** The raw stored bytes, for tests that inspect or corrupt a store. */
@@ -43,12 +43,14 @@ export function memoryStorage(name = 'memory'): MemoryStorage {
         async isEmpty(t) {
           return table(t).size === 0
         },
-        async write(ops: readonly KvOp[]) {
+        async write(ops: readonly KvOp[], guard?: WriteGuard) {
           for (const op of ops) table(op.table)
+          if (guard !== undefined && !guard.test(table(guard.table).get(guard.key)?.slice())) return false
           for (const op of ops) {
             if (op.value === null) tables.get(op.table)!.delete(op.key)
             else tables.get(op.table)!.set(op.key, op.value.slice())
           }
+          return true
         },
         async close() {
           closed = true

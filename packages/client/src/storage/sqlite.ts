@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3'
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, prefixEnd } from './kv.js'
 
 export function sqliteStorage(path: string): LocalStorage {
   const describe = `sqlite store ${path}`
@@ -48,17 +48,23 @@ export function sqliteStorage(path: string): LocalStorage {
       const any = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM concord_kv WHERE tbl = ? LIMIT 1')
       const put = db.prepare<[string, string, Buffer]>('INSERT OR REPLACE INTO concord_kv (tbl, k, v) VALUES (?, ?, ?)')
       const del = db.prepare<[string, string]>('DELETE FROM concord_kv WHERE tbl = ? AND k = ?')
-      const writeAll = db.transaction((ops: readonly KvOp[]) => {
+      const bytes = (b: Buffer) => new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))
+      // IMMEDIATE: the guard is read under the write lock, so two processes on one file cannot both pass it.
+      const writeAll = db.transaction((ops: readonly KvOp[], guard: WriteGuard | undefined): boolean => {
+        if (guard !== undefined) {
+          const row = get.get(guard.table, guard.key)
+          if (!guard.test(row === undefined ? undefined : bytes(row.v))) return false
+        }
         for (const op of ops) {
           if (op.value === null) del.run(op.table, op.key)
           else put.run(op.table, op.key, Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength))
         }
+        return true
       })
       let closed = false
       const live = () => {
         if (closed) throw new ConcordError('STORE_CLOSED', `${describe} is closed`)
       }
-      const bytes = (b: Buffer) => new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))
       return {
         describe,
         async get(t: Table, key: string) {
@@ -78,9 +84,9 @@ export function sqliteStorage(path: string): LocalStorage {
           live()
           return any.get(t) === undefined
         },
-        async write(ops: readonly KvOp[]) {
+        async write(ops: readonly KvOp[], guard?: WriteGuard) {
           live()
-          writeAll(ops)
+          return writeAll.immediate(ops, guard)
         },
         async close() {
           if (closed) return

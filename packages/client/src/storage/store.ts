@@ -3,8 +3,13 @@
  * that migrates forward, optional AES-GCM encryption of every value, and the
  * rule that a store this code cannot read is refused, never rewritten.
  *
+ * One store may serve several running instances, each in its own seat
+ * (seats.ts): an instance reads and writes only its seat's records (keys
+ * prefixed `~<n>/`, none for seat 0) and reads the others' to carry over
+ * what they hold (absorb.ts).
+ *
  * Tables:
- *   meta    schema (plain JSON: version, encrypted), keycheck, replica
+ *   meta    schema (plain JSON: version, encrypted), keycheck, replica (per seat), seat/<n> leases
  *   docs    docId -> DocRecord (cursor, acknowledged head, summary for list/search)
  *   events  docId/nnnnnnnnnn -> every event of the document (local and remote), in arrival order
  *   outbox  docId/ssssssssss -> OutboxEntry: an own event not yet acknowledged, by its slot (own
@@ -16,7 +21,8 @@ import {
 } from '@concord/core'
 import { decodeEvent, encodeEvent } from '@concord/core/protocol'
 import { type ValueCipher, aesGcmCipher, importKey } from './crypto.js'
-import { type KvBackend, type KvOp, type LocalStorage, type Table, TABLES } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES } from './kv.js'
+import { Seat, type SeatLiveness, isSeatKey, replicaKey, seatPrefix } from './seats.js'
 
 /** The schema this build writes. Version 1 kept outbox entries without priority and size. */
 export const SCHEMA_VERSION = 2
@@ -94,6 +100,8 @@ export interface DocRecord {
    * carries their content again.
    */
   readonly reissued?: { readonly at: string; readonly reason: string; readonly dropped: readonly EventId[]; readonly as: EventId | null; readonly actor: ReplicaId }
+  /** Per other seat of the store (its number), how many of its event keys were carried into this one (absorb.ts). */
+  readonly absorbed?: Readonly<Record<string, number>>
 }
 
 export interface OutboxEntry {
@@ -117,9 +125,16 @@ export const slotOf = (o: OutboxEntry): number => o.slot ?? o.seq
 
 export interface StoreOptions {
   readonly encryptionKey?: CryptoKey | Uint8Array
-  /** Makes the replica id of a new store. */
+  /** Makes the replica id of a new store, and of each new seat. */
   readonly newReplicaId: () => ReplicaId
   readonly now: () => string
+  /** The seat lease: this instance's random id, the clock in epoch ms, how liveness is told. */
+  readonly holder: string
+  readonly nowMs: () => number
+  readonly liveness: SeatLiveness
+  readonly seatTtlMs?: number
+  /** Take only the seat of this replica (the replicaId option); it must exist unless the store is new. */
+  readonly replicaId?: ReplicaId
 }
 
 const te = new TextEncoder()
@@ -153,13 +168,39 @@ interface SchemaRecord {
 }
 
 export class ClientStore {
+  private readonly prefix: string
+
   private constructor(
     private readonly kv: KvBackend,
     private readonly cipher: ValueCipher | null,
     readonly replicaId: ReplicaId,
     /** The version found on open, before any migration (for tests and logs). */
     readonly openedVersion: number,
-  ) {}
+    /** The seat whose records this reads and writes. */
+    readonly seatNumber = 0,
+    /** The held lease; null for a view of another seat, which only reads. */
+    private readonly seat: Seat | null = null,
+  ) {
+    this.prefix = seatPrefix(seatNumber)
+  }
+
+  /** A record's key in the backend: its seat's prefix, and the seat's own replica record in meta. */
+  private phys(table: Table, key: string): string {
+    if (table === 'meta') return key === 'replica' ? replicaKey(this.seatNumber) : key
+    return this.prefix + key
+  }
+
+  /** Scans this seat's records, keys given and returned without the seat prefix. */
+  private async scanSeat(table: Table, o: ScanOptions = {}): Promise<[string, Uint8Array][]> {
+    const rows = await guard(table, () => this.kv.scan(table, {
+      prefix: this.prefix + (o.prefix ?? ''),
+      ...(o.after !== undefined ? { after: this.prefix + o.after } : {}),
+      ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    }))
+    // Seat 0 has no prefix: the other seats' keys (`~n/...`) sort after its own and are left out.
+    const own = this.seatNumber === 0 ? rows.filter(([k]) => !isSeatKey(k)) : rows
+    return own.map(([k, v]) => [k.slice(this.prefix.length), v])
+  }
 
   get describe(): string {
     return this.kv.describe
@@ -177,11 +218,74 @@ export class ClientStore {
   static async open(storage: LocalStorage, options: StoreOptions): Promise<ClientStore> {
     const kv = await guard('open', () => storage.open())
     try {
-      return await ClientStore.init(kv, options)
+      const base = await ClientStore.init(kv, options)
+      return await base.takeSeat(storage.describe, options)
     } catch (e) {
       await kv.close().catch(() => undefined)
       throw e
     }
+  }
+
+  /** Claims a seat (the requested replica's, else the lowest free one) and names a new seat's replica. */
+  private async takeSeat(name: string, options: StoreOptions): Promise<ClientStore> {
+    let only: number | undefined
+    if (options.replicaId !== undefined) {
+      const seats = [0, ...(await this.seatNumbers())]
+      for (const n of seats) if ((await this.view(n)).replicaId === options.replicaId) only = n
+      if (only === undefined) {
+        throw new ConcordError('INVALID_ARGUMENT', `replicaId ${options.replicaId} differs from the store's ${this.replicaId}: one store belongs to one replica`, { field: 'replicaId' })
+      }
+    }
+    const { seat, fresh } = await guard('seat', () => Seat.claim(this.kv, {
+      holder: options.holder, liveness: options.liveness, now: options.nowMs, name,
+      ...(options.seatTtlMs !== undefined ? { ttlMs: options.seatTtlMs } : {}),
+      ...(only !== undefined ? { only } : {}),
+    }))
+    let replicaId: ReplicaId
+    if (fresh) {
+      replicaId = options.newReplicaId()
+      const value = await this.seal('meta', replicaKey(seat.number), te.encode(JSON.stringify(replicaId)))
+      if (!(await guard('seat', () => this.kv.write([{ table: 'meta', key: replicaKey(seat.number), value }], seat.guard)))) {
+        throw new ConcordError('STORE_IN_USE', `${this.kv.describe}: seat ${seat.number} was taken while it was being set up`)
+      }
+    } else {
+      replicaId = seat.number === 0 ? this.replicaId : (await this.view(seat.number)).replicaId
+    }
+    return new ClientStore(this.kv, this.cipher, replicaId, this.openedVersion, seat.number, seat)
+  }
+
+  /** Seat numbers above 0 that hold a replica record. */
+  private async seatNumbers(): Promise<number[]> {
+    const out: number[] = []
+    for (const [k] of await guard('meta', () => this.kv.scan('meta', { prefix: '~' }))) {
+      const m = /^~(\d+)\/replica$/.exec(k)
+      if (m !== null) out.push(Number(m[1]))
+    }
+    return out.sort((a, b) => a - b)
+  }
+
+  /** The other seats of the store that hold a replica, to read what they hold. */
+  async otherSeats(): Promise<ClientStore[]> {
+    const seats = [0, ...(await this.seatNumbers())].filter((n) => n !== this.seatNumber)
+    return Promise.all(seats.map((n) => this.view(n)))
+  }
+
+  /** Reads another seat (no lease, no writes). */
+  private async view(n: number): Promise<ClientStore> {
+    const probe = new ClientStore(this.kv, this.cipher, 'pending' as ReplicaId, this.openedVersion, n)
+    const raw = await probe.getJson<string>('meta', 'replica')
+    let replicaId: ReplicaId
+    try {
+      replicaId = parseReplicaId(raw)
+    } catch (e) {
+      throw storeError('CORRUPT', `${this.kv.describe}: the replica id record of seat ${n} is missing or invalid`, {}, e)
+    }
+    return new ClientStore(this.kv, this.cipher, replicaId, this.openedVersion, n)
+  }
+
+  /** Extends this instance's lease on its seat; false when another instance holds it now. */
+  async renewSeat(): Promise<boolean> {
+    return this.seat === null ? false : guard('seat', () => this.seat!.renew())
   }
 
   private static async init(kv: KvBackend, options: StoreOptions): Promise<ClientStore> {
@@ -200,8 +304,9 @@ export class ClientStore {
       const store = new ClientStore(kv, cipher, replicaId, SCHEMA_VERSION)
       if (cipher !== null) ops.push({ table: 'meta', key: 'keycheck', value: await cipher.encrypt('meta/keycheck', te.encode(KEYCHECK)) })
       ops.push({ table: 'meta', key: 'replica', value: await store.seal('meta', 'replica', te.encode(JSON.stringify(replicaId))) })
-      await guard('create', () => kv.write(ops))
-      return store
+      // Two instances creating one store at once: the second finds the schema written and opens what the first made.
+      const created = await guard('create', () => kv.write(ops, { table: 'meta', key: 'schema', test: (v) => v === undefined }))
+      return created ? store : ClientStore.init(kv, options)
     }
     let schema: SchemaRecord
     try {
@@ -270,16 +375,17 @@ export class ClientStore {
     }
   }
 
-  private async seal(table: Table, key: string, plain: Uint8Array): Promise<Uint8Array> {
-    return this.cipher === null ? plain : this.cipher.encrypt(`${table}/${key}`, plain)
+  // Values are sealed under their key in the backend (`physical`), so a record moved to another key or seat fails to open.
+  private async seal(table: Table, physical: string, plain: Uint8Array): Promise<Uint8Array> {
+    return this.cipher === null ? plain : this.cipher.encrypt(`${table}/${physical}`, plain)
   }
 
   private async open(table: Table, key: string, value: Uint8Array): Promise<Uint8Array> {
-    return this.cipher === null ? value : this.cipher.decrypt(`${table}/${key}`, value)
+    return this.cipher === null ? value : this.cipher.decrypt(`${table}/${this.phys(table, key)}`, value)
   }
 
   private async getRaw(table: Table, key: string): Promise<Uint8Array | undefined> {
-    const v = await guard(table, () => this.kv.get(table, key))
+    const v = await guard(table, () => this.kv.get(table, this.phys(table, key)))
     return v === undefined ? undefined : this.open(table, key, v)
   }
 
@@ -293,7 +399,7 @@ export class ClientStore {
   }
 
   private async getJson<T>(table: Table, key: string): Promise<T | undefined> {
-    const v = await guard(table, () => this.kv.get(table, key))
+    const v = await guard(table, () => this.kv.get(table, this.phys(table, key)))
     return v === undefined ? undefined : this.decodeJson<T>(table, key, v)
   }
 
@@ -307,12 +413,12 @@ export class ClientStore {
   }
 
   async loadDocs(): Promise<DocRecord[]> {
-    const rows = await guard('docs', () => this.kv.scan('docs'))
+    const rows = await this.scanSeat('docs')
     return Promise.all(rows.map(([k, v]) => this.decodeJson<DocRecord>('docs', k, v)))
   }
 
   async loadOutbox(): Promise<OutboxEntry[]> {
-    const rows = await guard('outbox', () => this.kv.scan('outbox'))
+    const rows = await this.scanSeat('outbox')
     return Promise.all(rows.map(([k, v]) => this.decodeJson<OutboxEntry>('outbox', k, v)))
   }
 
@@ -321,12 +427,12 @@ export class ClientStore {
     return (await this.loadEventRows(docId)).map(([, e]) => e)
   }
 
-  /** Every stored event of a document with its key, in arrival order. */
-  async loadEventRows(docId: PurchaseId): Promise<[string, EventEnvelope][]> {
+  /** Every stored event of a document with its key, in arrival order (from the `from`-th key on). */
+  async loadEventRows(docId: PurchaseId, from = 0): Promise<[string, EventEnvelope][]> {
     const out: [string, EventEnvelope][] = []
-    let after: string | undefined
+    let after: string | undefined = from > 0 ? eventKey(docId, from - 1) : undefined
     for (;;) {
-      const rows = await guard('events', () => this.kv.scan('events', { prefix: `${docId}/`, ...(after ? { after } : {}), limit: 500 }))
+      const rows = await this.scanSeat('events', { prefix: `${docId}/`, ...(after ? { after } : {}), limit: 500 })
       for (const [k, v] of rows) out.push([k, await this.decodeEventValue(k, v)])
       if (rows.length < 500) return out
       after = rows[rows.length - 1]![0]
@@ -334,26 +440,40 @@ export class ClientStore {
   }
 
   async getEvent(key: string): Promise<EventEnvelope | undefined> {
-    const v = await guard('events', () => this.kv.get('events', key))
+    const v = await guard('events', () => this.kv.get('events', this.phys('events', key)))
     return v === undefined ? undefined : this.decodeEventValue(key, v)
   }
 
+  /** Writes to this instance's seat, each commit fenced by its lease (STORE_IN_USE once another instance holds the seat). */
   batch(): StoreBatch {
-    return new StoreBatch(this, (ops) => guard('write', () => this.kv.write(ops)))
+    const seat = this.seat
+    if (seat === null) throw new ConcordError('STORE_CLOSED', `${this.kv.describe}: a view of seat ${this.seatNumber} does not write`)
+    const fence: WriteGuard = seat.guard
+    return new StoreBatch(this, async (ops) => {
+      if (!(await guard('write', () => this.kv.write(ops, fence)))) {
+        throw new ConcordError('STORE_IN_USE', `${this.kv.describe}: another running instance took over seat ${seat.number}; this one no longer writes to it`, { seat: seat.number })
+      }
+    })
+  }
+
+  /** @internal used by StoreBatch: a record sealed and placed under its seat's key. */
+  async sealed(table: Table, key: string, plain: Uint8Array): Promise<KvOp> {
+    const physical = this.phys(table, key)
+    return { table, key: physical, value: await this.seal(table, physical, plain) }
   }
 
   /** @internal used by StoreBatch */
-  async sealJson(table: Table, key: string, value: unknown): Promise<Uint8Array> {
-    return this.seal(table, key, te.encode(JSON.stringify(value)))
+  deletion(table: Table, key: string): KvOp {
+    return { table, key: this.phys(table, key), value: null }
   }
 
-  /** @internal used by StoreBatch */
-  async sealEvent(key: string, e: EventEnvelope): Promise<Uint8Array> {
-    return this.seal('events', key, encodeEvent(e))
-  }
-
-  async close(): Promise<void> {
-    await this.kv.close()
+  /** Closes the store, giving the seat up; `abandon` leaves the lease as a crash would (it frees by liveness or expiry). */
+  async close(options: { abandon?: boolean } = {}): Promise<void> {
+    try {
+      await this.seat?.release(options.abandon !== true).catch(() => undefined)
+    } finally {
+      await this.kv.close()
+    }
   }
 }
 
@@ -370,30 +490,29 @@ export class StoreBatch {
   }
 
   putDoc(d: DocRecord): this {
-    this.pending.push(this.store.sealJson('docs', d.id, d).then((value) => ({ table: 'docs', key: d.id, value })))
+    this.pending.push(this.store.sealed('docs', d.id, te.encode(JSON.stringify(d))))
     return this
   }
 
   /** Returns the encoded size of the event (before encryption). */
   putEvent(key: string, e: EventEnvelope): number {
-    const bytes = encodeEvent(e).length
-    this.pending.push(this.store.sealEvent(key, e).then((value) => ({ table: 'events', key, value })))
-    return bytes
+    const bytes = encodeEvent(e)
+    this.pending.push(this.store.sealed('events', key, bytes))
+    return bytes.length
   }
 
   putOutbox(o: OutboxEntry): this {
-    const key = outboxKey(o.docId, slotOf(o))
-    this.pending.push(this.store.sealJson('outbox', key, o).then((value) => ({ table: 'outbox', key, value })))
+    this.pending.push(this.store.sealed('outbox', outboxKey(o.docId, slotOf(o)), te.encode(JSON.stringify(o))))
     return this
   }
 
   deleteOutbox(o: OutboxEntry): this {
-    this.pending.push(Promise.resolve({ table: 'outbox', key: outboxKey(o.docId, slotOf(o)), value: null }))
+    this.pending.push(Promise.resolve(this.store.deletion('outbox', outboxKey(o.docId, slotOf(o)))))
     return this
   }
 
   deleteEvent(key: string): this {
-    this.pending.push(Promise.resolve({ table: 'events', key, value: null }))
+    this.pending.push(Promise.resolve(this.store.deletion('events', key)))
     return this
   }
 
