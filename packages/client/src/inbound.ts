@@ -313,6 +313,7 @@ export class Inbound {
       await reissue(ctx, this.documents, m.docId, new Set(), `the relay holds ${head} events of ${actor}; this device saved ${d.localSeq}`)
     } else if (head < d.ackedSeq) {
       await this.requeueLost(d, actor, head)
+      ctx.kick() // the outbox may have been drained empty before this caughtUp put them back
     }
     // The cursor moves only with events actually received: a caughtUp may name a
     // sequence whose events (queued during the catch-up) are still on their way.
