@@ -7,10 +7,16 @@
  * has it), once with a change over the relay's frame limit (refused by the
  * client before sending, on the Automerge backend). Input that alone cannot
  * fit the frame is refused by the command itself (EVENT_TOO_LARGE).
+ * And a refusal code this client does not know (a newer relay's), made by a
+ * proxy that renames the relay's code on the way: the change is kept, not
+ * undone, and the purchase is set aside until someone looks.
  */
+import type { AddressInfo } from 'node:net'
 import { test } from 'uvu'
+import { WebSocket, WebSocketServer } from 'ws'
 import * as assert from 'uvu/assert'
 import { type EventId, canonicalJson, flattenPurchase, isConcordError } from '@concord/core'
+import { decodeServerMessage, encodeServerMessage } from '@concord/core/protocol'
 import { type PurchaseHandle, type SyncClient, memoryStorage } from '@concord/client'
 import { createNodeClient } from '@concord/client/node'
 import { SEED } from '../support/seed.js'
@@ -31,8 +37,8 @@ test.after(async () => {
 
 const retry = { initialDelayMs: 20, maxDelayMs: 200 }
 
-async function client(name: string, token: string | (() => Promise<string>), storage = memoryStorage(name)) {
-  const c = await createNodeClient({ url: relay.url, token, storage, user: name, deadLetterAfter: 1, retry })
+async function client(name: string, token: string | (() => Promise<string>), storage = memoryStorage(name), url = relay.url) {
+  const c = await createNodeClient({ url, token, storage, user: name, deadLetterAfter: 1, retry })
   clients.push(c)
   return c
 }
@@ -154,6 +160,60 @@ test(`input over the frame limit is refused by the command; an event over it is 
   await pb.run((r) => r.editNotes(0, 0, 'small note'))
   await waitFor('a later edit reaches anna', () => pa.state().notes === 'small note', () => ben.explain(id))
   await converged(anna, pa, ben, pb, 'converged after the frame refusal')
+})
+
+/** A proxy in front of the relay that renames every refusal's code to `code`, passing everything else through unchanged. */
+async function renamingProxy(code: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+  server.on('connection', (down, req) => {
+    const up = new WebSocket(relay.url.replace(/\/sync$/, req.url ?? '/sync'))
+    const early: Buffer[] = []
+    down.on('message', (b: Buffer) => (up.readyState === WebSocket.OPEN ? up.send(b) : early.push(b)))
+    up.on('open', () => {
+      for (const b of early.splice(0)) up.send(b)
+    })
+    up.on('message', (b: Buffer) => {
+      const m = decodeServerMessage(new Uint8Array(b))
+      down.send(m.t === 'reject' ? encodeServerMessage({ ...m, code }) : b)
+    })
+    up.on('close', () => down.close())
+    down.on('close', () => up.close())
+    up.on('error', () => down.terminate())
+  })
+  const port = (server.address() as AddressInfo).port
+  return {
+    url: `ws://127.0.0.1:${port}/sync`,
+    close: () => new Promise<void>((resolve) => {
+      for (const c of server.clients) c.terminate()
+      server.close(() => resolve())
+    }),
+  }
+}
+
+test('a refusal code this client does not know: the change is kept (not undone) and the purchase set aside until someone looks', async () => {
+  const id = `REF-${SEED}-unknown`
+  const anna = await client('anna-u', await mintToken({ sub: 'anna-u' }))
+  const pa = await anna.createPurchase({ id, currency: 'EUR', supplier: 'Initial Supplies' })
+  await waitFor('anna synced', () => synced(anna), () => anna.status)
+  const proxy = await renamingProxy('SOME_FUTURE_CODE')
+  try {
+    // A read-only token: the relay refuses the write (FORBIDDEN), the proxy renames the code.
+    const ben = await client('ben-u', await mintToken({ sub: 'ben-u', grants: [{ doc: id, rights: ['read'] }] }), memoryStorage('ben-unknown'), proxy.url)
+    const pb = await ben.open(id)
+    await waitFor('ben has the purchase', () => synced(ben), () => ben.explain(id))
+    const change = await pb.run((r) => r.setSupplier('Kept Co'))
+    await waitFor('the purchase is set aside', () => ben.deadLetters().length === 1, () => ben.explain(id))
+    assert.is(pb.state().supplier.values.join('|'), 'Kept Co', 'the change is kept on the device')
+    assert.ok(pb.replica.log.has(change.id), 'and in its log')
+    assert.is(pb.status().pending, 1, 'still waiting to be sent')
+    assert.is(pb.eventStatus(change.id), 'saved', 'not marked refused-and-undone')
+    assert.ok(ben.deadLetters()[0]!.reason.includes('SOME_FUTURE_CODE'), ben.deadLetters()[0]!.reason)
+    assert.ok(/SOME_FUTURE_CODE/.test(ben.explain(id)), ben.explain(id))
+    assert.is(pa.state().supplier.values.join('|'), 'Initial Supplies', 'nothing reached the other device')
+  } finally {
+    await proxy.close()
+  }
 })
 
 test.run()
