@@ -106,6 +106,7 @@ test(`another device of the same user takes the next event id while this one is 
   assert.ok(reissued !== undefined && reissued.type === 'reissued' && reissued.eventIds.includes(next), `anna is told: ${JSON.stringify(notes)}`)
   assert.ok(/moved to a new actor/.test(anna.explain(id)), anna.explain(id))
   assert.is.not(pa.replica.replica, actor, 'anna writes as a fresh actor now')
+  assert.ok(/-u1-[0-9a-z]{10}$/.test(pa.replica.replica), `a fresh actor nobody can claim first (a random part): ${pa.replica.replica}`)
   assert.is(anna.deadLetters().length, 0)
 
   const seen = await observer(id, 'ben-same')

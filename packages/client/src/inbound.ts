@@ -27,7 +27,8 @@ function differs(held: EventEnvelope | undefined, e: EventEnvelope): boolean {
 
 /** Whether `actor` is one this device writes (or wrote) the document as. */
 export function ownActor(ctx: ClientContext, d: DocRecord, actor: string): boolean {
-  if (actor === ctx.replicaId) return true
+  if (actor === ctx.replicaId || actor === d.actor || (d.pastActors ?? []).includes(actor as ReplicaId)) return true
+  // Records from before pastActors named their actors by counter alone.
   for (let g = d.actorGen ?? 0; g >= 1; g--) if (freshActor(ctx.replicaId, g) === actor) return true
   return false
 }

@@ -24,7 +24,7 @@ import type { ClientContext } from './context.js'
 import { summarize } from './doc-summary.js'
 import type { Documents } from './documents.js'
 import { type DocRecord, type OutboxEntry, eventKey } from './storage/store.js'
-import { freshActor } from './undo.js'
+import { nextActor } from './undo.js'
 
 export interface Reissued {
   readonly next: DocRecord
@@ -70,8 +70,8 @@ export async function reissue(ctx: ClientContext, documents: Documents, id: Purc
     kinds.add(e.kind)
   }
 
-  const gen = (d.actorGen ?? 0) + 1
-  const actor = freshActor(ctx.replicaId, gen)
+  const fresh = nextActor(ctx, d)
+  const actor = fresh.actor
   const replica = PurchaseReplica.fromEvents({ ...documents.replicaOptions(d), replica: actor }, kept)
   const event = dropped.size > 0 ? replica.reissue(old.log.doc.read(), dropped, [...kinds]) : undefined
 
@@ -94,7 +94,7 @@ export async function reissue(ctx: ClientContext, documents: Documents, id: Purc
   const at = ctx.iso()
   const next: DocRecord = {
     ...d,
-    actor, actorGen: gen, slotBase,
+    ...fresh, slotBase,
     eventCount,
     localSeq: event === undefined ? 0 : event.seq,
     ackedSeq: 0,

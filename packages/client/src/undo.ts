@@ -75,13 +75,12 @@ export async function undoRefused(
     : { id: e.id, code: DEPENDS_ON_REFUSED, reason: `made after ${refused.id}, which was refused (${code}), and built on it`, at, kind: e.kind })
   if (refusedEvent === undefined) records.unshift({ id: refused.id, code, reason, at, kind: refused.kind })
 
-  const gen = (d.actorGen ?? 0) + 1
-  const actor = freshActor(ctx.replicaId, gen)
-  const replica = PurchaseReplica.fromEvents({ ...documents.replicaOptions(d), replica: actor }, kept)
+  const fresh = nextActor(ctx, d)
+  const replica = PurchaseReplica.fromEvents({ ...documents.replicaOptions(d), replica: fresh.actor }, kept)
   const outboxGone = ctx.outbox.of(id).filter((o) => dropped.has(o.id))
   const next = update({
     ...d,
-    actor, actorGen: gen,
+    ...fresh,
     slotBase: (d.slotBase ?? 0) + d.localSeq,
     localSeq: 0, ackedSeq: 0,
     rejected: [...d.rejected, ...records].slice(-REJECTED_KEPT),
@@ -110,11 +109,22 @@ export async function undoRefused(
 }
 
 /**
- * The actor a device writes a document as after its `gen`-th undo: derived
- * from the store's replica id (unique per device) and a counter kept in the
- * document record, so it is never handed out twice.
+ * The actor a device writes a document as after its `gen`-th switch: the
+ * store's replica id (unique per seat), the counter kept in the document
+ * record (so it is never handed out twice) and, since actors belong to the
+ * first subject that writes them, a random part, so nobody can claim a
+ * device's next actor before it does. Records from before the random part
+ * named theirs without it (`nonce` empty).
  */
-export function freshActor(base: ReplicaId, gen: number): ReplicaId {
-  const suffix = `-u${gen}`
+export function freshActor(base: ReplicaId, gen: number, nonce = ''): ReplicaId {
+  const suffix = `-u${gen}${nonce === '' ? '' : `-${nonce}`}`
   return parseReplicaId(`${base.slice(0, 64 - suffix.length)}${suffix}`)
+}
+
+/** The document record's fields for a move to a fresh actor (undo, reissue): the old one joins the past actors. */
+export function nextActor(ctx: ClientContext, d: DocRecord): { actor: ReplicaId; actorGen: number; pastActors: readonly ReplicaId[] } {
+  const actorGen = (d.actorGen ?? 0) + 1
+  // The random half of a new ULID: 10 base32 characters.
+  const nonce = ctx.newId().slice(-10).toLowerCase()
+  return { actor: freshActor(ctx.replicaId, actorGen, nonce), actorGen, pastActors: [...(d.pastActors ?? []), d.actor ?? ctx.replicaId] }
 }

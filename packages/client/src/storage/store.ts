@@ -91,6 +91,8 @@ export interface DocRecord {
   readonly actor?: ReplicaId
   /** How many actors the device has switched to for this document (names the next one). */
   readonly actorGen?: number
+  /** The actors the device wrote the document as before `actor`, oldest first (absent in records from before they were kept). */
+  readonly pastActors?: readonly ReplicaId[]
   /** Outbox slots used by earlier actors: an own event's slot is slotBase + seq. */
   readonly slotBase?: number
   /**
