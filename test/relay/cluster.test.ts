@@ -1,6 +1,6 @@
 /**
- * Cluster mode: several relay processes on one Postgres schema, with Redis
- * notices for cross-relay fan-out (packages/relay/src/cluster.ts).
+ * Cluster mode: several relay processes on one Postgres schema, with notices
+ * on a Redis stream for cross-relay fan-out (packages/relay/src/cluster.ts).
  *
  * 1. Two relays on the machine's Redis: a native client on each edits one
  *    purchase and they converge; a y-websocket provider on B sees A's edits.
@@ -11,8 +11,14 @@
  *    one on B, a client joining A later gets it at once, and B's client
  *    leaving removes it on A (well before the clients' own 30 s timeout).
  * 4. --redis-url without the Postgres store is refused, naming the setting.
+ * 5. B alone cut off from Redis (a TCP proxy) while A writes: once back, B
+ *    reads the notices written meanwhile from the stream, and its client gets
+ *    every event without a full catch-up from Postgres.
+ * 6. The same past the stream's trim point (a tiny --redis-stream-maxlen):
+ *    B cannot resume where it stopped, catches up every loaded document from
+ *    Postgres instead, counts and logs it, and its client still gets every event.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -25,6 +31,7 @@ import { signToken } from '@concord/relay'
 import { NativeTestClient, waitFor } from '../support/native-test-client.js'
 import { type RelayProcess, TEST_SECRET, runRelayCli, startRelayProcess, tempDir } from '../support/relay-process.js'
 import { SEED } from '../support/seed.js'
+import { TcpProxy } from '../support/tcp-proxy.js'
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
 const SCHEMA = `relay_cluster_${process.pid}`
@@ -32,6 +39,7 @@ const pool = new pg.Pool({ connectionString: PG_URL, max: 1 })
 const relays: RelayProcess[] = []
 const redisServers = new Set<ChildProcess>()
 const providers: WebsocketProvider[] = []
+const proxies: TcpProxy[] = []
 let token: string
 
 process.on('exit', () => {
@@ -70,8 +78,8 @@ async function freePort(): Promise<number> {
 }
 
 /** A private redis-server on `port`, resolved once it accepts connections. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function startRedis(port: number, extraArgs: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
   redisServers.add(child)
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
@@ -86,6 +94,19 @@ async function killRedis(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r))
   child.kill('SIGKILL')
   await exited
+}
+
+/** One redis-cli command; its output (raw: one value per line). */
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', ['-p', String(port), '--raw', ...args], (err, stdout) => (err === null ? resolve(stdout) : reject(err)))
+  })
+}
+
+/** The documents the notices in a relay cluster's stream name. */
+async function noticedDocs(port: number, prefix: string): Promise<string[]> {
+  const lines = (await redisCli(port, 'XRANGE', `${prefix}notices`, '-', '+')).split('\n')
+  return lines.flatMap((l, i) => (l === 'docId' ? [lines[i + 1]!] : []))
 }
 
 function provider(wsUrl: string, room: string): WebsocketProvider {
@@ -116,9 +137,12 @@ test.after(async () => {
     p.doc.destroy()
   }
   await Promise.all(relays.map((r) => r.stop()))
+  await Promise.all(proxies.map((p) => p.close()))
   for (const r of [...redisServers]) await killRedis(r)
-  await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`)
-  await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA}_fault CASCADE`)
+  // The streams these tests left on the machine's Redis.
+  const keys = (await redisCli(6379, '--scan', '--pattern', `concord-test:${process.pid}:*`)).split('\n').filter((k) => k !== '')
+  if (keys.length > 0) await redisCli(6379, 'DEL', ...keys)
+  for (const suffix of ['', '_fault', '_resume', '_trim']) await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA}${suffix} CASCADE`)
   await pool.end()
 })
 
@@ -292,6 +316,112 @@ test('awareness crosses relays: clients on A see a client on B arrive and leave;
   pb.doc.destroy() // stops the awareness timer, which only the document's end clears
   await waitFor("Bob's leaving B removes him on A's clients", () => !pa.awareness.getStates().has(bob) && !pc.awareness.getStates().has(bob), 10_000)
   assert.ok((await metric(a, 'concord_cluster_awareness_total')) > 0, 'A received awareness from B')
+})
+
+test('B alone cut off from Redis while A writes: once back, B reads the notices written meanwhile from the stream, and its client gets every event without a full catch-up', async () => {
+  const proxy = await TcpProxy.start(6379)
+  proxies.push(proxy)
+  const prefix = `concord-test:${process.pid}:${SEED}:resume:`
+  const schema = `${SCHEMA}_resume`
+  const a = await startRelay(clusterArgs('redis://127.0.0.1:6379', prefix, schema))
+  const b = await startRelay(clusterArgs(`redis://127.0.0.1:${proxy.port}`, prefix, schema))
+  const docId = parsePurchaseId('01J8CLUSTERRESUME000000001')
+  const ca = await NativeTestClient.connect(a.wsUrl, token, { replica: 'rA', seed: SEED + 20 })
+  const cb = await NativeTestClient.connect(b.wsUrl, token, { replica: 'rB', seed: SEED + 21 })
+  const ra = ca.createPurchase(docId)
+  await ca.subscribe(docId)
+  await ca.push(docId)
+  await cb.subscribe(docId)
+  const rb = cb.replica(docId)
+  ra.addLine({ product: 'before the cut', qty: '1', price: '1.00' })
+  await ca.push(docId)
+  await cb.waitFor('B sees the edit before the cut (through a notice)', () => rb.exists && rb.state().lines.length === 1)
+  const noticesIn = 'concord_cluster_notices_total{direction="in"}'
+  const inBefore = await metric(b, noticesIn)
+  const appendedBefore = (await noticedDocs(6379, prefix)).filter((d) => d === docId).length
+
+  proxy.cut()
+  await waitFor('B notices it lost Redis', async () => (await metric(b, 'concord_cluster_redis_connected')) === 0)
+  assert.is(await metric(a, 'concord_cluster_redis_connected'), 1, 'Redis is up for A')
+  const during: string[] = []
+  for (let i = 0; i < 5; i++) {
+    during.push(`while B is cut off ${i}`)
+    ra.addLine({ product: during[i]!, qty: '1', price: '2.00' })
+    await ca.push(docId)
+  }
+  await waitFor('A appended notices to the stream while B was cut off', async () => (await noticedDocs(6379, prefix)).filter((d) => d === docId).length > appendedBefore)
+  assert.is(rb.state().lines.length, 1, 'B did not get the edits through any other path')
+
+  proxy.restore()
+  await cb.waitFor('B\'s client received every event written while B was cut off', () => during.every((p) => rb.state().lines.some((l) => l.product === p)), 20_000)
+  await waitFor('A and B converged', () => view(ra) === view(rb))
+  assert.ok((await metric(b, noticesIn)) > inBefore, 'B read the notices written meanwhile from the stream')
+  assert.is(await metric(b, 'concord_cluster_stream_fallbacks_total'), 0, 'B resumed the stream: no full catch-up from Postgres')
+  assert.ok((await metric(b, 'concord_cluster_redis_reconnects_total')) >= 1)
+  assert.ok(b.output().includes('reading the notices written meanwhile from the stream'), 'B logged where it resumed')
+  await waitFor('B reports Redis connected again', async () => (await metric(b, 'concord_cluster_redis_connected')) === 1)
+  await Promise.all([ca.close(), cb.close()])
+  await Promise.all([a.stop(), b.stop()])
+})
+
+test('B cut off past the stream\'s trim point: it catches up every loaded document from Postgres, counts and logs it, and its client still gets every event', async () => {
+  const port = await freePort()
+  // Small stream nodes, so that MAXLEN ~ 3 trims after a few notices (Redis trims whole nodes only).
+  const redis = await startRedis(port, ['--stream-node-max-entries', '2'])
+  const proxy = await TcpProxy.start(port)
+  proxies.push(proxy)
+  const prefix = `concord-trim:${process.pid}:`
+  const schema = `${SCHEMA}_trim`
+  const a = await startRelay([...clusterArgs(`redis://127.0.0.1:${port}`, prefix, schema), '--redis-stream-maxlen', '3'])
+  const b = await startRelay([...clusterArgs(`redis://127.0.0.1:${proxy.port}`, prefix, schema), '--redis-stream-maxlen', '3'])
+  const held = parsePurchaseId('01J8CLUSTERTRIM00000000001') // B's client follows it
+  const other = parsePurchaseId('01J8CLUSTERTRIM00000000002') // only A's: its notices push the first one's out
+  const ca = await NativeTestClient.connect(a.wsUrl, token, { replica: 'tA', seed: SEED + 30 })
+  const cb = await NativeTestClient.connect(b.wsUrl, token, { replica: 'tB', seed: SEED + 31 })
+  const ra = ca.createPurchase(held)
+  await ca.subscribe(held)
+  await ca.push(held)
+  await cb.subscribe(held)
+  const rb = cb.replica(held)
+  ra.addLine({ product: 'before the cut', qty: '1', price: '1.00' })
+  await ca.push(held)
+  await cb.waitFor('B sees the edit before the cut', () => rb.exists && rb.state().lines.length === 1)
+
+  proxy.cut()
+  await waitFor('B notices it lost Redis', async () => (await metric(b, 'concord_cluster_redis_connected')) === 0)
+  const during: string[] = []
+  for (let i = 0; i < 5; i++) {
+    during.push(`trimmed away ${i}`)
+    ra.addLine({ product: during[i]!, qty: '1', price: '3.00' })
+    await ca.push(held)
+  }
+  // Another device (the test client tracks pushed event ids per replica, not per document).
+  const co = await NativeTestClient.connect(a.wsUrl, token, { replica: 'tO', seed: SEED + 32 })
+  const ro = co.createPurchase(other)
+  await co.subscribe(other)
+  await co.push(other)
+  for (let i = 0; i < 8; i++) {
+    ro.addLine({ product: `other ${i}`, qty: '1', price: '1.00' })
+    await co.push(other)
+  }
+  await waitFor('the stream holds notices of the other document only', async () => {
+    const docs = await noticedDocs(port, prefix)
+    return docs.length > 0 && docs.every((d) => d === other)
+  })
+  assert.is(rb.state().lines.length, 1, 'B did not get the edits through any other path')
+
+  proxy.restore()
+  await cb.waitFor('B\'s client received every event, though their notices were trimmed', () => during.every((p) => rb.state().lines.some((l) => l.product === p)), 20_000)
+  await waitFor('A and B converged', () => view(ra) === view(rb))
+  assert.is(await metric(b, 'concord_cluster_stream_fallbacks_total'), 1, 'B counted the fallback')
+  assert.ok(b.output().includes('no longer holds where this relay stopped'), 'B logged the fallback')
+  // B reads the stream live again after the fallback.
+  ra.addLine({ product: 'after the fallback', qty: '1', price: '1.00' })
+  await ca.push(held)
+  await cb.waitFor('B sees an edit after the fallback', () => rb.state().lines.some((l) => l.product === 'after the fallback'))
+  await Promise.all([ca.close(), cb.close(), co.close()])
+  await Promise.all([a.stop(), b.stop()])
+  await killRedis(redis)
 })
 
 test('--redis-url without the Postgres store is refused, naming the setting', async () => {

@@ -24,6 +24,8 @@ export interface RelayConfig {
   /** Redis for cross-relay fan-out in cluster mode; undefined: single relay. */
   readonly redisUrl: string | undefined
   readonly redisPrefix: string
+  /** About how many notices the cluster's Redis stream keeps (XADD MAXLEN ~). */
+  readonly redisStreamMaxLen: number
   /** SQLite: 'process' survives kill -9 of the relay (synchronous=NORMAL), 'power' fsyncs each commit group. */
   readonly durability: Durability
   /** HS256 secret; with neither it nor a public key the relay runs in demo mode. */
@@ -130,7 +132,8 @@ const SPECS: readonly Spec[] = [
   { flag: 'postgres-url', key: 'postgresUrl', help: 'postgres://... (store=postgres)', parse: text, fallback: undefined },
   { flag: 'postgres-schema', key: 'postgresSchema', help: 'schema of the Postgres store', parse: schema, fallback: 'concord' },
   { flag: 'redis-url', key: 'redisUrl', help: 'redis://... for cross-relay fan-out (cluster mode, needs --store postgres)', parse: redisUrl, fallback: undefined },
-  { flag: 'redis-prefix', key: 'redisPrefix', help: 'Redis channel prefix (one per cluster sharing a Redis)', parse: text, fallback: 'concord:' },
+  { flag: 'redis-prefix', key: 'redisPrefix', help: 'Redis key and channel prefix (one per cluster sharing a Redis)', parse: text, fallback: 'concord:' },
+  { flag: 'redis-stream-maxlen', key: 'redisStreamMaxLen', help: 'about how many notices the cluster\'s Redis stream keeps (a relay cut off for longer catches up from Postgres)', parse: int(1, 1_000_000_000), fallback: 100_000 },
   { flag: 'durability', key: 'durability', help: 'process (survives kill -9) | power (fsync per commit group)', parse: oneOf('process', 'power'), fallback: 'process' },
   { flag: 'token-secret', key: 'tokenSecret', help: 'HS256 token secret (32+ characters)', parse: secret, fallback: undefined },
   { flag: 'token-public-key', key: 'tokenPublicKey', help: 'PEM file of an SPKI public key (ES256, RS256, EdDSA)', parse: pemFile, fallback: undefined },

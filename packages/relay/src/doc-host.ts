@@ -794,13 +794,13 @@ export class DocHost {
     }
   }
 
-  /** Another relay stored events of a document up to `lastSeq` (a Redis notice, never trusted for data). */
+  /** Another relay stored events of a document up to `lastSeq` (a notice from the Redis stream, never trusted for data). */
   noticeFromCluster(docId: PurchaseId, lastSeq: number): void {
     const doc = this.docs.get(docId)
     if (doc !== undefined && !doc.evicted && lastSeq > doc.lastSeq) void this.catchUpFromStore(doc)
   }
 
-  /** Catches up every loaded document from the store (Redis came back: notices may have been missed). */
+  /** Catches up every loaded document from the store (notices may have been missed: Redis reached at last, or the stream trimmed past this relay). */
   catchUpAll(): Promise<void> {
     return Promise.all([...this.docs.values()].map((d) => this.catchUpFromStore(d))).then(() => undefined)
   }

@@ -109,7 +109,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
   const metrics = new RelayMetrics()
   const store = options.store ?? (await openStore(config, log, metrics))
   const storeRelayId = await store.relayId()
-  // Cluster mode (several relays on one Postgres schema, Redis notices): each process writes as its own actor.
+  // Cluster mode (several relays on one Postgres schema, notices on a Redis stream): each process writes as its own actor.
   const clusterModule = config.redisUrl !== undefined ? await import('./cluster.js') : undefined
   const relayId = processReplicaId(storeRelayId)
   const verifier: TokenVerifier = await createTokenVerifier({
@@ -121,7 +121,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
   const host = new DocHost({ store, config, metrics, log, relayId })
   let cluster: import('./cluster.js').ClusterLink | undefined
   if (clusterModule !== undefined && config.redisUrl !== undefined) {
-    cluster = await clusterModule.ClusterLink.start({ redisUrl: config.redisUrl, prefix: config.redisPrefix, processId: relayId, host, metrics, log })
+    cluster = await clusterModule.ClusterLink.start({ redisUrl: config.redisUrl, prefix: config.redisPrefix, streamMaxLen: config.redisStreamMaxLen, processId: relayId, host, metrics, log })
     host.attachCluster(cluster)
   }
   const ctx = { config, metrics, log, host, verifier, relayId }
