@@ -8,6 +8,7 @@ export {
 } from './ids.js'
 export { type Json, type JsonObject, canonicalJson, isJsonObject } from './json.js'
 export { hashText, sha256Hex } from './hash.js'
+export { type Timers, type Runtime, systemRuntime } from './runtime.js'
 export { type Decimal, type DecimalParts, parseDecimal, decimalParts, decimalFromParts, compareDecimal } from './money/decimal.js'
 export { type RoundingMode, type TaxRounding, type RoundingPolicy, roundDiv } from './money/rounding.js'
 export { type CurrencyCode, type CurrencyExponent, parseCurrencyCode, currencyExponent } from './money/currency.js'

@@ -111,16 +111,19 @@ export interface VerifierOptions {
   readonly publicKeyFile?: string
   readonly issuer?: string
   readonly audience?: string
+  /** The clock expiry is checked against, in epoch ms (default Date.now); the demo signer stamps by it too. */
+  readonly now?: () => number
 }
 
 /** Builds the verifier; with neither secret nor key, a demo verifier with a random secret that can also sign. */
 export async function createTokenVerifier(options: VerifierOptions): Promise<TokenVerifier> {
+  const now = options.now ?? Date.now
   const checks = { ...(options.issuer ? { issuer: options.issuer } : {}), ...(options.audience ? { audience: options.audience } : {}) }
   const verifyWith = (key: Parameters<typeof jwtVerify>[1], algorithms: string[]) => async (token: string): Promise<Session> => {
     if (typeof token !== 'string' || token.length === 0) throw new AuthError('UNAUTHORIZED', 'no token')
     if (token.length > 16 * 1024) throw new AuthError('UNAUTHORIZED', 'token too long')
     try {
-      const { payload } = await jwtVerify(token, key as never, { algorithms, ...checks })
+      const { payload } = await jwtVerify(token, key as never, { algorithms, ...checks, currentDate: new Date(now()) })
       return sessionOf(payload)
     } catch (e) {
       if (e instanceof AuthError) throw e
@@ -139,20 +142,24 @@ export async function createTokenVerifier(options: VerifierOptions): Promise<Tok
   const verifier: TokenVerifier = {
     mode: demo ? 'demo' : 'secret',
     verify: verifyWith(secret, ['HS256']),
-    ...(demo ? { sign: (claims: TokenClaims, ttl: number) => signToken(secret, claims, ttl, checks) } : {}),
+    ...(demo ? { sign: (claims: TokenClaims, ttl: number) => signToken(secret, claims, ttl, { ...checks, now }) } : {}),
   }
   return verifier
 }
 
-/** Signs an HS256 token; `ttlSeconds` <= 0 makes one that is already expired (tests). */
+/**
+ * Signs an HS256 token; `ttlSeconds` <= 0 makes one that is already expired
+ * (tests). `extra.now` is the clock iat and exp count from, in epoch ms
+ * (default Date.now).
+ */
 export async function signToken(
   secret: string | Uint8Array,
   claims: TokenClaims,
   ttlSeconds: number,
-  extra: { issuer?: string; audience?: string } = {},
+  extra: { issuer?: string; audience?: string; now?: () => number } = {},
 ): Promise<string> {
   const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret
-  const now = Math.floor(Date.now() / 1000)
+  const now = Math.floor((extra.now ?? Date.now)() / 1000)
   let jwt = new SignJWT({ ...claims } as JWTPayload).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(now - 60).setExpirationTime(now + ttlSeconds)
   if (claims.sub !== undefined) jwt = jwt.setSubject(claims.sub)
   if (extra.issuer) jwt = jwt.setIssuer(extra.issuer)

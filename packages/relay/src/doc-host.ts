@@ -25,7 +25,7 @@
  *   and the next load starts again from the store.
  */
 import {
-  type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId,
+  type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, type Runtime,
   ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, yjsBackend,
 } from '@concord/core'
 import {
@@ -40,6 +40,7 @@ import { Fanout, type FanoutTarget, type NativeSubscriber, type YSubscriber } fr
 import { GroupCommitter } from './group-commit.js'
 import type { RelayMetrics } from './metrics.js'
 import { batchWrites } from './peer.js'
+import { relayRuntime } from './runtime.js'
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js'
 import { type Refusal, refusalOf } from './write-check.js'
 import { loadDocument } from './store/load.js'
@@ -77,7 +78,8 @@ export class LoadedDoc implements FanoutTarget {
   /** Events submitted to the store and not yet answered. */
   readonly inflightIds = new Set<EventId>()
   inflight = 0
-  lastUsed = Date.now()
+  /** Epoch ms of the last use, by the host's clock: idle documents are unloaded after idleUnloadMs. */
+  lastUsed: number
   numbering = false
   snapshotting = false
   evicted = false
@@ -111,7 +113,10 @@ export class LoadedDoc implements FanoutTarget {
     public lastSeq: number,
     /** The sequence number the latest stored snapshot covers. */
     public snapshotSeq: number,
-  ) {}
+    now: number,
+  ) {
+    this.lastUsed = now
+  }
 
   get yjs(): boolean {
     return this.backend.name === 'yjs'
@@ -128,6 +133,8 @@ export interface DocHostOptions {
   readonly metrics: RelayMetrics
   readonly log: Logger
   readonly relayId: ReplicaId
+  /** Clock, timers and randomness; default relayRuntime (the system's, timers unref()ed). */
+  readonly runtime?: Runtime
 }
 
 /** A push as the native connection hands it over. */
@@ -203,16 +210,22 @@ export class DocHost {
   private readonly touched = new Set<LoadedDoc>()
   /** Documents whose subscribers get a `validated` at the next round (see sendValidated). */
   private readonly validatedDue = new Set<LoadedDoc>()
-  private validatedTimer: NodeJS.Timeout | undefined
-  private readonly newId = createUlidFactory(Date.now, Math.random)
-  private readonly unloadTimer: NodeJS.Timeout
+  private validatedTimer: unknown
+  private readonly newId: () => string
+  private unloadTimer: unknown
   private totalConflicts = 0
   private totalInvalid = 0
   /** Nanoseconds spent in the write check since the last group, per endpoint (added to the metric once per group). */
   private readonly checkTime = { native: 0n, y: 0n }
   private closing = false
 
+  /** The relay's clock, timers and randomness: its connections use this one too. */
+  readonly runtime: Runtime
+
   constructor(private readonly o: DocHostOptions) {
+    const runtime = o.runtime ?? relayRuntime
+    this.runtime = runtime
+    this.newId = createUlidFactory(() => runtime.now(), () => runtime.random())
     this.importActor = `${o.relayId.slice(0, 62)}-y` as ReplicaId
     this.committer = new GroupCommitter(o.store, {
       afterGroup: () => this.afterGroup(),
@@ -221,16 +234,23 @@ export class DocHost {
         o.metrics.commitGroupSize.observe(n)
       },
       onError: (e) => o.log.error({ err: e }, 'commit callback failed'),
+      schedule: (f) => runtime.setImmediate(f),
     })
-    this.unloadTimer = setInterval(() => {
+    this.armUnload(Math.min(Math.max(50, o.config.idleUnloadMs / 2), 10_000))
+  }
+
+  /** Every `everyMs`, until close: drops expired awareness and unloads idle documents. */
+  private armUnload(everyMs: number): void {
+    this.unloadTimer = this.runtime.setTimeout(() => {
+      // Re-armed first, so that a round that throws does not end the rounds.
+      this.armUnload(everyMs)
       this.expireAwareness()
       void this.unloadIdle()
-    }, Math.min(Math.max(50, o.config.idleUnloadMs / 2), 10_000))
-    this.unloadTimer.unref()
+    }, everyMs)
   }
 
   private replicaOptions(docId: PurchaseId, backend: CrdtBackend) {
-    return { docId, replica: this.o.relayId, backend, now: Date.now, newId: this.newId, user: 'relay', device: 'relay' }
+    return { docId, replica: this.o.relayId, backend, now: () => this.runtime.now(), newId: this.newId, user: 'relay', device: 'relay' }
   }
 
   /**
@@ -271,7 +291,7 @@ export class DocHost {
     if (want !== undefined && doc.backend.name !== want) {
       throw new ConcordError('BACKEND_MISMATCH', `document ${docId} uses the ${doc.backend.name} backend, not ${want}`, { docId })
     }
-    doc.lastUsed = Date.now()
+    doc.lastUsed = this.runtime.now()
     return doc
   }
 
@@ -280,7 +300,7 @@ export class DocHost {
     const plan = await loadDocument(this.o.store, docId, this.o.config.catchUpPageSize)
     const backend = backendFor(plan?.doc.backend ?? want)
     const opts = this.replicaOptions(docId, backend)
-    if (plan === undefined) return new LoadedDoc(docId, backend, PurchaseReplica.empty(opts), 0, 0)
+    if (plan === undefined) return new LoadedDoc(docId, backend, PurchaseReplica.empty(opts), 0, 0, this.runtime.now())
     let replica: PurchaseReplica
     let tail: AsyncIterable<StoredEvent[]> = plan.tail
     let lastSeq = 0
@@ -303,7 +323,7 @@ export class DocHost {
       if (r.rejected.length > 0) this.o.log.warn({ docId, rejected: r.rejected.map((x) => `${x.id}: ${x.error.message}`) }, 'stored events the replica refuses')
       lastSeq = Math.max(lastSeq, (page[page.length - 1] as StoredEvent).seq)
     }
-    return new LoadedDoc(docId, backend, replica, lastSeq, snapshotSeq)
+    return new LoadedDoc(docId, backend, replica, lastSeq, snapshotSeq, this.runtime.now())
   }
 
   /** Stored events after `afterSeq`, a page at a time (catch-up). */
@@ -319,7 +339,7 @@ export class DocHost {
    * acked once stored. The document must be loaded.
    */
   pushNative(doc: LoadedDoc, push: NativePush): void {
-    doc.lastUsed = Date.now()
+    doc.lastUsed = this.runtime.now()
     const rights = rightsFor(push.session.grants, doc.docId)
     const replica = doc.replica
     const accepted: EventEnvelope[] = []
@@ -367,7 +387,7 @@ export class DocHost {
         continue
       }
       const t0 = process.hrtime.bigint()
-      const refusal = refusalOf(doc, { payload: e.payload, event: e, author, raw: false, genericRooms: this.o.config.genericRooms })
+      const refusal = refusalOf(doc, { payload: e.payload, event: e, author, raw: false, genericRooms: this.o.config.genericRooms, now: this.runtime.now() })
       this.checkTime.native += process.hrtime.bigint() - t0
       if (refusal !== undefined) {
         this.o.metrics.writesRefused.inc({ endpoint: 'native', rule: refusal.rule })
@@ -525,12 +545,12 @@ export class DocHost {
    * and nothing of it is kept.
    */
   pushYjs(doc: LoadedDoc, peer: YSubscriber, update: Uint8Array, session: Session): Refusal | undefined {
-    doc.lastUsed = Date.now()
+    doc.lastUsed = this.runtime.now()
     const replica = doc.replica
     const e = replica.prepareImport(update, this.importActor, { ...(session.user ? { user: session.user } : {}), device: Y_DEVICE })
     const t0 = process.hrtime.bigint()
     const refusal = refusalOf(doc, {
-      payload: update, event: e, raw: true, genericRooms: this.o.config.genericRooms,
+      payload: update, event: e, raw: true, genericRooms: this.o.config.genericRooms, now: this.runtime.now(),
       author: { subject: session.user, device: Y_DEVICE, rights: rightsFor(session.grants, doc.docId) },
     })
     this.checkTime.y += process.hrtime.bigint() - t0
@@ -607,7 +627,7 @@ export class DocHost {
         this.maybeSnapshot(doc)
       })
     }
-    if (this.validatedDue.size > 0) this.validatedTimer ??= setTimeout(() => this.sendValidated(), VALIDATED_EVERY_MS)
+    if (this.validatedDue.size > 0) this.validatedTimer ??= this.runtime.setTimeout(() => this.sendValidated(), VALIDATED_EVERY_MS)
   }
 
   /**
@@ -667,7 +687,7 @@ export class DocHost {
     if (this.closing || doc.evicted || doc.numbering || !doc.replica.exists || doc.replica.state().number !== null) return
     doc.numbering = true
     const replica = doc.replica
-    const year = Number(businessDateOf(instantFromEpochMs(Date.now()), replica.state().settings.timeZone).slice(0, 4))
+    const year = Number(businessDateOf(instantFromEpochMs(this.runtime.now()), replica.state().settings.timeZone).slice(0, 4))
     this.o.store.allocateNumber(doc.docId, year).then(async (number) => {
         // Cluster mode: another relay may have loaded the same new purchase and
         // got the same number from the store; read what it stored first, so
@@ -909,7 +929,7 @@ export class DocHost {
   awarenessFromCluster(docId: PurchaseId, entries: readonly AwarenessEntry[], update: Uint8Array): void {
     const doc = this.docs.get(docId)
     if (doc === undefined) return
-    applyAwareness(doc.awareness, entries, undefined, Date.now())
+    applyAwareness(doc.awareness, entries, undefined, this.runtime.now())
     if (doc.rooms.size === 0) return
     const bytes = encodeYMessage({ t: 'awareness', update })
     for (const peer of doc.rooms) peer.send(bytes)
@@ -917,7 +937,7 @@ export class DocHost {
 
   /** Drops other relays' awareness entries that were not renewed (their relay may be gone), telling the rooms. */
   private expireAwareness(): void {
-    const now = Date.now()
+    const now = this.runtime.now()
     for (const doc of this.docs.values()) {
       const bytes = expireRemoteAwareness(doc.awareness, now)
       if (bytes !== undefined) for (const peer of doc.rooms) peer.send(bytes)
@@ -926,12 +946,12 @@ export class DocHost {
 
   /** Unloads documents nobody used for idleUnloadMs, after a snapshot of what is stored. */
   async unloadIdle(): Promise<void> {
-    const now = Date.now()
+    const now = this.runtime.now()
     for (const doc of [...this.docs.values()]) {
       if (!doc.idle || now - doc.lastUsed < this.o.config.idleUnloadMs) continue
       if (doc.lastSeq > doc.snapshotSeq) await this.writeSnapshot(doc)
       // Someone may have come back while the snapshot was written.
-      if (!doc.idle || Date.now() - doc.lastUsed < this.o.config.idleUnloadMs || this.docs.get(doc.docId) !== doc) continue
+      if (!doc.idle || this.runtime.now() - doc.lastUsed < this.o.config.idleUnloadMs || this.docs.get(doc.docId) !== doc) continue
       this.docs.delete(doc.docId)
       doc.evicted = true
       this.setConflicts(doc)
@@ -945,8 +965,8 @@ export class DocHost {
   /** Graceful shutdown: every queued event stored, then snapshots of what changed. */
   async close(): Promise<void> {
     this.closing = true
-    clearInterval(this.unloadTimer)
-    clearTimeout(this.validatedTimer)
+    this.runtime.clearTimeout(this.unloadTimer)
+    this.runtime.clearTimeout(this.validatedTimer)
     await this.committer.drain()
     for (const doc of this.docs.values()) if (doc.lastSeq > doc.snapshotSeq) await this.writeSnapshot(doc)
   }

@@ -11,6 +11,7 @@
  * submission order, and under load makes groups larger exactly when
  * batching pays.
  */
+import { relayRuntime } from './runtime.js'
 import type { AppendRequest, AppendResult, EventStore } from './store/types.js'
 
 export interface CommitCallbacks {
@@ -30,6 +31,12 @@ export interface GroupCommitterOptions {
   readonly onGroup?: (events: number) => void
   /** A callback threw (a relay bug): logged, and the group's other callbacks still run. */
   readonly onError?: (error: unknown) => void
+  /**
+   * Runs f once this turn's socket messages are handled; by default
+   * setImmediate, which runs after the poll phase, when every message read
+   * in this turn has been handled (and submitted).
+   */
+  readonly schedule?: (f: () => void) => void
 }
 
 export class GroupCommitter {
@@ -70,9 +77,8 @@ export class GroupCommitter {
   private schedule(): void {
     if (this.scheduled || this.inFlight !== undefined) return
     this.scheduled = true
-    // setImmediate runs after the poll phase: every socket message read in
-    // this turn has been handled (and submitted) by then.
-    setImmediate(() => {
+    const schedule = this.options.schedule ?? relayRuntime.setImmediate
+    schedule(() => {
       this.scheduled = false
       this.flush()
     })

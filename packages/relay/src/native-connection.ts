@@ -14,7 +14,6 @@
  * it, and only preAuthMaxBytes may arrive before the relay has answered it.
  */
 import type { Logger } from 'pino'
-import type { WebSocket } from 'ws'
 import { BOUNDS, type PurchaseId, type ReplicaId, isConcordError, instantFromEpochMs } from '@concord/core'
 import {
   type ClientMessage, type CloseCodeInfo, type SequencedEvent,
@@ -25,7 +24,7 @@ import type { RelayConfig } from './config.js'
 import type { DocHost, LoadedDoc } from './doc-host.js'
 import type { NativeSubscriber } from './fanout.js'
 import type { RelayMetrics } from './metrics.js'
-import { Peer } from './peer.js'
+import { Peer, type RelaySocket } from './peer.js'
 import { markValidated } from './store/common.js'
 
 interface Subscription {
@@ -57,15 +56,14 @@ export class NativeConnection extends Peer implements NativeSubscriber {
   private preAuthBytes = 0
   private chain: Promise<void> = Promise.resolve()
   private readonly subs = new Map<PurchaseId, Subscription>()
-  private readonly handshakeTimer: NodeJS.Timeout
+  private readonly handshakeTimer: unknown
 
-  constructor(ws: WebSocket, private readonly ctx: NativeContext) {
-    super(ws, 'native', ctx.config, ctx.metrics, ctx.log)
-    this.handshakeTimer = setTimeout(() => {
+  constructor(ws: RelaySocket, private readonly ctx: NativeContext) {
+    super(ws, 'native', ctx.config, ctx.metrics, ctx.log, ctx.host.runtime)
+    this.handshakeTimer = this.runtime.setTimeout(() => {
       if (this.phase !== 'open') this.fatal(CLOSE_CODES.HANDSHAKE_TIMEOUT, 'HANDSHAKE_TIMEOUT', `no hello within ${ctx.config.handshakeTimeoutMs} ms`)
     }, ctx.config.handshakeTimeoutMs)
-    this.handshakeTimer.unref()
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary))
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -128,7 +126,7 @@ export class NativeConnection extends Peer implements NativeSubscriber {
       this.phase = 'authorizing'
       const session = await this.authorize(m.token)
       if (session === undefined) return
-      clearTimeout(this.handshakeTimer)
+      this.runtime.clearTimeout(this.handshakeTimer)
       this.phase = 'open'
       this.log.debug({ peer: this.id, user: session.user, client: m.client }, 'native session open')
       this.sendMessage({
@@ -301,11 +299,11 @@ export class NativeConnection extends Peer implements NativeSubscriber {
     if (sub === undefined) return
     this.subs.delete(docId)
     sub.doc.natives.delete(this)
-    sub.doc.lastUsed = Date.now()
+    sub.doc.lastUsed = this.runtime.now()
   }
 
   protected onClose(): void {
-    clearTimeout(this.handshakeTimer)
+    this.runtime.clearTimeout(this.handshakeTimer)
     for (const docId of [...this.subs.keys()]) this.unsubscribe(docId)
   }
 }

@@ -6,13 +6,24 @@
  */
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import type { WebSocket } from 'ws'
+import type { Runtime } from '@concord/core'
 import { type CloseCodeInfo, CLOSE_CODES } from '@concord/core/protocol'
 import type { RelayConfig } from './config.js'
 import type { RelayMetrics } from './metrics.js'
 import type { Session } from './auth.js'
 
 export type Endpoint = 'native' | 'y'
+
+/** The part of a server-side WebSocket the relay uses (ws's WebSocket fits; a simulation provides its own). */
+export interface RelaySocket {
+  readonly bufferedAmount: number
+  send(data: Uint8Array, options: { binary: boolean }, cb?: (err?: Error) => void): void
+  close(code?: number, reason?: string): void
+  terminate(): void
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): unknown
+  on(event: 'close', listener: () => void): unknown
+  on(event: 'error', listener: (err: Error) => void): unknown
+}
 
 let nextId = 0
 
@@ -39,8 +50,11 @@ export function batchWrites(f: () => void): void {
   }
 }
 
-/** The ws connection's socket; ws keeps it private, but corking it is the only way to merge its frame writes. */
-function socketOf(ws: WebSocket): Duplex | undefined {
+/**
+ * The ws connection's socket; ws keeps it private, but corking it is the only
+ * way to merge its frame writes. A simulated socket has none.
+ */
+function socketOf(ws: RelaySocket): Duplex | undefined {
   return (ws as unknown as { _socket?: Duplex | null })._socket ?? undefined
 }
 
@@ -51,24 +65,27 @@ export abstract class Peer {
   private tokens: number
   /** The labelled child, looked up once: send runs once per subscriber per group. */
   private readonly bytesOut
-  private refilledAt = Date.now()
-  private expiryTimer: NodeJS.Timeout | undefined
+  private refilledAt: number
+  private expiryTimer: unknown
 
   constructor(
-    readonly ws: WebSocket,
+    readonly ws: RelaySocket,
     readonly endpoint: Endpoint,
     protected readonly config: RelayConfig,
     protected readonly metrics: RelayMetrics,
     readonly log: Logger,
+    protected readonly runtime: Runtime,
   ) {
-    this.id = `${endpoint === 'native' ? 'n' : 'y'}${(++nextId).toString(36)}-${Date.now().toString(36)}`
+    const now = runtime.now()
+    this.id = `${endpoint === 'native' ? 'n' : 'y'}${(++nextId).toString(36)}-${now.toString(36)}`
+    this.refilledAt = now
     this.tokens = config.rateLimitBurst
     this.bytesOut = metrics.bytesOut.labels({ endpoint })
     metrics.connections.inc({ endpoint })
     metrics.connectionsTotal.inc({ endpoint })
     ws.on('close', () => {
       this.closed = true
-      clearTimeout(this.expiryTimer)
+      runtime.clearTimeout(this.expiryTimer)
       metrics.connections.dec({ endpoint })
       this.onClose()
     })
@@ -128,12 +145,12 @@ export abstract class Peer {
       this.ws.terminate()
     }
     // A peer that never answers the close handshake is cut off.
-    setTimeout(() => this.ws.terminate(), 5000).unref()
+    this.runtime.setTimeout(() => this.ws.terminate(), 5000)
   }
 
   /** Token bucket: false when this message is over the connection's rate. */
   takeToken(): boolean {
-    const now = Date.now()
+    const now = this.runtime.now()
     const rate = this.config.rateLimitPerSecond
     this.tokens = Math.min(this.config.rateLimitBurst, this.tokens + ((now - this.refilledAt) * rate) / 1000)
     this.refilledAt = now
@@ -145,12 +162,11 @@ export abstract class Peer {
   /** Adopts a (new) session: the connection closes with TOKEN_EXPIRED when it runs out. */
   protected setSession(session: Session): void {
     this.session = session
-    clearTimeout(this.expiryTimer)
+    this.runtime.clearTimeout(this.expiryTimer)
     if (session.expiresAt !== null) {
-      const ms = Math.max(0, session.expiresAt - Date.now())
+      const ms = Math.max(0, session.expiresAt - this.runtime.now())
       // setTimeout holds at most 2^31 - 1 ms; a longer token is re-armed on refresh.
-      this.expiryTimer = setTimeout(() => this.onTokenExpired(), Math.min(ms, 2 ** 31 - 1))
-      this.expiryTimer.unref()
+      this.expiryTimer = this.runtime.setTimeout(() => this.onTokenExpired(), Math.min(ms, 2 ** 31 - 1))
     }
   }
 

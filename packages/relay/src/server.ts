@@ -28,14 +28,12 @@ import { handleAdmin, sendJson } from './admin.js'
 import { AuditCheckpoints } from './admin-history.js'
 import { AuthError, type Session, type TokenVerifier, createTokenVerifier } from './auth.js'
 import type { RelayConfig } from './config.js'
-import { DocHost } from './doc-host.js'
+import type { DocHost } from './doc-host.js'
 import { RelayMetrics } from './metrics.js'
-import { NativeConnection } from './native-connection.js'
-import type { Peer } from './peer.js'
+import { createRelayCore } from './relay-core.js'
 import { MemoryEventStore } from './store/memory.js'
 import { SqliteEventStore } from './store/sqlite.js'
 import type { EventStore } from './store/types.js'
-import { YConnection } from './ywebsocket-room.js'
 
 export interface Relay {
   /** http(s)://host:port */
@@ -118,22 +116,16 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
     ...(config.tokenIssuer !== undefined ? { issuer: config.tokenIssuer } : {}),
     ...(config.tokenAudience !== undefined ? { audience: config.tokenAudience } : {}),
   })
-  const host = new DocHost({ store, config, metrics, log, relayId })
+  const core = createRelayCore({ config, log, store, verifier, relayId, metrics })
+  const host = core.host
   let cluster: import('./cluster.js').ClusterLink | undefined
   if (clusterModule !== undefined && config.redisUrl !== undefined) {
     cluster = await clusterModule.ClusterLink.start({ redisUrl: config.redisUrl, prefix: config.redisPrefix, streamMaxLen: config.redisStreamMaxLen, processId: relayId, host, metrics, log })
     host.attachCluster(cluster)
   }
-  const ctx = { config, metrics, log, host, verifier, relayId }
   const auditCheckpoints = new AuditCheckpoints()
-  const peers = new Set<Peer>()
   const web = webRoot(config)
   let closing = false
-
-  const track = (peer: Peer) => {
-    peers.add(peer)
-    peer.ws.on('close', () => peers.delete(peer))
-  }
 
   const serveStatic = (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
     if (web === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false
@@ -239,11 +231,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
     }
     if (!rightsFor(session.grants, docId).has('read')) return refuse(req, socket, head, CLOSE_CODES.FORBIDDEN, `the token does not grant ${docId}`)
     if (closing || socket.destroyed) return refuse(req, socket, head, CLOSE_CODES.SHUTTING_DOWN, 'relay shutting down')
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const peer = new YConnection(ws, ctx, docId, session)
-      track(peer)
-      void peer.start()
-    })
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => core.acceptY(ws, docId, session))
   }
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -251,7 +239,7 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
     const url = new URL(req.url ?? '/', 'http://relay')
     if (closing) return refuse(req, socket, head, CLOSE_CODES.SHUTTING_DOWN, 'relay shutting down')
     if (url.pathname === '/sync') {
-      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => track(new NativeConnection(ws, ctx)))
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => core.acceptNative(ws))
       return
     }
     if (url.pathname.startsWith('/y/')) {
@@ -285,9 +273,8 @@ export async function startRelay(config: RelayConfig, log: Logger, options: Rela
       closing = true
       log.info('shutting down: no new connections, storing what is queued')
       const serverClosed = new Promise<void>((r) => server.close(() => r()))
-      await host.close()
+      await core.close()
       await cluster?.close()
-      for (const peer of [...peers]) peer.close(CLOSE_CODES.SHUTTING_DOWN)
       server.closeIdleConnections()
       // Give sockets a moment for their close handshake, but never hang the shutdown on one.
       await Promise.race([serverClosed, new Promise((r) => setTimeout(r, 2000).unref())])

@@ -22,6 +22,8 @@ export interface WriteToCheck {
   /** A raw Yjs update from /y/<doc>. */
   readonly raw: boolean
   readonly genericRooms: boolean
+  /** Epoch milliseconds now, by the relay's clock: how far ahead a stamp may be is measured from it. */
+  readonly now: number
 }
 
 /** A write refusal, or INVALID_UPDATE for bytes that are no update of the document's backend. */
@@ -48,7 +50,7 @@ export function refusalOf(doc: DocToCheck, w: WriteToCheck): Refusal | undefined
     raw: w.raw,
     author: w.author,
     ...(w.raw ? {} : { authorId: backend.authorOf!(w.event.actor as never) }),
-    now: Date.now(),
+    now: w.now,
     genericRooms: w.genericRooms,
   })
 }

@@ -17,7 +17,6 @@
  */
 import * as Y from 'yjs'
 import type { Logger } from 'pino'
-import type { WebSocket } from 'ws'
 import { type PurchaseId, type YjsDoc, isConcordError } from '@concord/core'
 import {
   type AwarenessEntry, CLOSE_CODES, closeCodeForError, decodeAwarenessUpdate, decodeYMessage, encodeAwarenessUpdate, encodeYMessage, rightsFor,
@@ -28,7 +27,7 @@ import type { RelayConfig } from './config.js'
 import type { DocHost, LoadedDoc } from './doc-host.js'
 import type { YSubscriber } from './fanout.js'
 import type { RelayMetrics } from './metrics.js'
-import { Peer } from './peer.js'
+import { Peer, type RelaySocket } from './peer.js'
 import type { Refusal } from './write-check.js'
 
 export interface YContext {
@@ -46,14 +45,14 @@ export class YConnection extends Peer implements YSubscriber {
   private readonly clientIds = new Set<number>()
 
   constructor(
-    ws: WebSocket,
+    ws: RelaySocket,
     private readonly ctx: YContext,
     readonly docId: PurchaseId,
     session: Session,
   ) {
-    super(ws, 'y', ctx.config, ctx.metrics, ctx.log)
+    super(ws, 'y', ctx.config, ctx.metrics, ctx.log, ctx.host.runtime)
     this.setSession(session)
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary))
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
   }
 
   /** Loads the document, then greets the client and handles what it sent meanwhile. */
@@ -111,7 +110,7 @@ export class YConnection extends Peer implements YSubscriber {
 
   private handle(doc: LoadedDoc, bytes: Uint8Array): void {
     if (this.closed) return
-    doc.lastUsed = Date.now()
+    doc.lastUsed = this.runtime.now()
     let m: ReturnType<typeof decodeYMessage>
     try {
       m = decodeYMessage(bytes, { maxFrameBytes: this.config.maxFrameBytes })
@@ -192,7 +191,7 @@ export class YConnection extends Peer implements YSubscriber {
       this.close(CLOSE_CODES.MALFORMED, `${e.code}: ${e.message}`)
       return
     }
-    const { set, removed } = applyAwareness(doc.awareness, entries, this, Date.now())
+    const { set, removed } = applyAwareness(doc.awareness, entries, this, this.runtime.now())
     for (const id of set) this.clientIds.add(id)
     for (const id of removed) this.clientIds.delete(id)
     const bytes = encodeYMessage({ t: 'awareness', update })
@@ -204,7 +203,7 @@ export class YConnection extends Peer implements YSubscriber {
     const doc = this.doc
     if (doc === undefined) return
     doc.rooms.delete(this)
-    doc.lastUsed = Date.now()
+    doc.lastUsed = this.runtime.now()
     const gone = removeAwareness(doc.awareness, this.clientIds, (a) => a.peer === this)
     if (gone.length === 0) return
     const update = encodeAwarenessUpdate(gone)
