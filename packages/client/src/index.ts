@@ -44,5 +44,6 @@ export { backoffCeiling, fullJitter, DEFAULT_RETRY } from './retry.js'
 export type {
   ClientOptions, ClientStatus, ClientError, ConnectionStatus, CreateOptions, DeadLetter, DocStatus, EventAckStatus,
   NetworkInfo, NetworkQuality, Notification, PurchaseSummary, QueueStats, RetryOptions, SocketLike, SyncState, Timers,
-  WebSocketConstructor, BreakerState,
+  WebSocketConstructor, BreakerState, SeatChannel,
 } from './types.js'
+export type { Lease, SeatLiveness } from './storage/seats.js'

@@ -7,6 +7,7 @@
  */
 import { SEAT_TTL_MS } from './storage/seats.js'
 import type { ClientContext } from './context.js'
+import type { SeatChannel } from './types.js'
 
 interface SeatNote {
   readonly seat: number
@@ -15,7 +16,7 @@ interface SeatNote {
 
 export class SeatKeeper {
   private timer: unknown = null
-  private readonly channel: BroadcastChannel | undefined
+  private readonly channel: SeatChannel | undefined
   private stopped = false
 
   constructor(
@@ -25,12 +26,11 @@ export class SeatKeeper {
     /** Another instance saved changes (to one document, or to any when undefined). */
     private readonly onNews: (docId: string | undefined) => void,
   ) {
-    const BC = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel
-    this.channel = BC === undefined ? undefined : new BC(`concord:${ctx.store.describe}`)
+    this.channel = openChannel(ctx.options.seatChannel, `concord:${ctx.store.describe}`)
     if (this.channel !== undefined) {
-      ;(this.channel as { unref?: () => void }).unref?.() // a Node process may exit while a client is open
-      this.channel.onmessage = (m: MessageEvent<SeatNote>) => {
-        if (m.data?.seat !== ctx.store.seatNumber && typeof m.data?.docId === 'string') this.onNews(m.data.docId)
+      this.channel.onmessage = (m) => {
+        const note = m.data as Partial<SeatNote> | null
+        if (note?.seat !== ctx.store.seatNumber && typeof note?.docId === 'string') this.onNews(note.docId)
       }
     }
   }
@@ -79,4 +79,15 @@ export class SeatKeeper {
     if (this.timer !== null) this.ctx.timers.clearTimeout(this.timer)
     this.channel?.close()
   }
+}
+
+/** The channel the options give, or a BroadcastChannel where the runtime has one. */
+function openChannel(option: ((name: string) => SeatChannel) | null | undefined, name: string): SeatChannel | undefined {
+  if (option === null) return undefined
+  if (option !== undefined) return option(name)
+  const BC = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel
+  if (BC === undefined) return undefined
+  const channel = new BC(name)
+  ;(channel as { unref?: () => void }).unref?.() // a Node process may exit while a client is open
+  return channel as unknown as SeatChannel
 }

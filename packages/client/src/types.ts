@@ -1,7 +1,7 @@
 /**
  * The client's public types: options, status, summaries, notifications.
  */
-import type { BackendName, CreatePurchaseInput, Priority, PurchaseId, ReplicaId } from '@concord/core'
+import type { BackendName, CreatePurchaseInput, Priority, PurchaseId, ReplicaId, Timers } from '@concord/core'
 import type { LocalStorage } from './storage/kv.js'
 import type { SeatLiveness } from './storage/seats.js'
 
@@ -18,11 +18,8 @@ export interface SocketLike {
 }
 export type WebSocketConstructor = new (url: string) => SocketLike
 
-/** Timers, injected so tests control time; defaults are the global ones. */
-export interface Timers {
-  setTimeout(f: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
+/** Timers, injected so tests and the simulation control time (core's port); defaults are the global ones. */
+export type { Timers } from '@concord/core'
 
 export type SyncState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'error'
 export type NetworkQuality = 'unknown' | 'offline' | 'poor' | 'fair' | 'good'
@@ -215,6 +212,19 @@ export interface ClientOptions {
   readonly seatLiveness?: SeatLiveness
   /** How long a seat lease lasts without renewal, in ms (default 5 minutes; renewed every third of it). */
   readonly seatTtlMs?: number
+  /**
+   * How the store's running instances tell each other at once that one saved
+   * changes: default a BroadcastChannel of that name where the runtime has
+   * one; null for none (the others then read the store at their renewal).
+   */
+  readonly seatChannel?: ((name: string) => SeatChannel) | null
+}
+
+/** The part of BroadcastChannel the seat keeper uses. */
+export interface SeatChannel {
+  onmessage: ((m: { readonly data: unknown }) => void) | null
+  postMessage(message: unknown): void
+  close(): void
 }
 
 export interface CreateOptions extends CreatePurchaseInput {
