@@ -44,6 +44,8 @@ function runFile(file, nodeArgs = []) {
 
 const started = Date.now()
 const failures = []
+// The full-stack simulation prints `full-stack scenarios: N passed (...)` per backend.
+const fullStack = []
 let next = 0
 async function worker() {
   while (next < files.length) {
@@ -58,6 +60,7 @@ async function worker() {
     // uvu exits 0 when it cannot print a failure (an error whose `details` is
     // no string, as a ConcordError's): every test must have passed, none skipped.
     const unaccounted = code === 0 && Number.isFinite(total) && (passed !== total || skipped > 0)
+    for (const m of plain.matchAll(/full-stack scenarios: (\d+) passed \(([^)]*)\)/g)) fullStack.push({ n: Number(m[1]), detail: m[2] })
     if (code === 0 && !unaccounted) {
       console.log(`ok   ${name} (${Number.isFinite(total) ? total + ' tests, ' : ''}${secs}s)`)
     } else if (unaccounted) {
@@ -72,6 +75,10 @@ async function worker() {
   }
 }
 await Promise.all(Array.from({ length: Math.min(parallel, files.length) }, worker))
+if (fullStack.length > 0) {
+  const n = fullStack.reduce((a, r) => a + r.n, 0)
+  console.log(`\nfull-stack scenarios: ${n} passed\n${fullStack.map((r) => `  ${r.n}: ${r.detail}`).join('\n')}`)
+}
 console.log(`\n${files.length - failures.length}/${files.length} test files passed in ${((Date.now() - started) / 1000).toFixed(1)}s`)
 if (failures.length > 0) {
   console.log(`failed: ${failures.join(', ')}`)

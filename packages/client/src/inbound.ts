@@ -13,9 +13,9 @@ import type { Connector } from './connector.js'
 import type { ClientContext } from './context.js'
 import { summarize } from './doc-summary.js'
 import { type Documents, noticeConflicts } from './documents.js'
-import { type ClientStore, type DocRecord, type OutboxEntry, eventKey, slotOf } from './storage/store.js'
+import { type ClientStore, type DocRecord, type OutboxEntry, type RejectedEvent, eventKey, slotOf } from './storage/store.js'
 import { reissue } from './reissue.js'
-import { freshActor, undoRefused } from './undo.js'
+import { DEPENDS_ON_REFUSED, freshActor, undoRefused } from './undo.js'
 
 /** How often a change the relay cannot place (UNKNOWN_EVENT) is re-sent after a new subscribe before the document shows an error. */
 const CATCH_UP_TRIES = 5
@@ -163,6 +163,7 @@ export class Inbound {
     const d = ctx.docs.get(m.docId)
     if (d === undefined) return
     const ids = new Set<string>(m.ids)
+    if (ids.size > 0) this.catchUps.delete(m.docId)
     const batch = ctx.store.batch()
     const next = this.maybeSynced(this.applyAck(d, batch, ids, m.cursor), ids)
     if (next === d) return
@@ -180,12 +181,19 @@ export class Inbound {
    * document aside as a dead letter. A refusal of an event already undone
    * (the relay refuses a whole push) changes nothing. Call inside the queue.
    */
-  async rejectLocally(id: PurchaseId, eventId: EventId, code: string, reason: string): Promise<void> {
+  async rejectLocally(id: PurchaseId, eventId: EventId, relayCode: string, relayReason: string): Promise<void> {
     const { ctx } = this
     const d = ctx.docs.get(id)
     const entry = ctx.outbox.of(id).find((e) => e.id === eventId)
     if (d === undefined || entry === undefined) return
-    const rule = rejectCodeInfo(code)
+    let [code, reason] = [relayCode, relayReason]
+    if (rejectCodeInfo(code).action === 'catch-up') {
+      // The relay lacks a dependency this device itself saw refused: no catch-up
+      // can bring it, so the change goes the way of what it was built on.
+      const gone = await this.refusedDependency(d, entry)
+      if (gone !== undefined) [code, reason] = [DEPENDS_ON_REFUSED, `made after ${gone.id}, which was refused (${gone.code}), and built on it`]
+    }
+    const rule = code === DEPENDS_ON_REFUSED ? { action: 'undo' as const } : rejectCodeInfo(code)
     if (rule.action !== 'undo') return this.notFinal(d, eventId, code, reason, rule.action)
     const at = ctx.iso()
     const streak = d.rejectStreak + 1
@@ -204,6 +212,19 @@ export class Inbound {
     }
     ctx.kick()
     ctx.emitStatus()
+  }
+
+  /** The refused event (recorded in this document's refusals) that the outbox entry depends on, if any. */
+  private async refusedDependency(d: DocRecord, entry: OutboxEntry): Promise<RejectedEvent | undefined> {
+    if (d.rejected.length === 0) return undefined
+    const e = await this.ctx.store.getEvent(entry.eventKey)
+    if (e === undefined) return undefined
+    const refused = new Map(d.rejected.map((r) => [r.id as string, r]))
+    for (const dep of e.deps) {
+      const r = refused.get(dep)
+      if (r !== undefined) return r
+    }
+    return undefined
   }
 
   /**
@@ -318,8 +339,9 @@ export class Inbound {
     }
     // The cursor moves only with events actually received: a caughtUp may name a
     // sequence whose events (queued during the catch-up) are still on their way.
+    // The catch-up count is not reset here: the resubscribe a catch-up asks for
+    // ends in a caughtUp, and only an acknowledgement shows that it helped.
     const next = this.maybeSynced(ctx.docs.get(m.docId)!)
-    this.catchUps.delete(m.docId)
     await ctx.store.batch().putDoc(next).commit()
     ctx.docs.set(m.docId, next)
     this.documents.fire(m.docId, { origin: 'status', events: [] })

@@ -76,7 +76,7 @@ export function planWorld(seed: number, backend?: BackendName, scale = 1): World
       reorder: hostileNet ? 0.02 : 0,
       reset: hostileNet ? 0.005 : 0,
     },
-    durationMs: int(2, Math.round(6 * scale)) * 60_000,
+    durationMs: int(1, Math.round(4 * scale)) * 60_000,
     actionGapMs: int(4, 20) * 1000,
     faults: {
       partitions: rng() < 0.6,

@@ -221,7 +221,7 @@ export class Tab {
     })
     for (const id of w.docIds) await w.drive(client.open(id, { backend: w.plan.backend }), `${this.name} open`)
     if (!this.online) client.goOffline()
-    w.trace.add(`${this.name} started (generation ${this.gen})`)
+    w.trace.add(`${this.name} started (generation ${this.gen}) as ${client.replicaId}`)
     this.scheduleAction()
   }
 
