@@ -13,7 +13,7 @@
  * Per other seat, a document record keeps how many of that seat's event
  * keys it has read (`absorbed`), so each pass reads only what is new.
  */
-import { type PurchaseId, priorityOf } from '@concord/core'
+import { type PurchaseId, priorityOf, sameContent } from '@concord/core'
 import { encodeEvent } from '@concord/core/protocol'
 import type { ClientContext } from './context.js'
 import { newDocRecord, summarize } from './doc-summary.js'
@@ -62,6 +62,9 @@ async function absorbDoc(ctx: ClientContext, documents: Documents, other: Client
   const r = await documents.replicaFor(id)
   const before = ctx.docs.get(id)!.summary.conflictIds
   const incoming = rows.map(([, e]) => e).filter((e) => !r.log.has(e.id))
+  // The other seat holds the relay's content under an id this one holds otherwise
+  // (a restored store): its cursor covers an event this seat has not got.
+  const clash = rows.some(([, e]) => { const held = r.log.get(e.id); return held !== undefined && !sameContent(held, e) })
   const res = r.receiveChecked(incoming)
   const skip = new Set<string>([...res.duplicates, ...res.rejected.map((x) => x.id)])
   const d = ctx.docs.get(id)!
@@ -82,8 +85,8 @@ async function absorbDoc(ctx: ClientContext, documents: Documents, other: Client
   }))
   for (const entry of entries) batch.putOutbox(entry)
   const slotBase = entries.length === 0 ? d.slotBase : first + entries.length - 1 - d.localSeq
-  // Every event the other seat's cursor covers is now here, unless one was refused (other content under a held id).
-  const cursor = res.rejected.length === 0 ? Math.max(d.cursor, od.cursor) : d.cursor
+  // Every event the other seat's cursor covers is now here, unless one was refused or clashed (other content under a held id).
+  const cursor = res.rejected.length === 0 && !clash ? Math.max(d.cursor, od.cursor) : d.cursor
   const next: DocRecord = {
     ...d, eventCount: n, cursor, summary: summarize(r), absorbed: { ...d.absorbed, [seat]: od.eventCount },
     ...(slotBase !== undefined && slotBase > 0 ? { slotBase } : {}),

@@ -15,7 +15,7 @@ import { summarize } from './doc-summary.js'
 import { type Documents, noticeConflicts } from './documents.js'
 import { type ClientStore, type DocRecord, type OutboxEntry, type RejectedEvent, eventKey, slotOf } from './storage/store.js'
 import { reissue } from './reissue.js'
-import { DEPENDS_ON_REFUSED, freshActor, undoRefused } from './undo.js'
+import { DEPENDS_ON_REFUSED, undoRefused } from './undo.js'
 
 /** How often a change the relay cannot place (UNKNOWN_EVENT) is re-sent after a new subscribe before the document shows an error. */
 const CATCH_UP_TRIES = 5
@@ -23,14 +23,6 @@ const CATCH_UP_TRIES = 5
 /** True when the device holds other content under the event's id. */
 function differs(held: EventEnvelope | undefined, e: EventEnvelope): boolean {
   return held !== undefined && !sameContent(held, e)
-}
-
-/** Whether `actor` is one this device writes (or wrote) the document as. */
-export function ownActor(ctx: ClientContext, d: DocRecord, actor: string): boolean {
-  if (actor === ctx.replicaId || actor === d.actor || (d.pastActors ?? []).includes(actor as ReplicaId)) return true
-  // Records from before pastActors named their actors by counter alone.
-  for (let g = d.actorGen ?? 0; g >= 1; g--) if (freshActor(ctx.replicaId, g) === actor) return true
-  return false
 }
 
 export class Inbound {
@@ -91,7 +83,9 @@ export class Inbound {
     if (ctx.docs.get(m.docId) === undefined) return
     const held = await this.documents.replicaFor(m.docId)
     // The relay holds other content under own ids: those own events move to a fresh actor first, so both contents survive.
-    const taken = m.events.filter((x) => ownActor(ctx, ctx.docs.get(m.docId)!, x.event.actor) && differs(held.log.get(x.event.id), x.event))
+    // The relay holds other content under ids held here: own ones move to a fresh
+    // actor; another seat's (absorbed from this store) go, and that seat reissues them.
+    const taken = m.events.filter((x) => differs(held.log.get(x.event.id), x.event))
     if (taken.length > 0) {
       await reissue(ctx, this.documents, m.docId, new Set(taken.map((x) => x.event.id)), `the relay holds other content under ${taken.map((x) => x.event.id).slice(0, 3).join(', ')}`)
     }

@@ -24,7 +24,7 @@ import type { ClientContext } from './context.js'
 import { summarize } from './doc-summary.js'
 import type { Documents } from './documents.js'
 import { type DocRecord, type OutboxEntry, eventKey } from './storage/store.js'
-import { nextActor } from './undo.js'
+import { nextActor, ownActor } from './undo.js'
 
 export interface Reissued {
   readonly next: DocRecord
@@ -55,12 +55,14 @@ export async function reissue(ctx: ClientContext, documents: Documents, id: Purc
     from.set(actor, Math.min(from.get(actor) ?? Infinity, Number(c.slice(dot + 1))))
   }
   const kept: EventEnvelope[] = []
+  let own = unsaved.length > 0
   // Arrival order is causal order, so one pass finds every event built on a dropped one.
   for (const [key, e] of rows) {
     if (e.seq >= (from.get(e.actor) ?? Infinity) || e.deps.some((x) => dropped.has(x))) {
       dropped.add(e.id)
       droppedKeys.push(key)
       kinds.add(e.kind)
+      own ||= ownActor(ctx, d, e.actor)
     } else {
       kept.push(e)
     }
@@ -70,12 +72,16 @@ export async function reissue(ctx: ClientContext, documents: Documents, id: Purc
     kinds.add(e.kind)
   }
 
-  const fresh = nextActor(ctx, d)
+  // Only another seat's events go (absorbed from this store, the relay holds
+  // other content under their ids): that seat reissues them, as its own, and
+  // this one carries that in like anything else the seat writes. Writing them
+  // again here too would make their content twice.
+  const fresh = own || dropped.size === 0 ? nextActor(ctx, d) : { actor: d.actor ?? ctx.replicaId }
   const actor = fresh.actor
   const replica = PurchaseReplica.fromEvents({ ...documents.replicaOptions(d), replica: actor }, kept)
-  const event = dropped.size > 0 ? replica.reissue(old.log.doc.read(), dropped, [...kinds]) : undefined
+  const event = own ? replica.reissue(old.log.doc.read(), dropped, [...kinds]) : undefined
 
-  const slotBase = (d.slotBase ?? 0) + d.localSeq
+  const slotBase = own || dropped.size === 0 ? (d.slotBase ?? 0) + d.localSeq : d.slotBase
   const batch = ctx.store.batch()
   for (const k of droppedKeys) batch.deleteEvent(k)
   const outboxGone = ctx.outbox.of(id).filter((o) => dropped.has(o.id))
@@ -87,7 +93,7 @@ export async function reissue(ctx: ClientContext, documents: Documents, id: Purc
     const bytes = batch.putEvent(key, event)
     entry = {
       id: event.id, docId: id, seq: event.seq, kind: event.kind, priority: event.meta.priority ?? priorityOf(event.kind), bytes, eventKey: key,
-      savedAt: event.meta.at, slot: slotBase + event.seq,
+      savedAt: event.meta.at, slot: (slotBase ?? 0) + event.seq,
     }
     batch.putOutbox(entry)
   }
@@ -96,8 +102,7 @@ export async function reissue(ctx: ClientContext, documents: Documents, id: Purc
     ...d,
     ...fresh, slotBase,
     eventCount,
-    localSeq: event === undefined ? 0 : event.seq,
-    ackedSeq: 0,
+    ...(own || dropped.size === 0 ? { localSeq: event === undefined ? 0 : event.seq, ackedSeq: 0 } : {}),
     summary: summarize(replica),
     reissued: { at, reason, dropped: [...dropped].slice(0, 100), as: event?.id ?? null, actor },
   }

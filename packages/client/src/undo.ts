@@ -128,3 +128,11 @@ export function nextActor(ctx: ClientContext, d: DocRecord): { actor: ReplicaId;
   const nonce = ctx.newId().slice(-10).toLowerCase()
   return { actor: freshActor(ctx.replicaId, actorGen, nonce), actorGen, pastActors: [...(d.pastActors ?? []), d.actor ?? ctx.replicaId] }
 }
+
+/** Whether `actor` is one this device writes (or wrote) the document as. */
+export function ownActor(ctx: ClientContext, d: DocRecord, actor: string): boolean {
+  if (actor === ctx.replicaId || actor === d.actor || (d.pastActors ?? []).includes(actor as ReplicaId)) return true
+  // Records from before pastActors named their actors by counter alone.
+  for (let g = d.actorGen ?? 0; g >= 1; g--) if (freshActor(ctx.replicaId, g) === actor) return true
+  return false
+}

@@ -27,8 +27,10 @@ export function fullStackSuite(backend: BackendName): void {
       ...REGRESSION_SEEDS.filter((s) => planWorld(s).backend === backend).map((s) => ({ seed: s, backend: undefined })),
       ...Array.from({ length: count }, (_, i) => ({ seed: worldSeed(SEED, backend, i), backend })),
     ]
-    for (const w of seeds) {
-      const r = await runWorld(w.seed, w.backend)
+    for (const [i, w] of seeds.entries()) {
+      const r = await runWorld(w.seed, w.backend).catch((e: unknown) => {
+        throw new Error(`world ${i + 1} of ${seeds.length}, after ${((Date.now() - started) / 1000).toFixed(1)} s:\n${(e as Error).message}`)
+      })
       steps += r.steps
       commands += r.commands
       events += r.events
