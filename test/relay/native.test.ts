@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type PurchaseId, type PurchaseReplica, canonicalJson, flattenPurchase, parsePurchaseId } from '@concord/core'
+import { type PurchaseId, type PurchaseReplica, canonicalJson, eventHash, flattenPurchase, parsePurchaseId } from '@concord/core'
 import { signToken } from '@concord/relay'
 import { NativeTestClient } from '../support/native-test-client.js'
 import { type RelayProcess, TEST_SECRET, startRelayProcess } from '../support/relay-process.js'
@@ -114,6 +114,37 @@ test('pushes from many clients in one turn are stored and broadcast to every oth
   const views = clients.map((c) => view(c.replica(doc)))
   assert.ok(views.every((v) => v === views[0]), 'every client converged')
   await Promise.all(clients.map((c) => c.close()))
+})
+
+test('a copy of an actor that offers other content under a stored id is refused for it and for every later event of that actor, in one push or in several', async () => {
+  for (const [i, split] of [false, true].entries()) {
+    const doc = parsePurchaseId(`01J8NATIVE0000000000RESTR${i}`)
+    // The device's first life: its actor's first event is stored.
+    const first = await NativeTestClient.connect(relay.wsUrl, token, { replica: `restored${i}`, seed: SEED + 20 })
+    first.createPurchase(doc).addLine({ product: 'Bolts M8', qty: '100', price: '0.25' })
+    await first.subscribe(doc)
+    await first.push(doc)
+    assert.equal(first.rejects, [])
+    const stored = first.replica(doc).log.events().filter((e) => e.actor === first.replicaId)
+    // Restored from a copy older than that, it writes the same ids again with other content, and one more.
+    const copy = await NativeTestClient.connect(relay.wsUrl, token, { replica: `restored${i}`, seed: SEED + 21 })
+    copy.createPurchase(doc).addLine({ product: 'Nuts M8', qty: '7', price: '0.10' })
+    copy.replica(doc).editNotes(0, 0, 'built on the copy')
+    const mine = copy.unpushed(doc)
+    assert.ok(mine.length > stored.length, 'the copy wrote past what is stored')
+    if (split) {
+      // Several in flight: the later push arrives before the device read the first refusal.
+      await Promise.all(mine.map((e) => copy.push(doc, [e])))
+    } else await copy.push(doc, mine)
+    assert.equal(copy.rejects.map((r) => [r.id, r.code]), mine.map((e) => [e.id, 'ID_CONFLICT']), 'every event of the copy is refused')
+    assert.equal([...copy.acked], [])
+    const reader = await NativeTestClient.connect(relay.wsUrl, token, { replica: `reader${i}`, seed: SEED + 22 })
+    await reader.subscribe(doc)
+    const held = reader.replica(doc).log.events().filter((e) => e.actor === first.replicaId)
+    assert.equal(held.map((e) => [e.id, eventHash(e)]), stored.map((e) => [e.id, eventHash(e)]), 'the relay holds the first life only')
+    assert.is(reader.replica(doc).state().lines[0]?.product, 'Bolts M8')
+    await Promise.all([first.close(), copy.close(), reader.close()])
+  }
 })
 
 test.run()

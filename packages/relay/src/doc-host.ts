@@ -26,7 +26,7 @@
  */
 import {
   type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, type Runtime,
-  ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, yjsBackend,
+  ConcordError, PurchaseReplica, automergeBackend, sameContent, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, yjsBackend,
 } from '@concord/core'
 import {
   type AwarenessEntry, type RejectCode, type SequencedEvent, CLOSE_CODES, REJECT_CODES, encodeServerMessage, encodeYMessage, rightsFor,
@@ -77,6 +77,13 @@ export class LoadedDoc implements FanoutTarget {
   readonly awareness: AwarenessMap = new Map()
   /** Events submitted to the store and not yet answered. */
   readonly inflightIds = new Set<EventId>()
+  /**
+   * Per connection, the lowest seq per actor that it offered with other
+   * content than the relay holds (ID_CONFLICT): its later events of that
+   * actor are built on its own version, so they are refused too, even when
+   * they arrive in a later push (the device has several in flight).
+   */
+  readonly idConflicts = new WeakMap<NativeSubscriber, Map<ReplicaId, number>>()
   inflight = 0
   /** Epoch ms of the last use, by the host's clock: idle documents are unloaded after idleUnloadMs. */
   lastUsed: number
@@ -147,6 +154,20 @@ export interface NativePush {
   readonly receivedAt: bigint
   /** The device the connection said it writes from (hello). */
   readonly device: string
+}
+
+/** Records that `sender` offered `e` under an id the relay holds with other content. */
+function noteIdConflict(doc: LoadedDoc, sender: NativeSubscriber, e: EventEnvelope): void {
+  const actors = doc.idConflicts.get(sender) ?? new Map<ReplicaId, number>()
+  actors.set(e.actor, Math.min(actors.get(e.actor) ?? Infinity, e.seq))
+  doc.idConflicts.set(sender, actors)
+}
+
+/** Why `e` is refused as built on an own event whose id the relay holds with other content, if it is. */
+function builtOnConflict(doc: LoadedDoc, sender: NativeSubscriber, e: EventEnvelope): string | undefined {
+  const from = doc.idConflicts.get(sender)?.get(e.actor)
+  if (from === undefined || e.seq <= from) return undefined
+  return `event ${e.id} follows ${e.actor}.${from}, which the relay holds with other content: it is built on the other one`
 }
 
 /** The subject an actor is bound to: the token's, '' for a token that names none. */
@@ -366,8 +387,19 @@ export class DocHost {
         reject(e, 'BACKEND_MISMATCH', `event carries a ${e.backend} change; ${doc.docId} uses ${doc.backend.name}`)
         continue
       }
+      const conflict = builtOnConflict(doc, push.sender, e)
+      if (conflict !== undefined) {
+        reject(e, 'ID_CONFLICT', conflict)
+        continue
+      }
       // Stored, echoed and fanned out under the token's subject, whatever the device wrote in meta.user.
       const stamped = attributed(e, push.session.user)
+      const held = replica.log.get(e.id)
+      if (held !== undefined && !sameContent(held, e)) {
+        noteIdConflict(doc, push.sender, e)
+        reject(e, 'ID_CONFLICT', `event ${e.id} is already stored in ${doc.docId} with other content: an event id names one event`)
+        continue
+      }
       if (replica.log.has(e.id)) {
         // A re-send of an event the replica holds: the store answers it as a duplicate.
         accepted.push(stamped)
@@ -435,6 +467,7 @@ export class DocHost {
               else if (appliedHere.has(e.id)) diverged = `${e.id} was stored by another relay meanwhile`
             } else {
               reject(e, rejectCodeOf(outcome.error.code), outcome.error.message)
+              if (outcome.error.code === 'ID_CONFLICT') noteIdConflict(doc, push.sender, e)
               // Another relay bound the actor first: what this relay assumed is wrong; the next push reads the owner again.
               if (outcome.error.code === 'FORBIDDEN') this.actorOwners.forget(e.actor)
               if (appliedHere.has(e.id)) diverged = `the store refused ${e.id}: ${outcome.error.message}`

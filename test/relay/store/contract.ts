@@ -217,6 +217,20 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     assert.is((await store.getDoc(d))?.lastSeq, seq)
   })
 
+  withStore('after an ID_CONFLICT, the later events of that actor in the request are refused too: they are built on the other content', async ({ store }) => {
+    const name = 'PO-AFTER-CONFLICT'
+    const d = doc(name)
+    await store.append([{ docId: d, backend: 'yjs', events: evs(name, 'a', 1, 2) }])
+    // A device restored from an older copy writes a.2 and a.3 again, with other content; b.1 of another actor goes in.
+    const again = await store.append([{ docId: d, backend: 'yjs', events: [ev(name, 'a', 2, { hlcShift: 1 }), ev(name, 'a', 3), ev(name, 'b', 1), ev(name, 'a', 4)] }])
+    assert.equal(okSeqs(again[0]!), ['err:ID_CONFLICT', 'err:ID_CONFLICT', 3, 'err:ID_CONFLICT'])
+    const follows = refusal(again[0]!, 1)
+    assert.ok(follows.message.includes('a.3') && follows.message.includes('a.2'), follows.message)
+    assert.equal((await store.readFrom(d, 0)).map((e) => e.event.id), ['a.1', 'a.2', 'b.1'])
+    // The device's real a.3, alone in a later request, is not held against it.
+    assert.equal(okSeqs((await store.append([{ docId: d, backend: 'yjs', events: [ev(name, 'a', 3)] }]))[0]!), [4])
+  })
+
   withStore('meta is not content: a re-send that differs only in meta is a duplicate, earlier or in the same batch, and the stored meta wins', async ({ store }) => {
     const name = 'PO-META'
     const d = doc(name)

@@ -10,11 +10,24 @@ import { planWorld } from './plan.js'
 import { runWorld, worldSeed } from './run.js'
 
 /**
- * Worlds that once found a bug, replayed on every run (their backend comes
- * from the seed): 41, a change built on a refused one re-sent forever on
- * UNKNOWN_EVENT (the catch-up count was reset by the caughtUp it asked for).
+ * Worlds that once found a bug, replayed on every run:
+ * - 41 (backend from the seed): a change built on a refused one re-sent
+ *   forever on UNKNOWN_EVENT (the catch-up count was reset by the caughtUp
+ *   it asked for);
+ * - 710464963 on yjs: a device restored from an older copy pushed its first
+ *   id again with other content and the next one with it; the relay refused
+ *   the first (ID_CONFLICT) and stored the second, built on the other
+ *   content, which the device had just reissued (its content twice, and an
+ *   event the device never took in);
+ * - 4118596181 on automerge: approvals refused for want of the right left a
+ *   dead letter with a change waiting (the simulated person now resumes it,
+ *   as the app lets them).
  */
-export const REGRESSION_SEEDS: readonly number[] = [41]
+export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly backend?: BackendName }[] = [
+  { seed: 41 },
+  { seed: 710464963, backend: 'yjs' },
+  { seed: 4118596181, backend: 'automerge' },
+]
 
 export function fullStackSuite(backend: BackendName): void {
   const count = Number(process.env.SIM_WORLDS ?? 500)
@@ -24,7 +37,7 @@ export function fullStackSuite(backend: BackendName): void {
     let commands = 0
     let events = 0
     const seeds = [
-      ...REGRESSION_SEEDS.filter((s) => planWorld(s).backend === backend).map((s) => ({ seed: s, backend: undefined })),
+      ...REGRESSION_SEEDS.filter((r) => (r.backend ?? planWorld(r.seed).backend) === backend).map((r) => ({ seed: r.seed, backend: r.backend })),
       ...Array.from({ length: count }, (_, i) => ({ seed: worldSeed(SEED, backend, i), backend })),
     ]
     for (const [i, w] of seeds.entries()) {

@@ -218,6 +218,16 @@ export class Tab {
     client.onNotification((n) => {
       this.told.push(n)
       if (n.type === 'rejected' || n.type === 'reissued' || n.type === 'dead-letter') w.trace.add(`${this.name} told: ${n.type} ${'code' in n ? n.code : ''} ${'reason' in n ? n.reason.slice(0, 100) : ''}`)
+      // The person reads the banner and resumes the purchase a while later, as the app lets them. Every refusal that
+      // led there is still held to checks.ts's rule (only what the token does not allow), so resuming hides nothing.
+      if (n.type === 'dead-letter') {
+        const d = this.domain!
+        d.setTimeout(() => {
+          if (this.client !== client) return
+          w.trace.add(`${this.name} resumes ${n.docId} after the dead letter`)
+          client.retryDeadLetter(n.docId).catch((e: unknown) => w.fail(`${this.name} retryDeadLetter failed: ${(e as Error).stack ?? String(e)}`))
+        }, 20_000 + d.random() * 100_000)
+      }
     })
     for (const id of w.docIds) await w.drive(client.open(id, { backend: w.plan.backend }), `${this.name} open`)
     if (!this.online) client.goOffline()

@@ -231,7 +231,8 @@ export function refusedPlan(request: PreparedRequest): DocPlan {
  * are new (and their sequence numbers), which are duplicates and which are
  * refused, and which actors it binds. In order, for each valid event:
  *   - its id is stored (before this request, or earlier in it): the same hash
- *     is a duplicate (the stored seq); another hash is an ID_CONFLICT;
+ *     is a duplicate (the stored seq); another hash is an ID_CONFLICT, and
+ *     so is every later event of that actor in the request (built on it);
  *   - otherwise it is new, if the request names no subject, or its actor is
  *     unbound (then bound to the subject) or bound to this subject; an actor
  *     bound to another subject is FORBIDDEN. A refused event takes no seq.
@@ -262,12 +263,15 @@ export function planDocAppend(
   const rows: NewRow[] = []
   const bindings: Binding[] = []
   const inBatch = new Map<EventId, ExistingEvent>()
+  /** Per actor, the lowest seq of this request refused as an ID_CONFLICT: its later events are built on that other content. */
+  const conflicted = new Map<ReplicaId, number>()
   const outcomes = request.items.map((it): EventOutcome => {
     if (!it.ok) return it
     const p = it.prepared
     const found = inBatch.get(p.id) ?? existing(p.id)
     if (found !== undefined) {
       if (found.hash === p.hash) return { ok: true, id: p.id, seq: found.seq, duplicate: true }
+      conflicted.set(p.event.actor, Math.min(conflicted.get(p.event.actor) ?? Infinity, p.event.seq))
       return {
         ok: false,
         id: p.id,
@@ -276,19 +280,28 @@ export function planDocAppend(
         }),
       }
     }
-    if (subject !== undefined) {
-      const actor = p.event.actor
-      const owner = owners.get(actor)
-      if (owner === undefined) {
-        owners.set(actor, subject)
-        bindings.push({ actor, subject })
-      } else if (owner !== subject) {
-        return {
-          ok: false,
-          id: p.id,
-          error: new ConcordErrorClass('FORBIDDEN', `actor ${actor} belongs to another writer; write as your own actor`, { actor }),
-        }
+    const actor = p.event.actor
+    const owner = subject === undefined ? undefined : owners.get(actor)
+    if (owner !== undefined && owner !== subject) {
+      return {
+        ok: false,
+        id: p.id,
+        error: new ConcordErrorClass('FORBIDDEN', `actor ${actor} belongs to another writer; write as your own actor`, { actor }),
       }
+    }
+    const after = conflicted.get(actor)
+    if (after !== undefined && p.event.seq > after) {
+      return {
+        ok: false,
+        id: p.id,
+        error: new ConcordErrorClass('ID_CONFLICT', `event ${p.id} follows ${actor}.${after}, which ${docId} holds with other content: it is built on the other one`, {
+          docId, eventId: p.id,
+        }),
+      }
+    }
+    if (subject !== undefined && owner === undefined) {
+      owners.set(actor, subject)
+      bindings.push({ actor, subject })
     }
     const seq = ++lastSeq
     rows.push({ seq, prepared: p })
