@@ -745,6 +745,8 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
               continue
             }
             expectedErrors.push(undefined)
+            // Per actor, the lowest n of this request refused as an ID_CONFLICT: its later events are refused too.
+            const conflicted = new Map<string, number>()
             for (const e of r.events) {
               if (e.invalid) {
                 out.push('err:INVALID_EVENT')
@@ -754,17 +756,20 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
               const id = `${a}.${e.n}`
               const known = m?.ids.get(id)
               if (known !== undefined) {
+                if (known.variant !== e.variant) conflicted.set(a, Math.min(conflicted.get(a) ?? Infinity, e.n))
                 out.push(known.variant === e.variant ? `dup:${known.seq}` : 'err:ID_CONFLICT')
                 continue
               }
-              if (r.subject !== undefined) {
-                const owner = bound.get(a)
-                if (owner === undefined) bound.set(a, r.subject)
-                else if (owner !== r.subject) {
-                  out.push('err:FORBIDDEN')
-                  continue
-                }
+              const owner = r.subject === undefined ? undefined : bound.get(a)
+              if (owner !== undefined && owner !== r.subject) {
+                out.push('err:FORBIDDEN')
+                continue
               }
+              if (e.n > (conflicted.get(a) ?? Infinity)) {
+                out.push('err:ID_CONFLICT')
+                continue
+              }
+              if (r.subject !== undefined && owner === undefined) bound.set(a, r.subject)
               // A document exists from its first stored event.
               m ??= { backend, ids: new Map(), order: [] }
               model.set(name, m)
