@@ -1,5 +1,5 @@
 // The full-stack simulation outside the suite (build first: pnpm build).
-//   node scripts/sim.mjs --seed N [--backend yjs|automerge]   replay one world, print its plan and result
+//   node scripts/sim.mjs --seed N [--backend yjs|automerge] [--day]   replay one world (--day: a team day, as sim-metrics.mjs runs), print its plan and result
 //   node scripts/sim.mjs --soak [--seconds S] [--scale K]       fresh seeds until S seconds pass (default 600), worlds K times larger (default 3)
 // A failure prints its seed, the command that replays it, and the tail of its trace.
 import { randomInt } from 'node:crypto'
@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url'
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..')
 const { runWorld } = await import(pathToFileURL(resolve(root, 'test/dist/support/sim/run.js')).href)
-const { describePlan, planWorld } = await import(pathToFileURL(resolve(root, 'test/dist/support/sim/plan.js')).href)
+const { describePlan, planDay, planWorld } = await import(pathToFileURL(resolve(root, 'test/dist/support/sim/plan.js')).href)
 
 const args = process.argv.slice(2)
 const value = (flag) => {
@@ -17,6 +17,7 @@ const value = (flag) => {
 }
 const backend = value('--backend')
 let scale = Number(value('--scale') ?? 1)
+const day = args.includes('--day')
 if (backend !== undefined && backend !== 'yjs' && backend !== 'automerge') {
   console.error(`--backend must be yjs or automerge, not ${backend}`)
   process.exit(2)
@@ -24,7 +25,7 @@ if (backend !== undefined && backend !== 'yjs' && backend !== 'automerge') {
 
 async function one(seed) {
   try {
-    const r = await runWorld(seed, backend, scale)
+    const r = await runWorld(seed, backend, scale, { day })
     return r
   } catch (e) {
     console.error(e.message)
@@ -45,10 +46,10 @@ if (args.includes('--soak')) {
 } else {
   const seed = Number(value('--seed'))
   if (!Number.isSafeInteger(seed)) {
-    console.error('usage: node scripts/sim.mjs --seed N [--backend yjs|automerge] | --soak [--seconds S]')
+    console.error('usage: node scripts/sim.mjs --seed N [--backend yjs|automerge] [--day] | --soak [--seconds S]')
     process.exit(2)
   }
-  console.log(`SEED=${seed}: ${describePlan(planWorld(seed, backend, scale))}`)
+  console.log(`SEED=${seed}: ${describePlan(day ? planDay(seed, backend) : planWorld(seed, backend, scale))}`)
   const t0 = Date.now()
   const r = await one(seed)
   console.log(`passed: ${r.commands} commands, ${r.events} stored events, ${r.steps} steps, ${(r.virtualMs / 60000).toFixed(1)} virtual min in ${((Date.now() - t0) / 1000).toFixed(2)} s`)

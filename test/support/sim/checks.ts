@@ -13,6 +13,7 @@
 import {
   type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory, eventHash, yjsBackend,
 } from '@concord/core'
+import type { Notification } from '@concord/client'
 import { fingerprint } from '../replicas.js'
 import type { World } from './world.js'
 
@@ -34,6 +35,11 @@ export function rebuild(w: World, docId: PurchaseId, events: readonly EventEnvel
     docId, replica: 'checker' as ReplicaId, backend: w.plan.backend === 'automerge' ? automergeBackend : yjsBackend,
     now, newId: createUlidFactory(now, () => 0.5), user: 'checker', device: 'checker',
   }, events)
+}
+
+/** True when the user was told that event `id` was refused, or moved to another id (reissued). */
+function refusedOrMoved(told: readonly Notification[], id: string): boolean {
+  return told.some((n) => (n.type === 'rejected' && n.eventId === id) || (n.type === 'reissued' && n.eventIds.includes(id)))
 }
 
 export async function check(w: World): Promise<void> {
@@ -62,16 +68,20 @@ export async function check(w: World): Promise<void> {
       if (got !== want) w.fail(`${r.name}'s loaded replica differs from its store on ${docId}:\n  ${firstDifference(got, want)}`)
     }
   }
-  // Nothing a device sent disappears without its user being told.
+  // Nothing a device sent disappears without its user being told. (Two tabs of one store may both push one event: counted once.)
+  const saved = new Map<string, boolean>()
   for (const [key, p] of w.pushed) {
     const stored = w.durable.hashOf(p.docId, p.id)
-    if (stored === p.hash) continue
     const tab = p.tab
-    const told = tab.told.some((n) =>
-      (n.type === 'rejected' && n.eventId === p.id) || (n.type === 'reissued' && n.eventIds.includes(p.id)))
     const forgotten = p.at < (tab.device.restoredAt ?? -Infinity)
+    const content = `${p.docId} ${p.id} ${p.hash}`
+    if (!forgotten) saved.set(content, (saved.get(content) ?? true) && stored === p.hash && !refusedOrMoved(tab.told, p.id))
+    if (stored === p.hash) continue
+    const told = refusedOrMoved(tab.told, p.id)
     if (!told && !forgotten) w.fail(`${tab.name} pushed ${key} and it is ${stored === undefined ? 'not stored' : 'stored with other content'}, and nobody told its user`)
   }
+  w.stats.saved += saved.size
+  w.stats.storedAsSaved += [...saved.values()].filter((ok) => ok).length
   // An honest device is refused only what its token does not allow: approving without the approve right (the
   // client offers it to everyone and the relay decides: issue 18), and what was built on that. Anything else is a bug.
   for (const d of w.devices) {

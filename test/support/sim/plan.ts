@@ -90,6 +90,18 @@ export function planWorld(seed: number, backend?: BackendName, scale = 1): World
   }
 }
 
+/**
+ * A team's working day, for the success metrics: a world of the soak's size
+ * (2 to 8 devices) over 8 virtual hours, each tab acting every one to five
+ * minutes on average (people in meetings, on the road, offline for long
+ * stretches), with the same fault classes spread over the day.
+ */
+export function planDay(seed: number, backend?: BackendName): WorldPlan {
+  const base = planWorld(seed, backend, 2)
+  const rng = seededRandom(seed ^ 0x5eed)
+  return { ...base, durationMs: 8 * 3_600_000, actionGapMs: (60 + Math.floor(rng() * 241)) * 1000 }
+}
+
 export function describePlan(p: WorldPlan): string {
   const f = Object.entries(p.faults).filter(([, v]) => v === true).map(([k]) => k)
   const tabs = p.devices.map((d) => `${d.name}:${d.user}${d.tabs > 1 ? 'x2' : ''}`).join(' ')

@@ -5,11 +5,18 @@
  */
 import type { BackendName } from '@concord/core'
 import { hashSeed } from './scheduler.js'
-import { describePlan, planWorld } from './plan.js'
+import { describePlan, planDay, planWorld } from './plan.js'
 import { World, WorldFailure, type WorldResult } from './world.js'
 
-export function replayCommand(seed: number, backend: BackendName | undefined, scale = 1): string {
-  return `node scripts/sim.mjs --seed ${seed}${backend === undefined ? '' : ` --backend ${backend}`}${scale === 1 ? '' : ` --scale ${scale}`}`
+export interface RunOptions {
+  /** A team's working day (planDay) instead of a suite world. */
+  readonly day?: boolean
+  /** Also count the events that raised a conflict needing a person (metrics.ts; costly). */
+  readonly measure?: boolean
+}
+
+export function replayCommand(seed: number, backend: BackendName | undefined, scale = 1, options: RunOptions = {}): string {
+  return `node scripts/sim.mjs --seed ${seed}${backend === undefined ? '' : ` --backend ${backend}`}${scale === 1 ? '' : ` --scale ${scale}`}${options.day === true ? ' --day' : ''}`
 }
 
 export class SimulationFailed extends Error {
@@ -19,9 +26,9 @@ export class SimulationFailed extends Error {
   }
 }
 
-export async function runWorld(seed: number, backend?: BackendName, scale = 1): Promise<WorldResult> {
-  const plan = planWorld(seed, backend, scale)
-  const world = new World(plan)
+export async function runWorld(seed: number, backend?: BackendName, scale = 1, options: RunOptions = {}): Promise<WorldResult> {
+  const plan = options.day === true ? planDay(seed, backend) : planWorld(seed, backend, scale)
+  const world = new World(plan, options.measure === true)
   const rejections: unknown[] = []
   const onRejection = (e: unknown) => rejections.push(e)
   process.on('unhandledRejection', onRejection)
@@ -33,7 +40,7 @@ export async function runWorld(seed: number, backend?: BackendName, scale = 1): 
     const trace = e instanceof WorldFailure ? e.trace : []
     throw new SimulationFailed(seed, backend, [
       `full-stack world failed: SEED=${seed} (${describePlan(plan)})`,
-      `  replay: ${replayCommand(seed, backend, scale)}`,
+      `  replay: ${replayCommand(seed, backend, scale, options)}`,
       `  ${(e as Error).stack ?? String(e)}`,
       ...(trace.length > 0 ? ['  trace (last steps):', ...trace.map((l) => `    ${l}`)] : []),
     ].join('\n'))
