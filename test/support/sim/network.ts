@@ -72,8 +72,9 @@ class Link {
   }
 
   toClient(data: Uint8Array): void {
-    if (this.closed || this.blackHoled) return
     const net = this.net
+    net.onRelaySent?.(this, data)
+    if (this.closed || this.blackHoled) return
     if (net.chance(net.faults.reset)) return this.reset()
     const copy = new Uint8Array(data).slice().buffer
     const at = Math.max(this.lastToClient, net.time() + net.latency())
@@ -214,8 +215,10 @@ export class SimNetwork {
   private readonly cut = new Map<string, Set<string>>()
   frames = 0
   resets = 0
-  /** Every frame a device receives, before it does (the world checks acknowledgements against the store). */
+  /** Every frame a device receives, before it does (for the trace). */
   onDelivered: ((link: Link, data: ArrayBuffer) => void) | undefined
+  /** Every frame a relay sends a device, as it leaves, even onto a dead link (the world checks acknowledgements against the store). */
+  onRelaySent: ((link: Link, data: Uint8Array) => void) | undefined
   /** Every frame a device sends, as it leaves (the world keeps what was pushed). */
   onSent: ((link: Link, data: Uint8Array) => string | undefined) | undefined
   /** Where `ws://lb.sim/` leads for a new connection: a load balancer in front of the relays. */

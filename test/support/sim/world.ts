@@ -7,7 +7,7 @@
  * it goes quiet, and checks the properties (checks.ts).
  */
 import { type BackendName, type PurchaseId, type PurchaseReplica, eventHash, parsePurchaseId, priorityOf } from '@concord/core'
-import { type Grant, decodeClientMessage, decodeServerMessage } from '@concord/core/protocol'
+import { type Grant, type ServerMessage, decodeClientMessage, decodeServerMessage } from '@concord/core/protocol'
 import { type MemoryStorage, type Notification, type SyncClient, createClient, memoryStorage } from '@concord/client'
 import { type ClusterSink, type RelayCore, type RelayConfig, createRelayCore, parseConfig } from '@concord/relay'
 import { pino, type Logger } from 'pino'
@@ -41,6 +41,14 @@ export class WorldFailure extends Error {
   constructor(message: string, readonly trace: readonly string[]) {
     super(message)
     this.name = 'WorldFailure'
+  }
+}
+
+function decodedServer(data: Uint8Array): ServerMessage | undefined {
+  try {
+    return decodeServerMessage(data)
+  } catch {
+    return undefined
   }
 }
 
@@ -420,7 +428,10 @@ export class World {
       const up = this.relays.filter((r) => r.up)
       return up.length === 0 ? this.relays[0]!.name : up[Math.floor(this.chaos.random() * up.length)]!.name
     }
-    this.net.onDelivered = (link, data) => this.checkAck(link.device, data)
+    this.net.onDelivered = (link, data) => {
+      if (process.env.SIM_FRAMES === link.device) this.trace.add(`${link.device} <- ${frameSummary(decodedServer(new Uint8Array(data)) ?? { t: 'garbage' })}`)
+    }
+    this.net.onRelaySent = (link, data) => this.checkAck(link.device, data)
     this.net.onSent = (link, data) => this.notePush(link.device, data)
     for (const d of this.devices) for (const t of d.tabs) this.tabsByName.set(t.name, t)
   }
@@ -521,17 +532,12 @@ export class World {
   }
 
   /** An ack reaches a device: every event it names must be durable in the store already. */
-  private checkAck(device: string, data: ArrayBuffer): void {
-    let m
-    try {
-      m = decodeServerMessage(new Uint8Array(data))
-    } catch {
-      return
-    }
-    if (process.env.SIM_FRAMES === device) this.trace.add(`${device} <- ${frameSummary(m)}`)
-    if (m.t !== 'ack') return
+  /** An acknowledgement may name only events the store already holds durably: checked as the relay sends it. */
+  private checkAck(device: string, data: Uint8Array): void {
+    const m = decodedServer(data)
+    if (m?.t !== 'ack') return
     for (const id of m.ids) {
-      if (this.durable.hashOf(m.docId, id) === undefined) this.fail(`${device} got an ack for ${id}, which the store does not hold`)
+      if (this.durable.hashOf(m.docId, id) === undefined) this.fail(`${device} was sent an ack for ${id}, which the store does not hold durably`)
     }
   }
 
