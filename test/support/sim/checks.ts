@@ -8,7 +8,7 @@
  *    reissued under a fresh actor), or the device forgot it by restoring an
  *    older copy of its store before the relay stored it;
  *  - no honest device was refused anything its token allows; no dead letter is left;
- *  - nothing the hostile writer sent is in the store.
+ *  - nothing the hostile writer sent is in the store, or was acknowledged to it.
  */
 import {
   type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory, eventHash, yjsBackend,
@@ -98,6 +98,8 @@ export async function check(w: World): Promise<void> {
     for (const h of w.hostile.sent) {
       const stored = w.durable.hashOf(h.docId, h.id)
       if (stored === h.hash) w.fail(`the hostile writer's ${h.what} (${h.id}) got into the store`)
+      // Refused, never acknowledged: an ack for other content under a stored id would tell the writer it is stored.
+      if (w.hostile.acked.has(`${h.docId} ${h.id}`)) w.fail(`the relay acknowledged the hostile writer's ${h.what} (${h.id})`)
     }
     if (w.hostile.attacks === 0) w.fail('the hostile writer never attacked')
   }

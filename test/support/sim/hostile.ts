@@ -25,6 +25,8 @@ const USER = 'mallory'
 
 export class Hostile {
   readonly sent: HostileEvent[] = []
+  /** Ids the relay acknowledged to the hostile writer: none of its forgeries may be among them. */
+  readonly acked = new Set<string>()
   attacks = 0
   private readonly domain: Domain
 
@@ -61,7 +63,9 @@ export class Hostile {
       const send = (msg: ClientMessage) => {
         if (s.readyState === 1) s.send(encodeClientMessage(msg))
       }
-      if (m.t === 'welcome') {
+      if (m.t === 'ack') {
+        for (const id of m.ids) this.acked.add(`${m.docId} ${id}`)
+      } else if (m.t === 'welcome') {
         for (const docId of w.docIds) send({ t: 'subscribe', docId, backend: w.plan.backend, cursor: 0, actors: [] })
       } else if (m.t === 'events') {
         const list = events.get(m.docId) ?? []
