@@ -26,7 +26,7 @@
  */
 import {
   type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, type Runtime,
-  ConcordError, PurchaseReplica, automergeBackend, sameContent, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, yjsBackend,
+  ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, sameContent, yjsBackend,
 } from '@concord/core'
 import {
   type AwarenessEntry, type RejectCode, type SequencedEvent, CLOSE_CODES, REJECT_CODES, encodeServerMessage, encodeYMessage, rightsFor,
