@@ -670,6 +670,13 @@ export class World {
       if (!r.up) r.start()
       this.bus.restore(r, false)
     }
+    // Notices lost at the end of the day too: what the devices flush now reaches one relay only through the
+    // full catch-up after its trimmed stream comes back, with no later notice to cover for a missed one.
+    if (this.plan.faults.noticeLoss) {
+      const relay = this.relays[Math.floor(this.chaos.random() * this.relays.length)]!
+      this.bus.cut(relay)
+      this.chaos.setTimeout(() => this.bus.restore(relay, true), 15_000 + Math.floor(this.chaos.random() * 30_000))
+    }
     // A hostile writer whose attack found no relay up (or a reset network) attacks now, on a calm network.
     if (this.hostile !== undefined && this.hostile.attacks === 0) this.hostile.attack()
     for (const d of this.devices) {
@@ -699,6 +706,7 @@ export class World {
 
   noise(): string[] {
     const out: string[] = []
+    for (const r of this.relays) if (r.up && !r.streamUp) out.push(`${r.name} is off the notice stream`)
     for (const d of this.devices) {
       for (const t of d.tabs) {
         const c = t.client
