@@ -16,7 +16,7 @@ import { test } from 'uvu'
 import { WebSocket, WebSocketServer } from 'ws'
 import * as assert from 'uvu/assert'
 import { type EventId, canonicalJson, flattenPurchase, isConcordError } from '@concord/core'
-import { decodeServerMessage, encodeServerMessage } from '@concord/core/protocol'
+import { decodeClientMessage, decodeServerMessage, encodeServerMessage } from '@concord/core/protocol'
 import { type PurchaseHandle, type SyncClient, memoryStorage } from '@concord/client'
 import { createNodeClient } from '@concord/client/node'
 import { SEED } from '../support/seed.js'
@@ -163,19 +163,43 @@ test(`input over the frame limit is refused by the command; an event over it is 
 })
 
 /** A proxy in front of the relay that renames every refusal's code to `code`, passing everything else through unchanged. */
-async function renamingProxy(code: string): Promise<{ url: string; close: () => Promise<void> }> {
+interface Proxy {
+  readonly url: string
+  /** Pushes the client sent through the proxy. */
+  pushes: number
+  close(): Promise<void>
+}
+
+/**
+ * A proxy in front of the relay. `rename`: every refusal reaches the client
+ * under this code. `lacking`: the proxy answers every push itself, refusing
+ * each event UNKNOWN_EVENT, as a relay that lacks a dependency would.
+ */
+async function proxy(o: { rename?: string; lacking?: boolean }): Promise<Proxy> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+  const state = { pushes: 0 }
   server.on('connection', (down, req) => {
     const up = new WebSocket(relay.url.replace(/\/sync$/, req.url ?? '/sync'))
     const early: Buffer[] = []
-    down.on('message', (b: Buffer) => (up.readyState === WebSocket.OPEN ? up.send(b) : early.push(b)))
+    down.on('message', (b: Buffer) => {
+      const m = decodeClientMessage(new Uint8Array(b))
+      if (m.t === 'push') {
+        state.pushes++
+        if (o.lacking === true) {
+          for (const e of m.events) down.send(encodeServerMessage({ t: 'reject', docId: m.docId, id: e.id, code: 'UNKNOWN_EVENT', reason: 'depends on events the relay has not stored' }))
+          return
+        }
+      }
+      if (up.readyState === WebSocket.OPEN) up.send(b)
+      else early.push(b)
+    })
     up.on('open', () => {
       for (const b of early.splice(0)) up.send(b)
     })
     up.on('message', (b: Buffer) => {
       const m = decodeServerMessage(new Uint8Array(b))
-      down.send(m.t === 'reject' ? encodeServerMessage({ ...m, code }) : b)
+      down.send(m.t === 'reject' && o.rename !== undefined ? encodeServerMessage({ ...m, code: o.rename }) : b)
     })
     up.on('close', () => down.close())
     down.on('close', () => up.close())
@@ -184,6 +208,9 @@ async function renamingProxy(code: string): Promise<{ url: string; close: () => 
   const port = (server.address() as AddressInfo).port
   return {
     url: `ws://127.0.0.1:${port}/sync`,
+    get pushes() {
+      return state.pushes
+    },
     close: () => new Promise<void>((resolve) => {
       for (const c of server.clients) c.terminate()
       server.close(() => resolve())
@@ -196,10 +223,10 @@ test('a refusal code this client does not know: the change is kept (not undone) 
   const anna = await client('anna-u', await mintToken({ sub: 'anna-u' }))
   const pa = await anna.createPurchase({ id, currency: 'EUR', supplier: 'Initial Supplies' })
   await waitFor('anna synced', () => synced(anna), () => anna.status)
-  const proxy = await renamingProxy('SOME_FUTURE_CODE')
+  const renaming = await proxy({ rename: 'SOME_FUTURE_CODE' })
   try {
     // A read-only token: the relay refuses the write (FORBIDDEN), the proxy renames the code.
-    const ben = await client('ben-u', await mintToken({ sub: 'ben-u', grants: [{ doc: id, rights: ['read'] }] }), memoryStorage('ben-unknown'), proxy.url)
+    const ben = await client('ben-u', await mintToken({ sub: 'ben-u', grants: [{ doc: id, rights: ['read'] }] }), memoryStorage('ben-unknown'), renaming.url)
     const pb = await ben.open(id)
     await waitFor('ben has the purchase', () => synced(ben), () => ben.explain(id))
     const change = await pb.run((r) => r.setSupplier('Kept Co'))
@@ -212,7 +239,33 @@ test('a refusal code this client does not know: the change is kept (not undone) 
     assert.ok(/SOME_FUTURE_CODE/.test(ben.explain(id)), ben.explain(id))
     assert.is(pa.state().supplier.values.join('|'), 'Initial Supplies', 'nothing reached the other device')
   } finally {
-    await proxy.close()
+    await renaming.close()
+  }
+})
+
+test('a push whose events the relay cannot place (UNKNOWN_EVENT each): one catch-up per push, with a growing pause, never a re-send per refusal', async () => {
+  const id = `REF-${SEED}-lacking`
+  const anna = await client('anna-l', await mintToken({ sub: 'anna-l' }))
+  await anna.createPurchase({ id, currency: 'EUR', supplier: 'Initial Supplies' })
+  await waitFor('anna synced', () => synced(anna), () => anna.status)
+  const lacking = await proxy({ lacking: true })
+  try {
+    const ben = await client('ben-l', await mintToken({ sub: 'ben-l' }), memoryStorage('ben-lacking'), lacking.url)
+    const pb = await ben.open(id)
+    await waitFor('ben has the purchase', () => synced(ben), () => ben.explain(id))
+    // Several changes waiting, sent as one push: each is refused.
+    ben.goOffline()
+    for (let i = 0; i < 6; i++) await pb.run((r) => r.setSupplier(`Lacking ${i}`))
+    ben.goOnline()
+    // Pauses of 20, 40, 80, 160 and 320 ms (retry.initialDelayMs doubled), then the purchase waits in error.
+    await waitFor('the catch-ups to give up', () => /still lacks/.test(ben.explain(id)), () => `${lacking.pushes} pushes; ${ben.explain(id)}`)
+    const pushes = lacking.pushes
+    assert.ok(pushes >= 2 && pushes <= 6, `the first push and one per catch-up, not one per refusal: ${pushes} pushes`)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.is(lacking.pushes, pushes, 'nothing is re-sent while the purchase waits for the next connection')
+    assert.is(pb.status().pending, 6, 'the changes are kept')
+  } finally {
+    await lacking.close()
   }
 })
 

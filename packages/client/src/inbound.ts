@@ -28,6 +28,8 @@ function differs(held: EventEnvelope | undefined, e: EventEnvelope): boolean {
 export class Inbound {
   /** Per document, how many times in a row the relay lacked a dependency of a push (reset by caughtUp). */
   private readonly catchUps = new Map<PurchaseId, number>()
+  /** Documents waiting for the pause before their catch-up (a resubscribe, then the refused changes again). */
+  private readonly catchingUp = new Set<PurchaseId>()
 
   constructor(
     private readonly ctx: ClientContext,
@@ -238,16 +240,23 @@ export class Inbound {
         await reissue(ctx, this.documents, id, new Set([eventId]), `the relay refused ${eventId}: ${code}: ${reason}`)
         break
       case 'catch-up': {
+        // The other refusals of the same push say the same thing: one catch-up at a time. The refused
+        // changes stay in flight until it starts, so nothing is re-sent before the pause (re-sending at
+        // each refusal made every refusal of a push send the whole push again: a storm).
+        if (this.catchingUp.has(id)) break
         const tries = (this.catchUps.get(id) ?? 0) + 1
         this.catchUps.set(id, tries)
-        ctx.outbox.release(id)
         if (tries > CATCH_UP_TRIES) {
           ctx.docErrors.set(id, { code, message: `the relay still lacks what ${eventId} depends on after ${CATCH_UP_TRIES} tries (${reason}); the change is kept and is sent again on the next connection`, fatal: false })
           break
         }
+        this.catchingUp.add(id)
         const gen = this.connector.sessionGen
         ctx.timers.setTimeout(() => {
-          if (gen === this.connector.sessionGen) this.connector.resubscribe(id)
+          this.catchingUp.delete(id)
+          if (gen !== this.connector.sessionGen) return // a new connection subscribes and sends everything again anyway
+          ctx.outbox.release(id)
+          this.connector.resubscribe(id)
         }, this.connector.retry.options.initialDelayMs * 2 ** (tries - 1))
         break
       }
