@@ -31,6 +31,9 @@ export class ProcessCrashed extends Error {
   }
 }
 
+/** Timers per livelock-guard window. */
+export const STEP_WINDOW = 10_000
+
 const realTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export class VirtualScheduler {
@@ -40,6 +43,9 @@ export class VirtualScheduler {
   private order = 0
   /** Timers run so far (a world's size, and the trace's clock). */
   steps = 0
+  /** Called every STEP_WINDOW timers with the timers each domain ran in that window (the world's livelock guard). */
+  onWindow: ((byDomain: ReadonlyMap<string, number>) => void) | undefined
+  private window = new Map<string, number>()
   readonly crashes: ProcessCrashed[] = []
 
   constructor(start: number, private readonly seed: number) {
@@ -71,6 +77,12 @@ export class VirtualScheduler {
       const t = this.pop()!
       this.time = Math.max(this.time, t.at)
       this.steps++
+      this.window.set(t.domain.name, (this.window.get(t.domain.name) ?? 0) + 1)
+      if (this.steps % STEP_WINDOW === 0) {
+        const w = this.window
+        this.window = new Map()
+        this.onWindow?.(w)
+      }
       try {
         t.run()
       } catch (e) {

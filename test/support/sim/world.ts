@@ -14,7 +14,7 @@ import { pino, type Logger } from 'pino'
 import { randomCommand } from '../replicas.js'
 import { CALM, SimNetwork } from './network.js'
 import type { DevicePlan, WorldPlan } from './plan.js'
-import { type Domain, VirtualScheduler } from './scheduler.js'
+import { type Domain, STEP_WINDOW, VirtualScheduler } from './scheduler.js'
 import { DurableStore, SimEventStore } from './store.js'
 import { issueToken, simVerifier } from './tokens.js'
 import { Hostile } from './hostile.js'
@@ -24,6 +24,9 @@ import { countConflictEvents } from './metrics.js'
 /** 2026-06-01T08:00:00Z: a working morning. */
 const EPOCH = 1_780_300_800_000
 const HEAL_LIMIT_MS = 45 * 60_000
+/** The livelock guard: timers a world may run, and more per virtual minute (the suites' worlds run at most about 5,000 in all, 2,500 a minute). */
+const LIVELOCK_BASE = 50_000
+const LIVELOCK_PER_MINUTE = 5_000
 
 /** One line for a frame, for SIM_FRAMES=<tab> traces. */
 function frameSummary(message: { readonly t: string }): string {
@@ -414,6 +417,14 @@ export class World {
 
   constructor(readonly plan: WorldPlan, private readonly measure = false) {
     this.sched = new VirtualScheduler(EPOCH, plan.seed)
+    // A world runs a few hundred timers per virtual minute; a process re-sending or retrying without a pause runs
+    // thousands per virtual second and would keep the suite busy for minutes: it fails at once, naming the busiest.
+    this.sched.onWindow = (byDomain) => {
+      const minutes = (this.sched.time - EPOCH) / 60_000
+      if (this.sched.steps <= LIVELOCK_BASE + LIVELOCK_PER_MINUTE * minutes) return
+      const busiest = [...byDomain].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([d, n]) => `${d} ${n}`).join(', ')
+      throw new WorldFailure(`a livelock: ${this.sched.steps} timers in ${minutes.toFixed(1)} virtual minutes (busiest of the last ${STEP_WINDOW}: ${busiest})`, this.trace.tail())
+    }
     this.chaos = this.sched.domain('chaos')
     this.net = new SimNetwork(this.sched.domain('network'))
     this.net.faults = plan.network
