@@ -61,10 +61,23 @@ async function absorbDoc(ctx: ClientContext, documents: Documents, other: Client
   }
   const r = await documents.replicaFor(id)
   const before = ctx.docs.get(id)!.summary.conflictIds
-  const incoming = rows.map(([, e]) => e).filter((e) => !r.log.has(e.id))
   // The other seat holds the relay's content under an id this one holds otherwise
-  // (a restored store): its cursor covers an event this seat has not got.
-  const clash = rows.some(([, e]) => { const held = r.log.get(e.id); return held !== undefined && !sameContent(held, e) })
+  // (a restored store): its cursor covers an event this seat has not got, and what
+  // it built on that content (later events of the actor, or naming it or such an
+  // event among their dependencies) would apply here on top of the other content.
+  // Those are left to the relay, which sends them once this seat has moved its own
+  // events to a fresh actor (reissue.ts), and the other seat's unsent ones to that seat.
+  const tainted = new Set<string>()
+  const after = new Map<string, number>()
+  for (const [, e] of rows) {
+    const held = r.log.get(e.id)
+    if (held !== undefined && !sameContent(held, e)) {
+      tainted.add(e.id)
+      after.set(e.actor, Math.min(after.get(e.actor) ?? Infinity, e.seq))
+    } else if (held === undefined && (e.seq > (after.get(e.actor) ?? Infinity) || e.deps.some((x) => tainted.has(x)))) tainted.add(e.id)
+  }
+  const clash = tainted.size > 0
+  const incoming = rows.map(([, e]) => e).filter((e) => !r.log.has(e.id) && !tainted.has(e.id))
   const res = r.receiveChecked(incoming)
   const skip = new Set<string>([...res.duplicates, ...res.rejected.map((x) => x.id)])
   const d = ctx.docs.get(id)!

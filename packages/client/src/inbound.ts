@@ -30,6 +30,8 @@ export class Inbound {
   private readonly catchUps = new Map<PurchaseId, number>()
   /** Documents waiting for the pause before their catch-up (a resubscribe, then the refused changes again). */
   private readonly catchingUp = new Set<PurchaseId>()
+  /** Documents whose catch-ups gave up: their error stays (a caughtUp does not clear it) until an acknowledgement. */
+  private readonly gaveUp = new Set<PurchaseId>()
 
   constructor(
     private readonly ctx: ClientContext,
@@ -159,7 +161,10 @@ export class Inbound {
     const d = ctx.docs.get(m.docId)
     if (d === undefined) return
     const ids = new Set<string>(m.ids)
-    if (ids.size > 0) this.catchUps.delete(m.docId)
+    if (ids.size > 0) {
+      this.catchUps.delete(m.docId)
+      if (this.gaveUp.delete(m.docId)) ctx.docErrors.delete(m.docId)
+    }
     const batch = ctx.store.batch()
     const next = this.maybeSynced(this.applyAck(d, batch, ids, m.cursor), ids)
     if (next === d) return
@@ -247,6 +252,7 @@ export class Inbound {
         const tries = (this.catchUps.get(id) ?? 0) + 1
         this.catchUps.set(id, tries)
         if (tries > CATCH_UP_TRIES) {
+          this.gaveUp.add(id)
           ctx.docErrors.set(id, { code, message: `the relay still lacks what ${eventId} depends on after ${CATCH_UP_TRIES} tries (${reason}); the change is kept and is sent again on the next connection`, fatal: false })
           break
         }
@@ -329,7 +335,7 @@ export class Inbound {
     const d = ctx.docs.get(m.docId)
     if (d === undefined) return
     ctx.subs.set(m.docId, true)
-    ctx.docErrors.delete(m.docId)
+    if (!this.gaveUp.has(m.docId)) ctx.docErrors.delete(m.docId)
     // The relay holds more events of the current actor than this device saved (a restored backup, a copied store):
     // stop writing as it before anything is written under a taken id.
     const actor = d.actor ?? ctx.replicaId

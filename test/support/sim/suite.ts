@@ -21,12 +21,19 @@ import { runWorld, worldSeed } from './run.js'
  *   event the device never took in);
  * - 4118596181 on automerge: approvals refused for want of the right left a
  *   dead letter with a change waiting (the simulated person now resumes it,
- *   as the app lets them).
+ *   as the app lets them);
+ * - 226 and 269 (yjs), with two-tab devices restored: a seat took in the
+ *   other seat's copy of the relay's events built on a reused id it held
+ *   with other content, and its reissue re-added their records (226); the
+ *   simulation gave a crashed tab the seat lease of its sibling, started at
+ *   the same moment (269).
  */
-export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly backend?: BackendName }[] = [
+export const REGRESSION_SEEDS: readonly { readonly seed: number; readonly backend?: BackendName; readonly restoreTwoTabs?: boolean }[] = [
   { seed: 41 },
   { seed: 710464963, backend: 'yjs' },
   { seed: 4118596181, backend: 'automerge' },
+  { seed: 226, restoreTwoTabs: true },
+  { seed: 269, restoreTwoTabs: true },
 ]
 
 export function fullStackSuite(backend: BackendName): void {
@@ -37,11 +44,11 @@ export function fullStackSuite(backend: BackendName): void {
     let commands = 0
     let events = 0
     const seeds = [
-      ...REGRESSION_SEEDS.filter((r) => (r.backend ?? planWorld(r.seed).backend) === backend).map((r) => ({ seed: r.seed, backend: r.backend })),
-      ...Array.from({ length: count }, (_, i) => ({ seed: worldSeed(SEED, backend, i), backend })),
+      ...REGRESSION_SEEDS.filter((r) => (r.backend ?? planWorld(r.seed).backend) === backend).map((r) => ({ seed: r.seed, backend: r.backend, restoreTwoTabs: r.restoreTwoTabs })),
+      ...Array.from({ length: count }, (_, i) => ({ seed: worldSeed(SEED, backend, i), backend, restoreTwoTabs: false })),
     ]
     for (const [i, w] of seeds.entries()) {
-      const r = await runWorld(w.seed, w.backend).catch((e: unknown) => {
+      const r = await runWorld(w.seed, w.backend, 1, { restoreTwoTabs: w.restoreTwoTabs === true }).catch((e: unknown) => {
         throw new Error(`world ${i + 1} of ${seeds.length}, after ${((Date.now() - started) / 1000).toFixed(1)} s:\n${(e as Error).message}`)
       })
       steps += r.steps
