@@ -68,7 +68,8 @@ async function absorbDoc(ctx: ClientContext, documents: Documents, other: Client
   // Those are left to the relay, which sends them once this seat has moved its own
   // events to a fresh actor (reissue.ts), and the other seat's unsent ones to that seat.
   const tainted = new Set<string>()
-  const after = new Map<string, number>()
+  // Remembered across passes: the clashing id may have been read in an earlier one.
+  const after = new Map<string, number>(Object.entries(known?.clashed ?? {}))
   for (const [, e] of rows) {
     const held = r.log.get(e.id)
     if (held !== undefined && !sameContent(held, e)) {
@@ -76,7 +77,7 @@ async function absorbDoc(ctx: ClientContext, documents: Documents, other: Client
       after.set(e.actor, Math.min(after.get(e.actor) ?? Infinity, e.seq))
     } else if (held === undefined && (e.seq > (after.get(e.actor) ?? Infinity) || e.deps.some((x) => tainted.has(x)))) tainted.add(e.id)
   }
-  const clash = tainted.size > 0
+  const clash = tainted.size > 0 || after.size > 0
   const incoming = rows.map(([, e]) => e).filter((e) => !r.log.has(e.id) && !tainted.has(e.id))
   const res = r.receiveChecked(incoming)
   const skip = new Set<string>([...res.duplicates, ...res.rejected.map((x) => x.id)])
@@ -102,6 +103,7 @@ async function absorbDoc(ctx: ClientContext, documents: Documents, other: Client
   const cursor = res.rejected.length === 0 && !clash ? Math.max(d.cursor, od.cursor) : d.cursor
   const next: DocRecord = {
     ...d, eventCount: n, cursor, summary: summarize(r), absorbed: { ...d.absorbed, [seat]: od.eventCount },
+    ...(after.size > 0 ? { clashed: Object.fromEntries(after) } : {}),
     ...(slotBase !== undefined && slotBase > 0 ? { slotBase } : {}),
     ...(d.priority === null && od.priority !== null ? { priority: od.priority } : {}),
   }

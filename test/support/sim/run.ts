@@ -13,14 +13,11 @@ export interface RunOptions {
   readonly day?: boolean
   /** Also count the events that raised a conflict needing a person (metrics.ts; costly). */
   readonly measure?: boolean
-  /** Restore devices with two tabs too (a known gap: off in the default worlds, on for regression seeds). */
-  readonly restoreTwoTabs?: boolean
 }
 
 export function replayCommand(seed: number, backend: BackendName | undefined, scale = 1, options: RunOptions = {}): string {
-  const env = options.restoreTwoTabs === true ? 'SIM_RESTORE_TWO_TABS=1 ' : ''
   const flags = [backend === undefined ? '' : ` --backend ${backend}`, scale === 1 ? '' : ` --scale ${scale}`, options.day === true ? ' --day' : ''].join('')
-  return `${env}node scripts/sim.mjs --seed ${seed}${flags}`
+  return `node scripts/sim.mjs --seed ${seed}${flags}`
 }
 
 export class SimulationFailed extends Error {
@@ -32,7 +29,7 @@ export class SimulationFailed extends Error {
 
 export async function runWorld(seed: number, backend?: BackendName, scale = 1, options: RunOptions = {}): Promise<WorldResult> {
   const plan = options.day === true ? planDay(seed, backend) : planWorld(seed, backend, scale)
-  const world = new World(plan, options.measure === true, options.restoreTwoTabs === true)
+  const world = new World(plan, options.measure === true)
   const rejections: unknown[] = []
   const onRejection = (e: unknown) => rejections.push(e)
   process.on('unhandledRejection', onRejection)

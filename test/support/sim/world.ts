@@ -427,7 +427,7 @@ export class World {
   /** What the success metrics are computed from. */
   readonly stats: WorldStats = { saved: 0, storedAsSaved: 0, stored: 0, refused: 0, conflictEvents: 0, highPriorityAckMs: [], highPriorityInterrupted: 0 }
 
-  constructor(readonly plan: WorldPlan, private readonly measure = false, private readonly restoreTwoTabs = false) {
+  constructor(readonly plan: WorldPlan, private readonly measure = false) {
     this.sched = new VirtualScheduler(EPOCH, plan.seed)
     // A world runs a few hundred timers per virtual minute; a process re-sending or retrying without a pause runs
     // thousands per virtual second and would keep the suite busy for minutes: it fails at once, naming the busiest.
@@ -643,13 +643,8 @@ export class World {
         }, at())
       }
     }
-    // Known bug, not yet fixed: a device with two tabs on one store, restored from an older copy, can still
-    // end with a tab refused for another seat's reused ids or lacking the relay's events under them (seeds
-    // 1532572152/yjs, 724689030/automerge; see the issue-15 note). Until then the default worlds restore
-    // single-tab devices only; SIM_RESTORE_TWO_TABS=1 (or the option, for the regression seeds) restores any.
-    const restorable = this.devices.filter((d) => d.tabs.length === 1 || this.restoreTwoTabs || process.env.SIM_RESTORE_TWO_TABS === '1')
-    if (p.faults.restores && restorable.length > 0) {
-      const device = restorable[Math.floor(c.random() * restorable.length)]!
+    if (p.faults.restores) {
+      const device = this.devices[Math.floor(c.random() * this.devices.length)]!
       const t1 = at()
       later(() => {
         device.backup = device.copyStore()

@@ -104,6 +104,12 @@ export interface DocRecord {
   readonly reissued?: { readonly at: string; readonly reason: string; readonly dropped: readonly EventId[]; readonly as: EventId | null; readonly actor: ReplicaId }
   /** Per other seat of the store (its number), how many of its event keys were carried into this one (absorb.ts). */
   readonly absorbed?: Readonly<Record<string, number>>
+  /**
+   * Per actor, the lowest seq under which another seat of this store held other
+   * content than this one (a restored copy): that seat's later events of the actor
+   * are not taken in, and its cursor is not adopted (absorb.ts).
+   */
+  readonly clashed?: Readonly<Record<string, number>>
 }
 
 export interface OutboxEntry {
