@@ -167,6 +167,8 @@ interface Proxy {
   readonly url: string
   /** Pushes the client sent through the proxy. */
   pushes: number
+  /** Documents the client subscribed to through the proxy, in order. */
+  readonly subscribed: readonly string[]
   close(): Promise<void>
 }
 
@@ -178,12 +180,13 @@ interface Proxy {
 async function proxy(o: { rename?: string; lacking?: boolean }): Promise<Proxy> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await new Promise<void>((resolve) => server.once('listening', () => resolve()))
-  const state = { pushes: 0 }
+  const state = { pushes: 0, subscribed: [] as string[] }
   server.on('connection', (down, req) => {
     const up = new WebSocket(relay.url.replace(/\/sync$/, req.url ?? '/sync'))
     const early: Buffer[] = []
     down.on('message', (b: Buffer) => {
       const m = decodeClientMessage(new Uint8Array(b))
+      if (m.t === 'subscribe') state.subscribed.push(m.docId)
       if (m.t === 'push') {
         state.pushes++
         if (o.lacking === true) {
@@ -211,6 +214,7 @@ async function proxy(o: { rename?: string; lacking?: boolean }): Promise<Proxy> 
     get pushes() {
       return state.pushes
     },
+    subscribed: state.subscribed,
     close: () => new Promise<void>((resolve) => {
       for (const c of server.clients) c.terminate()
       server.close(() => resolve())
@@ -261,7 +265,11 @@ test('a push whose events the relay cannot place (UNKNOWN_EVENT each): one catch
     await waitFor('the catch-ups to give up', () => /still lacks/.test(ben.explain(id)), () => `${lacking.pushes} pushes; ${ben.explain(id)}`)
     const pushes = lacking.pushes
     assert.ok(pushes >= 2 && pushes <= 6, `the first push and one per catch-up, not one per refusal: ${pushes} pushes`)
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // A marker: opening another purchase runs after every refusal already received (the client's queue) and its
+    // subscribe leaves on the same socket after anything those refusals made the client send.
+    const marker = `REF-${SEED}-marker`
+    await ben.open(marker)
+    await waitFor('the marker subscribe at the proxy', () => lacking.subscribed.includes(marker), () => lacking.subscribed.join(', '))
     assert.is(lacking.pushes, pushes, 'nothing is re-sent while the purchase waits for the next connection')
     assert.is(pb.status().pending, 6, 'the changes are kept')
   } finally {

@@ -77,7 +77,8 @@ async function absorbDoc(ctx: ClientContext, documents: Documents, other: Client
       after.set(e.actor, Math.min(after.get(e.actor) ?? Infinity, e.seq))
     } else if (held === undefined && (e.seq > (after.get(e.actor) ?? Infinity) || e.deps.some((x) => tainted.has(x)))) tainted.add(e.id)
   }
-  const clash = tainted.size > 0 || after.size > 0
+  // Every taint starts from a clash, which `after` keeps.
+  const clash = after.size > 0
   const incoming = rows.map(([, e]) => e).filter((e) => !r.log.has(e.id) && !tainted.has(e.id))
   const res = r.receiveChecked(incoming)
   const skip = new Set<string>([...res.duplicates, ...res.rejected.map((x) => x.id)])

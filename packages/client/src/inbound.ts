@@ -26,7 +26,7 @@ function differs(held: EventEnvelope | undefined, e: EventEnvelope): boolean {
 }
 
 export class Inbound {
-  /** Per document, how many times in a row the relay lacked a dependency of a push (reset by caughtUp). */
+  /** Per document, how many catch-ups in a row its pushes needed, the relay lacking a dependency (reset by an acknowledgement). */
   private readonly catchUps = new Map<PurchaseId, number>()
   /** Documents waiting for the pause before their catch-up (a resubscribe, then the refused changes again). */
   private readonly catchingUp = new Set<PurchaseId>()

@@ -554,7 +554,6 @@ export class World {
     return value as T
   }
 
-  /** An ack reaches a device: every event it names must be durable in the store already. */
   /** An acknowledgement may name only events the store already holds durably: checked as the relay sends it. */
   private checkAck(device: string, data: Uint8Array): void {
     const m = decodedServer(data)
