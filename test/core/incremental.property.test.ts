@@ -14,8 +14,9 @@ import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import {
   type CreatePurchaseInput, type PurchaseDerived, type PurchaseReplica, type PurchaseState, type ReplicaId,
-  canonicalJson, derivePurchase, detectConflicts, isConcordError, readPurchase,
+  derivePurchase, detectConflicts, isConcordError, readPurchase,
 } from '@concord/core'
+import { canonicalOf } from '../support/canonical.js'
 import type { Conflict } from '@concord/core'
 import { BACKENDS } from '../support/backends.js'
 import { check, SEED } from '../support/seed.js'
@@ -23,23 +24,15 @@ import { int, newWorld, pick, randomCommand } from '../support/replicas.js'
 
 const RUNS = Number(process.env.INCREMENTAL_RUNS ?? 60)
 
-const plain = (v: unknown): unknown => {
-  if (typeof v === 'bigint') return `${v}n`
-  if (v instanceof Map) return [...v].map(([k, x]) => [k, plain(x)])
-  if (v instanceof Set) return [...v].sort()
-  if (Array.isArray(v)) return v.map(plain)
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
-  return v
-}
 
 /** Everything a reader sees, in a string; Map order included (a from-scratch pass fixes it). */
 function print(state: PurchaseState, derived: PurchaseDerived, conflicts: readonly Conflict[]): string {
   const { registers: _r, clock: _c, ...rest } = state
-  return canonicalJson(plain({
+  return canonicalOf({
     state: rest,
     derived: { ...derived, lifecycle: derived.lifecycle.state },
     conflicts,
-  }) as never)
+  })
 }
 
 function fromScratch(state: PurchaseState): string {

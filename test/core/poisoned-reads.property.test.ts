@@ -22,6 +22,7 @@ import {
   PurchaseReplica as Replica, SET_NAMES, auditTrail, canonicalJson, checkEntry, checkRecord, derivePurchase, detectConflicts,
   encodeHlc, flattenPurchase, hasPurchase, instantFromEpochMs, invalidValues, isConcordError, readPurchase, seededRandom,
 } from '@concord/core'
+import { canonicalOf } from '../support/canonical.js'
 import { BACKENDS } from '../support/backends.js'
 import { SEED, check } from '../support/seed.js'
 import { type Sim, makeReplica, replicaOptions } from '../support/replicas.js'
@@ -246,19 +247,11 @@ function envelope(r: PurchaseReplica, payload: Uint8Array, at: number): EventEnv
 
 // ---------------------------------------------------------------- checks
 
-const plain = (v: unknown): unknown => {
-  if (typeof v === 'bigint') return `${v}n`
-  if (v instanceof Map) return [...v].map(([k, x]) => [k, plain(x)])
-  if (v instanceof Set) return [...v].sort()
-  if (Array.isArray(v)) return v.map(plain)
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
-  return v
-}
 
 /** Everything a reader sees but the raw registers and the clock (which hold the garbage). */
 function print(state: PurchaseState, derived: PurchaseDerived, conflicts: readonly Conflict[]): string {
   const { registers: _r, clock: _c, ...rest } = state
-  return canonicalJson(plain({ state: rest, derived: { ...derived, lifecycle: derived.lifecycle.state }, conflicts }) as never)
+  return canonicalOf({ state: rest, derived: { ...derived, lifecycle: derived.lifecycle.state }, conflicts })
 }
 
 function fromScratch(snap: DocSnapshot): string {
@@ -399,7 +392,7 @@ for (const backend of BACKENDS) {
             const want = expectedReport(p, beforeSnap, snap)
             if (want === undefined) continue
             garbage++
-            assert.ok(report.some((v) => v.part === want.part && v.key === want.key), `${want.part} ${want.key} is reported (${canonicalJson(plain(p) as never).slice(0, 200)})`)
+            assert.ok(report.some((v) => v.part === want.part && v.key === want.key), `${want.part} ${want.key} is reported (${canonicalOf(p).slice(0, 200)})`)
             reported++
           }
           for (const v of report) assert.ok(v.reason.length > 0 && v.reason.length < 400, 'a reason is a short sentence')

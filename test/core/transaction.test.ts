@@ -5,7 +5,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type EventEnvelope, type LineId, type PurchaseReplica, canonicalJson, isConcordError } from '@concord/core'
+import { type EventEnvelope, type LineId, type PurchaseReplica, isConcordError } from '@concord/core'
+import { canonicalOf } from '../support/canonical.js'
 import { BACKENDS } from '../support/backends.js'
 import { SEED } from '../support/seed.js'
 import { makeReplica, newWorld } from '../support/replicas.js'
@@ -27,7 +28,7 @@ function refusal(fn: () => unknown): string {
   throw new Error('expected a refusal')
 }
 
-const stateOf = (r: PurchaseReplica) => canonicalJson(r.state())
+const stateOf = (r: PurchaseReplica) => canonicalOf(r.state())
 
 function confirmedWithLine(r: PurchaseReplica, qty: string): LineId {
   const { lineId } = r.addLine({ product: 'Bolts', qty, price: '2' })
