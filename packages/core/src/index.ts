@@ -42,15 +42,16 @@ export { readPurchase, hasPurchase } from './purchase/read.js'
 export { invalidValues, type InvalidValue } from './purchase/invalid.js'
 export { recordWrites, replayWrites } from './purchase/writes.js'
 export {
-  checkWrite, effectOfWrites, KNOWN_KINDS, type WriteRefusal, type WriteRefusalCode, type WriteAuthor, type WriteCheckContext,
+  checkWrite, effectOfWrites, type WriteRefusal, type WriteRefusalCode, type WriteAuthor, type WriteCheckContext,
 } from './purchase/inspect.js'
 export { BOUNDS, registerSpecOf, checkEntry, checkRecord, RECORD_SCHEMA, TEXTS, type RegisterSpec, type RegisterArea } from './purchase/schema.js'
 export type { UpdateEffect, EffectOp } from './backends/effect.js'
 export { derivePurchase, lineAmount, type PurchaseDerived, type PurchaseTotals, type LineTotals, type FlowStatus } from './purchase/derive.js'
 export { foldLifecycle, allowedActions, nextState, type Lifecycle } from './purchase/lifecycle.js'
 export { keyBetween } from './purchase/sort-key.js'
+export { type EventKind, EVENT_KINDS, isEventKind, priorityOf } from './purchase/event-kinds.js'
 export {
-  PurchaseReplica, priorityOf,
+  PurchaseReplica,
   type ReplicaOptions, type CreatePurchaseInput, type LineInput, type LinePatch, type ChangeListener, type ChangeOrigin,
 } from './purchase/replica.js'
 export { type Conflict, type ConflictKind, type ConflictBranch, type ResolutionOption, type Severity, CONFLICT_KINDS } from './conflicts/types.js'

@@ -15,10 +15,10 @@ import type { EffectOp, UpdateEffect } from '../backends/effect.js'
 import { canonicalJson } from '../json.js'
 import type { Right } from '../protocol/native.js'
 import { decodeHlc } from '../time/hlc.js'
-import { LIFECYCLE_ACTIONS } from './lifecycle.js'
-import { GUARDED_FIELDS, HEADER_FIELDS, type PurchaseSettings } from './model.js'
+import { type Part, eventKindSpec, isEventKind } from './event-kinds.js'
+import type { PurchaseSettings } from './model.js'
 import {
-  INIT_SCHEMA, type RegisterArea, type SchemaContext, TEXTS, checkEntry, checkRecord, isPlainObject, isRecordSet, registerSpecOf, settingsCheck,
+  INIT_SCHEMA, type SchemaContext, TEXTS, checkEntry, checkRecord, isPlainObject, isRecordSet, registerSpecOf, settingsCheck,
 } from './schema.js'
 
 export type WriteRefusalCode = 'SCHEMA_VIOLATION' | 'FORBIDDEN'
@@ -68,36 +68,6 @@ export interface WriteCheckContext {
 }
 
 const DEFAULT_CLOCK_AHEAD_MS = 24 * 3600_000
-
-// ------------------------------------------------------------ kinds -> parts
-
-/** A part of the document an event kind may touch. */
-type Part = RegisterArea | `set:${SetName}` | 'settings' | 'notes'
-
-const LINE_PARTS: readonly Part[] = ['lines', 'set:lines', 'statedTotal']
-
-/** What each event kind may write (besides ticking its own clock). `*` is anything but resolutions and numbering. */
-const KIND_PARTS: ReadonlyMap<string, readonly Part[] | '*'> = new Map<string, readonly Part[] | '*'>([
-  ['purchase.create', ['settings', 'currency', 'supplier', 'header', 'notes']],
-  ...GUARDED_FIELDS.map((f) => [`header.${f}`, [f as Part]] as const),
-  ...HEADER_FIELDS.map((f) => [`header.${f}`, ['header' as Part]] as const),
-  ['lifecycle.hold', ['hold']],
-  ['notes.edit', ['notes']],
-  ['purchase.number', ['number']],
-  ...['add', 'update', 'tax', 'move', 'remove', 'restore'].map((a) => [`line.${a}`, LINE_PARTS] as const),
-  ['receipt.record', ['set:receipts']],
-  ['return.record', ['set:returns']],
-  ['bill.record', ['set:bills']],
-  ['payment.record', ['set:payments']],
-  ['refund.record', ['set:refunds']],
-  ...['receipt', 'return', 'bill', 'payment', 'refund'].map((s) => [`${s}.void`, ['set:voids' as Part]] as const),
-  ...LIFECYCLE_ACTIONS.map((a) => [`lifecycle.${a}`, ['set:transitions' as Part]] as const),
-  ['conflict.resolve', '*'],
-  ['transaction', '*'],
-  ['yjs.update', '*'],
-])
-
-export const KNOWN_KINDS: ReadonlySet<string> = new Set(KIND_PARTS.keys())
 
 // ------------------------------------------------------------------ the check
 
@@ -161,7 +131,7 @@ class WriteChecker {
     if (ctx.authorId !== undefined) {
       for (const a of effect.authors) if (a !== ctx.authorId) forbidden('author', ctx.event.actor, `the update is written by ${a}, not by actor ${ctx.event.actor}`)
     }
-    if (ctx.author !== undefined && !KNOWN_KINDS.has(ctx.event.kind)) schema('kind', ctx.event.kind, `unknown event kind ${JSON.stringify(ctx.event.kind)}`)
+    if (ctx.author !== undefined && !isEventKind(ctx.event.kind)) schema('kind', ctx.event.kind, `unknown event kind ${JSON.stringify(ctx.event.kind)}`)
     for (const op of this.ops) this.op(op)
     if (ctx.author !== undefined) this.kindMatches()
   }
@@ -330,7 +300,7 @@ class WriteChecker {
   /** The kind label must say what the update does. */
   private kindMatches(): void {
     const { kind } = this.ctx.event
-    const allowed = KIND_PARTS.get(kind)!
+    const allowed = isEventKind(kind) ? eventKindSpec(kind).parts : schema('kind', kind, `unknown event kind ${JSON.stringify(kind)}`)
     const resolving = this.parts.has('set:resolutions')
     if (kind === 'conflict.resolve' && !resolving) schema('kind', kind, 'a conflict.resolve event must record a resolution')
     if (resolving && kind !== 'conflict.resolve' && kind !== 'yjs.update') schema('kind', kind, `a ${kind} event may not record a resolution`)

@@ -44,6 +44,7 @@ import { measureInput } from './event-size.js'
 import { recordWrites, replayWrites } from './writes.js'
 import { reissueWrites } from './reissue.js'
 import { checkWrite, effectOfWrites } from './inspect.js'
+import { type EventKind, isEventKind, priorityOf, voidKindOf } from './event-kinds.js'
 import { StagedTransaction } from './transaction.js'
 import { PurchaseView } from './view.js'
 import { type Right, RIGHTS } from '../protocol/native.js'
@@ -114,19 +115,6 @@ export type LinePatch = Partial<Pick<LineInput, 'product' | 'description' | 'qty
 export type ChangeOrigin = 'local' | 'remote'
 export type ChangeListener = (change: { readonly origin: ChangeOrigin; readonly events: readonly EventEnvelope[] }) => void
 
-/** The priority an event deserves on its way to the relay. */
-export function priorityOf(kind: string): Priority {
-  let p = PRIORITY_OF_KIND.get(kind)
-  if (p === undefined) {
-    if (/^(lifecycle\.(approve|confirm|cancel|reject|submit)|payment\.|refund\.|conflict\.)/.test(kind)) p = 'high'
-    else if (/^(notes\.|header\.)/.test(kind)) p = 'low'
-    else p = 'normal'
-    // Kinds are a small fixed vocabulary (every command has one); the bound is for odd callers.
-    if (PRIORITY_OF_KIND.size < 256) PRIORITY_OF_KIND.set(kind, p)
-  }
-  return p
-}
-const PRIORITY_OF_KIND = new Map<string, Priority>()
 
 /** A device checking its own changes holds every right: what it may do is the relay's to decide. */
 const ALL_RIGHTS: ReadonlySet<Right> = new Set(RIGHTS)
@@ -359,7 +347,7 @@ export class PurchaseReplica {
    * change would produce and refuses it if it raises a conflict that was not
    * already open on that subject.
    */
-  private commit(kind: string, write: (w: DocWriter, s: Stamp) => void, { check = true, causal = true } = {}): EventEnvelope {
+  private commit(kind: EventKind, write: (w: DocWriter, s: Stamp) => void, { check = true, causal = true } = {}): EventEnvelope {
     if (this.staging !== undefined) return this.stage(kind, write, { check, causal })
     const seq = this.log.seqOf(this.replica) + 1
     const id = eventIdOf(this.replica, seq)
@@ -382,7 +370,7 @@ export class PurchaseReplica {
    * (purchase/inspect.ts) before anything is applied: a command that would
    * write what the schema refuses is a bug, caught on the device.
    */
-  private checkOwnWrites(kind: string, seq: number, stamp: Stamp, ops: readonly DocWriteOp[]): void {
+  private checkOwnWrites(kind: EventKind, seq: number, stamp: Stamp, ops: readonly DocWriteOp[]): void {
     if (!this.checkWrites) return
     const doc = this.log.doc
     const snapshot = doc.read()
@@ -399,7 +387,7 @@ export class PurchaseReplica {
   }
 
   /** Refuses, before anything is applied, a change whose input alone exceeds the relay's limit (maxEventBytes). */
-  private checkSize(kind: string, ops: readonly DocWriteOp[]): void {
+  private checkSize(kind: EventKind, ops: readonly DocWriteOp[]): void {
     const limit = this.maxEventBytes()
     if (limit === undefined) return
     const size = measureInput(ops)
@@ -409,7 +397,7 @@ export class PurchaseReplica {
   }
 
   /** Wraps a change already applied to the document as this replica's next event. */
-  private recordLocal(kind: string, seq: number, stamp: Stamp, payload: Uint8Array, priority: Priority): EventEnvelope {
+  private recordLocal(kind: EventKind, seq: number, stamp: Stamp, payload: Uint8Array, priority: Priority): EventEnvelope {
     // Built in place rather than by spreading (this runs per keystroke); same key order as before.
     const meta: { at: Stamp['at']; user?: string; device?: string; priority?: Priority } = { at: stamp.at }
     const user = this.userOf()
@@ -439,7 +427,8 @@ export class PurchaseReplica {
     const probe = recordWrites((w) => reissueWrites(from, base, dropped, w, this.stamp(eventIdOf(this.replica, this.log.seqOf(this.replica) + 1))))
     if (probe.length === 0) return undefined
     // The label must say what the writes do: a resolution only under conflict.resolve, anything else under transaction.
-    const kind = kinds.length === 1 && kinds[0] !== 'yjs.update' ? kinds[0]! : kinds.includes('conflict.resolve') ? 'conflict.resolve' : 'transaction'
+    const only = kinds.length === 1 ? kinds[0]! : undefined
+    const kind: EventKind = only !== undefined && isEventKind(only) && only !== 'yjs.update' ? only : kinds.includes('conflict.resolve') ? 'conflict.resolve' : 'transaction'
     return this.commit(kind, (w, s) => reissueWrites(from, base, dropped, w, s), { check: false })
   }
 
@@ -488,7 +477,7 @@ export class PurchaseReplica {
   }
 
   /** Inside a transaction: records the command's writes instead of changing the document. */
-  private stage(kind: string, write: (w: DocWriter, s: Stamp) => void, opts: { check: boolean; causal: boolean }): EventEnvelope {
+  private stage(kind: EventKind, write: (w: DocWriter, s: Stamp) => void, opts: { check: boolean; causal: boolean }): EventEnvelope {
     const t = this.staging!
     t.add(kind, priorityOf(kind), (w) => write(w, t.stamp), opts)
     // The event does not exist yet: callers inside a transaction get a placeholder of the one to come.
@@ -788,7 +777,7 @@ export class PurchaseReplica {
     return businessDateOf(instantFromEpochMs(this.now()), this.state().settings.timeZone)
   }
 
-  private record(set: 'receipts' | 'returns' | 'bills' | 'payments' | 'refunds', kind: string, fields: Record<string, Json>): { event: EventEnvelope; id: RecordId } {
+  private record(set: VoidableSet, kind: EventKind, fields: Record<string, Json>): { event: EventEnvelope; id: RecordId } {
     const id = parseRecordId(this.newId())
     const event = this.commit(kind, (w, s) => w.addRecord(set, id, { id, ...fields, ...s } as unknown as Json))
     return { event, id }
@@ -858,7 +847,7 @@ export class PurchaseReplica {
     if (this.derived().voided.has(target)) refuse(`${target} is already void`)
     const id = parseRecordId(this.newId())
     const why = input.text('reason', reason, { required: true })
-    const event = this.commit(`${set.replace(/s$/, '')}.void`, (w, s) => w.addRecord('voids', id, { id, set, target, reason: why, ...s } as unknown as Json))
+    const event = this.commit(voidKindOf(set), (w, s) => w.addRecord('voids', id, { id, set, target, reason: why, ...s } as unknown as Json))
     return { event, id }
   }
 

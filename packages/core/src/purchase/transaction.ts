@@ -15,6 +15,7 @@ import type { DocSnapshot, DocWriteOp, DocWriter } from '../backends/backend.js'
 import { overlaySnapshot } from '../backends/overlay.js'
 import type { Priority } from '../log/envelope.js'
 import type { Stamp } from './model.js'
+import type { EventKind } from './event-kinds.js'
 import { replayWrites } from './writes.js'
 
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2 }
@@ -27,7 +28,7 @@ export class StagedTransaction {
   private staged: DocSnapshot
   private stagedOps = 0
   /** Kinds of the commands, in order; the event's kind derives from them. */
-  readonly kinds: string[] = []
+  readonly kinds: EventKind[] = []
   /** Whether any command asked for the invariant check / the document clock. */
   check = false
   causal = false
@@ -62,7 +63,7 @@ export class StagedTransaction {
   }
 
   /** Records one command: its writes, and what its event needs. */
-  add(kind: string, priority: Priority, write: (w: DocWriter) => void, opts: { readonly check: boolean; readonly causal: boolean }): void {
+  add(kind: EventKind, priority: Priority, write: (w: DocWriter) => void, opts: { readonly check: boolean; readonly causal: boolean }): void {
     const mark = this.ops.length
     const lengths = new Map(this.textLengths)
     try {
