@@ -118,6 +118,41 @@ for (const backend of BACKENDS) {
     assert.equal(last.changes.map((c) => [c.field, c.from, c.to]), [[`lines.${lineId}.qty`, '3', '7']])
     assert.throws(() => a.stateAt({ event: 'zz.9' as never }), (e: unknown) => isConcordError(e, 'UNKNOWN_EVENT'))
   })
+  test(`[${backend.name}] a replica opened from a snapshot rebuilds the past after it, and names the past before it HISTORY_TRUNCATED`, () => {
+    const { sim, a } = world(backend)
+    const { lineId } = a.addLine({ product: 'Widget', qty: '2', price: '10' })
+    const folded = a.updateLine(lineId, { qty: '3' })
+    const snap = a.log.snapshot()
+    // After the snapshot: one change that saw it, and one from a peer that had not.
+    const b = makeReplica(sim, backend, 1, a.log.events().slice(0, 2))
+    const seen = a.updateLine(lineId, { price: '12' })
+    sim.time += 60_000
+    const beside = b.updateLine(lineId, { product: 'Bolt' })
+    a.receive([beside])
+    const tail = a.log.events().slice(3)
+    const r = Replica.fromSnapshot(replicaOptions(sim, backend, 0), snap, tail)
+    const full = a
+
+    assert.equal(r.stateAt({ event: seen.id }).lines, full.stateAt({ event: seen.id }).lines, 'after the snapshot: as the full log says')
+    assert.is(r.stateAt({ event: seen.id }).lines[0]!.price.amount, '12')
+    assert.is(r.stateAt({ hlc: seen.hlc }).lines[0]!.product, 'Widget')
+    const truncated = (fn: () => unknown, what: string) => assert.throws(fn, (e: unknown) => isConcordError(e, 'HISTORY_TRUNCATED'), what)
+    truncated(() => r.stateAt({ event: folded.id }), 'an event folded into the snapshot')
+    // The peer's change did not see the snapshot's last event: its past is not "snapshot + tail".
+    truncated(() => r.stateAt({ event: beside.id }), 'a change beside the snapshot')
+    truncated(() => r.log.pastEvents({ clock: { [b.replica]: beside.seq } }), 'a clock that does not cover the snapshot')
+    assert.equal(r.log.pastEvents({ clock: Object.fromEntries(r.log.versionVector()) }).map((e) => e.id), tail.map((e) => e.id))
+    assert.throws(() => r.stateAt({ event: 'zz.9' as never }), (e: unknown) => isConcordError(e, 'UNKNOWN_EVENT'))
+
+    // History: the entries after the snapshot, each with its fields, as the full log lists them.
+    const h = r.history()
+    assert.equal(h.map((e) => e.event), tail.map((e) => e.id))
+    const fullTail = full.history().slice(-tail.length)
+    assert.equal(h.map((e) => e.changes), fullTail.map((e) => e.changes))
+    assert.ok(h.every((e) => e.changes.length > 0), 'every change has its fields')
+    assert.equal(r.historyBase, snap.clock)
+    assert.is(full.historyBase, undefined)
+  })
 }
 
 test.run()

@@ -34,6 +34,8 @@ export type ErrorCode =
   /** One event id, two contents (eventHash): never a duplicate, refused by every log and store. */
   | 'ID_CONFLICT'
   | 'UNKNOWN_EVENT'
+  /** A point in history before the snapshot a copy started from: that copy does not hold it event by event. */
+  | 'HISTORY_TRUNCATED'
   // wire protocol
   | 'MALFORMED_FRAME'
   | 'UNKNOWN_MESSAGE_TYPE'

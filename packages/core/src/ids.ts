@@ -49,6 +49,14 @@ export function splitEventId(id: EventId): { replica: ReplicaId; seq: number } {
   return { replica: id.slice(0, dot) as ReplicaId, seq: Number(id.slice(dot + 1)) }
 }
 
+/** True when an author whose clock was `vv` had seen event `ev` (every author's events are a prefix 1..n). */
+export function covers(vv: Readonly<Record<string, number>> | ReadonlyMap<string, number>, ev: EventId): boolean {
+  const { replica, seq } = splitEventId(ev)
+  // Own keys only: a replica named `constructor` must not read Object's.
+  const n = vv instanceof Map ? vv.get(replica) : Object.hasOwn(vv, replica) ? (vv as Readonly<Record<string, number>>)[replica] : undefined
+  return (n ?? 0) >= seq
+}
+
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 
 /** Source of randomness, injected so that tests and simulations replay. */

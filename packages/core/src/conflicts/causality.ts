@@ -1,15 +1,7 @@
 /** Happened-before on document state: a record's version vector says which events its author had seen. */
-import { type EventId, splitEventId } from '../ids.js'
+import { type EventId, covers } from '../ids.js'
 import { clockProblem } from '../purchase/invalid.js'
 import type { StoredClock } from '../purchase/model.js'
-
-/** True when an author whose clock was `vv` had seen event `ev`. */
-export function covers(vv: StoredClock | ReadonlyMap<string, number>, ev: EventId): boolean {
-  const { replica, seq } = splitEventId(ev)
-  // Own keys only: a replica named `constructor` must not read Object's.
-  const n = vv instanceof Map ? vv.get(replica) : Object.hasOwn(vv, replica) ? (vv as StoredClock)[replica] : undefined
-  return (n ?? 0) >= seq
-}
 
 /** Neither saw the other. */
 export function concurrent(a: { ev: EventId; vv: StoredClock }, b: { ev: EventId; vv: StoredClock }): boolean {

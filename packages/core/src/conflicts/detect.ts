@@ -10,7 +10,7 @@
  */
 import type { RegisterEntry } from '../backends/backend.js'
 import { hashText } from '../hash.js'
-import { type ConflictId, type EventId, type LineId, splitEventId } from '../ids.js'
+import { type ConflictId, type EventId, type LineId, covers, splitEventId } from '../ids.js'
 import { canonicalJson } from '../json.js'
 import { type Decimal, addDecimal, compareDecimal, isZeroDecimal, mulDecimal, subDecimal } from '../money/decimal.js'
 import { formatMinor, parseMinor } from '../money/amount.js'
@@ -21,7 +21,7 @@ import type { PurchaseLine, PurchaseState, ResolutionRecord, Stamp, StoredClock,
 import { GUARDED_FIELDS } from '../purchase/model.js'
 import { linePositions } from '../purchase/read.js'
 import { PatchedMap } from '../backends/patched-map.js'
-import { concurrent, covers } from './causality.js'
+import { concurrent } from './causality.js'
 import type { Conflict, ConflictBranch, ConflictKind, ResolutionOption, Severity } from './types.js'
 
 export const SEVERITY: Readonly<Record<ConflictKind, Severity>> = {

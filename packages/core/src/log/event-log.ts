@@ -11,7 +11,7 @@
  */
 import type { CrdtBackend, CrdtDoc } from '../backends/backend.js'
 import { ConcordError, isConcordError } from '../errors.js'
-import { type EventId, type PurchaseId, type ReplicaId, eventIdOf } from '../ids.js'
+import { type EventId, type PurchaseId, type ReplicaId, covers, eventIdOf } from '../ids.js'
 import { type EventEnvelope, validateEnvelope } from './envelope.js'
 import { sameContent } from './event-hash.js'
 import { compareHlc } from '../time/hlc.js'
@@ -55,12 +55,18 @@ export class EventLog {
   private readonly clock = new Map<ReplicaId, number>()
   private readonly headSet = new Set<EventId>()
   private readonly pendingById = new Map<EventId, EventEnvelope>()
+  /**
+   * The snapshot this log was restored from. Its events are folded into it,
+   * not held one by one: the past before it can only be read as a whole.
+   */
+  readonly base: LogSnapshot | undefined
 
-  private constructor(options: EventLogOptions, doc: CrdtDoc) {
+  private constructor(options: EventLogOptions, doc: CrdtDoc, base?: LogSnapshot) {
     this.backend = options.backend
     this.docId = options.docId
     this.replica = options.replica
     this.doc = doc
+    this.base = base
   }
 
   static create(options: EventLogOptions): EventLog {
@@ -72,7 +78,7 @@ export class EventLog {
     if (snapshot.docId !== options.docId) {
       throw new ConcordError('CORRUPT_SNAPSHOT', `snapshot is of ${snapshot.docId}, not ${options.docId}`)
     }
-    const log = new EventLog(options, options.backend.load(snapshot.doc, options.replica))
+    const log = new EventLog(options, options.backend.load(snapshot.doc, options.replica), snapshot)
     for (const [actor, n] of Object.entries(snapshot.clock)) log.clock.set(actor as ReplicaId, n)
     for (const h of snapshot.heads) log.headSet.add(h)
     if (tail.length > 0) log.append(tail)
@@ -247,6 +253,38 @@ export class EventLog {
     }
   }
 
+  /**
+   * The events of a point in the past that this log holds one by one: of an
+   * event (it and everything it depended on), of a time (every event stamped
+   * at or before it), or of a version vector (every event it covers). With
+   * `docOf` they rebuild the document as it was. A past that does not
+   * contain every event folded into the base snapshot cannot be rebuilt
+   * here: HISTORY_TRUNCATED (the relay's admin history reads it from the
+   * store's older snapshots).
+   */
+  pastEvents(at: PastPoint): EventEnvelope[] {
+    const base = this.base
+    if ('event' in at && !this.byId.has(at.event) && this.has(at.event)) {
+      throw new ConcordError('HISTORY_TRUNCATED', `${at.event} is folded into the snapshot this copy started from`, { event: at.event })
+    }
+    const past = 'clock' in at ? closure(this.applied, this.applied.filter((e) => covers(at.clock, e.id)).map((e) => e.id)) : eventsUpTo(this.applied, at)
+    if (base === undefined || base.heads.length === 0) return past
+    const complete = 'clock' in at
+      ? Object.entries(base.clock).every(([actor, n]) => n === 0 || covers(at.clock, eventIdOf(actor as ReplicaId, n)))
+      : base.heads.every((h) => past.some((e) => e.deps.includes(h) || (e.seq > 1 && eventIdOf(e.actor, e.seq - 1) === h)))
+    if (!complete) {
+      throw new ConcordError('HISTORY_TRUNCATED', 'that point lies before the snapshot this copy started from, or beside it', { clock: base.clock })
+    }
+    return past
+  }
+
+  /** A new document holding the base snapshot (if any) and then `past` (from pastEvents). */
+  docOf(replica: ReplicaId, past: readonly EventEnvelope[]): CrdtDoc {
+    const doc = this.base === undefined ? this.backend.create(replica) : this.backend.load(this.base.doc, replica)
+    if (past.length > 0) doc.applyBatch(past.map((e) => e.payload))
+    return doc
+  }
+
   /** The version vector of applied events. */
   versionVector(): ReadonlyMap<ReplicaId, number> {
     return this.clock
@@ -271,9 +309,18 @@ export function replay(backend: CrdtBackend, replica: ReplicaId, events: readonl
  */
 export function eventsUpTo(events: readonly EventEnvelope[], until: { readonly event: EventId } | { readonly hlc: string }): EventEnvelope[] {
   if ('hlc' in until) return events.filter((e) => e.hlc <= until.hlc)
+  if (!events.some((e) => e.id === until.event)) throw new ConcordError('UNKNOWN_EVENT', `no event ${until.event} in this history`)
+  return closure(events, [until.event])
+}
+
+/** A point in the past, for EventLog.pastEvents. */
+export type PastPoint = { readonly event: EventId } | { readonly hlc: string } | { readonly clock: Readonly<Record<string, number>> }
+
+/** `from` and everything they depended on, among `events`, in the order of `events`. */
+function closure(events: readonly EventEnvelope[], from: readonly EventId[]): EventEnvelope[] {
   const byId = new Map(events.map((e) => [e.id, e]))
   const keep = new Set<EventId>()
-  const stack: EventId[] = [until.event]
+  const stack: EventId[] = [...from]
   while (stack.length > 0) {
     const id = stack.pop()!
     if (keep.has(id)) continue
@@ -283,6 +330,5 @@ export function eventsUpTo(events: readonly EventEnvelope[], until: { readonly e
     stack.push(...e.deps)
     if (e.seq > 1) stack.push(eventIdOf(e.actor, e.seq - 1))
   }
-  if (!byId.has(until.event)) throw new ConcordError('UNKNOWN_EVENT', `no event ${until.event} in this history`)
   return events.filter((e) => keep.has(e.id))
 }

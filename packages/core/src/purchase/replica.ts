@@ -24,9 +24,9 @@ import { type Decimal, compareDecimal, subDecimal } from '../money/decimal.js'
 import type { RoundingPolicy } from '../money/rounding.js'
 import { HybridLogicalClock } from '../time/hlc.js'
 import { type IsoDate, businessDateOf, instantFromEpochMs, parseIsoDate, parseTimeZone } from '../time/dates.js'
-import { type AppendResult, EventLog, type LogSnapshot, eventsUpTo, replay } from '../log/event-log.js'
+import { type AppendResult, EventLog, type LogSnapshot } from '../log/event-log.js'
 import type { EventEnvelope, Priority } from '../log/envelope.js'
-import { clockToRecord, covers } from '../conflicts/causality.js'
+import { clockToRecord } from '../conflicts/causality.js'
 import { detectViolations } from '../conflicts/detect.js'
 import { RESOLVERS } from '../conflicts/resolve.js'
 import type { Conflict } from '../conflicts/types.js'
@@ -38,7 +38,7 @@ import {
   type TaxMode, type TaxSnapshot, type TransitionAction, type VoidableSet, HEADER_FIELDS, keys,
 } from './model.js'
 import { hasPurchase, lwwValue, readPurchase } from './read.js'
-import { type AuditEntry, auditTrail } from './audit.js'
+import { type AuditEntry, auditTrailFrom } from './audit.js'
 import { keyBetween } from './sort-key.js'
 import { measureInput } from './event-size.js'
 import { recordWrites, replayWrites } from './writes.js'
@@ -226,13 +226,14 @@ export class PurchaseReplica {
 
   /**
    * The purchase as it was: after an event (and everything it depended on),
-   * or at a moment (every event stamped at or before an HLC). Replays the
-   * events this replica holds.
+   * or at a moment (every event stamped at or before an HLC). Rebuilt from the
+   * events this replica holds, after the snapshot it started from if any: a
+   * point before that snapshot is HISTORY_TRUNCATED.
    */
   stateAt(at: { readonly event: EventId } | { readonly hlc: string }): PurchaseState {
-    const past = eventsUpTo(this.log.events(), at)
+    const past = this.log.pastEvents(at)
     // A backend with its own history (Automerge's view by heads) answers without a replay.
-    const doc = this.log.doc.viewAt?.(past.map((e) => e.payload)) ?? replay(this.log.backend, `${this.replica}-h` as ReplicaId, past)
+    const doc = (this.log.base === undefined ? this.log.doc.viewAt?.(past.map((e) => e.payload)) : undefined) ?? this.log.docOf(`${this.replica}-h` as ReplicaId, past)
     try {
       return readPurchase(doc.read())
     } finally {
@@ -240,9 +241,24 @@ export class PurchaseReplica {
     }
   }
 
-  /** Who changed which field, when, from which device: one entry per event, oldest first. */
+  /**
+   * Who changed which field, when, from which device: one entry per event,
+   * oldest first. On a replica opened from a snapshot, the entries start
+   * after it (`historyBase` says which events it folds).
+   */
   history(): AuditEntry[] {
-    return auditTrail(this.log.backend, this.log.events())
+    const doc = this.log.docOf('audit' as ReplicaId, [])
+    try {
+      return auditTrailFrom(doc, this.log.events())
+    } finally {
+      doc.destroy()
+    }
+  }
+
+  /** The events folded into the snapshot this replica started from (per author, how many), which `history` does not list; undefined when it holds every event. */
+  get historyBase(): Readonly<Record<string, number>> | undefined {
+    const clock = this.log.base?.clock
+    return clock === undefined || Object.keys(clock).length === 0 ? undefined : clock
   }
 
   onChange(listener: ChangeListener): () => void {
@@ -934,27 +950,14 @@ export class PurchaseReplica {
     } as unknown as Json)
   }
 
-  /** A register's LWW value as an author with clock `vv` saw it, replayed from the events this replica holds. */
+  /** A register's LWW value as an author with clock `vv` saw it, rebuilt from the events this replica holds. */
   private valueAsOf(key: string, vv: Record<string, number>): Json | undefined {
-    const events = this.log.events()
-    const byId = new Map(events.map((e) => [e.id, e]))
-    const keep = new Set<EventId>()
-    const stack = events.filter((e) => covers(vv, e.id)).map((e) => e.id)
-    while (stack.length > 0) {
-      const id = stack.pop()!
-      if (keep.has(id)) continue
-      const e = byId.get(id)
-      if (e === undefined) continue
-      keep.add(id)
-      stack.push(...e.deps)
-      if (e.seq > 1) stack.push(eventIdOf(e.actor, e.seq - 1))
-    }
-    const doc = this.log.backend.create(`${this.replica}-h` as ReplicaId)
+    const doc = this.log.docOf(`${this.replica}-h` as ReplicaId, this.log.pastEvents({ clock: vv }))
     try {
-      doc.applyBatch(events.filter((e) => keep.has(e.id)).map((e) => e.payload))
       return lwwValue(doc.read().registers.get(key))
     } finally {
       doc.destroy()
     }
   }
+
 }
