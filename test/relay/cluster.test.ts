@@ -96,8 +96,9 @@ async function killRedis(child: ChildProcess): Promise<void> {
   await exited
 }
 
+/** The URL of a private redis-server (or a proxy) on this machine. */
 function redisUrl(port: number): string {
-  return redisUrl(port)
+  return `redis://127.0.0.1:${port}`
 }
 
 /** One redis-cli command against the Redis at `url`; its output (raw: one value per line). */
