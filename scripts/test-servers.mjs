@@ -104,8 +104,9 @@ function missingPackages(pgUp) {
 
 function install(packages) {
   if (process.getuid?.() !== 0 || !onPath('apt-get')) {
-    log(`the tests need ${packages.join(' and ')} (Debian: \`sudo apt-get install -y ${packages.join(' ')}\`),` +
-      ` or running servers named by ${PG_ENV}=postgres://... and ${REDIS_ENV}=redis://...`)
+    const alternative = packages.includes('postgresql') ? `, or name a running Postgres in ${PG_ENV}=postgres://...` : ''
+    log(`the tests need ${packages.join(' and ')} (Debian: \`sudo apt-get install -y ${packages.join(' ')}\`)${alternative};` +
+      ' the cluster suite starts its own redis-server and reads streams with redis-cli, so Redis\'s binaries are needed even with a running Redis')
     process.exit(1)
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
@@ -141,11 +142,17 @@ function spawnAs(user, cmd, cmdArgs, options) {
   return spawn('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', cmd, ...cmdArgs], options)
 }
 
-function execAs(user, cmd, cmdArgs, logFile) {
+/** Runs `cmd` to its end, its output appended to `logFile`. Asynchronous, so that a signal
+ *  meanwhile is handled: the child is listed with the servers, to be stopped with them. */
+async function runAs(user, cmd, cmdArgs, logFile) {
   const out = openSync(logFile, 'a')
-  const [file, fileArgs] = user === undefined ? [cmd, cmdArgs] : ['setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', cmd, ...cmdArgs]]
-  const r = spawnSync(file, fileArgs, { stdio: ['ignore', out, out] })
-  if (r.status !== 0) throw new Error(`${cmd} failed (exit ${r.status}):\n${readFileSync(logFile, 'utf8')}`)
+  const child = spawnAs(user, cmd, cmdArgs, { stdio: ['ignore', out, out], detached: true })
+  started.push({ name: cmd, child })
+  const code = await new Promise((done) => {
+    child.on('error', (e) => done(e.message))
+    child.on('exit', (c, signal) => done(c ?? signal))
+  })
+  if (code !== 0) throw new Error(`${cmd} failed (${code}):\n${readFileSync(logFile, 'utf8')}`)
 }
 
 // initdb and postgres refuse to run as root. As root, they run as the `postgres` user
@@ -171,7 +178,7 @@ async function startPostgres() {
   mkdirSync(dir)
   if (user !== undefined) chownSync(dir, user.uid, user.gid)
   const logFile = join(workDir, 'postgres.log')
-  execAs(user, exe('initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], logFile)
+  await runAs(user, exe('initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], logFile)
   const port = await freePort()
   const out = openSync(logFile, 'a')
   // Durability settings off: a throwaway server for tests only.
@@ -264,6 +271,7 @@ try {
   })
   await shutDown(code)
 } catch (e) {
-  log(e.stack ?? String(e))
+  // Once a signal is stopping everything, a server's start failing is its consequence.
+  if (!stopping) log(e.stack ?? String(e))
   await shutDown(1)
 }
