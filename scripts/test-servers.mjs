@@ -8,7 +8,7 @@
 // stopped and their directory removed when the command ends, fails or is interrupted; the
 // command's exit code is this script's.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { accessSync, chownSync, chmodSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createConnection, createServer } from 'node:net'
 import { constants, tmpdir } from 'node:os'
@@ -29,8 +29,17 @@ function log(msg) {
   console.error(`test-servers: ${msg}`)
 }
 
+function executable(file) {
+  try {
+    accessSync(file, fsConstants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
 function onPath(cmd) {
-  return (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && existsSync(join(d, cmd)))
+  return (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && executable(join(d, cmd)))
 }
 
 /** True when `url` accepts a connection and runs a query. */
@@ -88,7 +97,7 @@ function postgresBinDir() {
   const base = '/usr/lib/postgresql'
   if (!existsSync(base)) return undefined
   const versions = readdirSync(base)
-    .filter((v) => existsSync(join(base, v, 'bin/initdb')))
+    .filter((v) => executable(join(base, v, 'bin/initdb')) && executable(join(base, v, 'bin/postgres')))
     .sort((a, b) => Number(b) - Number(a))
   return versions.length > 0 ? join(base, versions[0], 'bin') : undefined
 }
@@ -251,6 +260,8 @@ try {
   const missing = missingPackages(pgUp)
   if (missing.length > 0) {
     install(missing)
+    const still = missingPackages(pgUp)
+    if (still.length > 0) throw new Error(`after apt-get install, the binaries of ${still.join(' and ')} are still not found (PATH, /usr/lib/postgresql/*/bin)`)
     // A package may start its own server on install: use it when it answers.
     ;[pgUp, redisUp] = await Promise.all([pgAnswers(urls.pg), redisAnswers(urls.redis)])
   }
