@@ -2,7 +2,8 @@
 //   node scripts/bootstrap.mjs start   (npm run quickstart)  relay + web app on embedded SQLite
 //   node scripts/bootstrap.mjs test    (npm run check)       everything `pnpm test` runs
 // It installs pnpm (from the npm registry) when missing, the workspace dependencies, and for
-// `test` Debian's Chromium for the browser tests (apt-get, when running as root).
+// `test` Debian's Chromium for the browser tests (apt-get, when running as root); `test` runs
+// through scripts/test-servers.mjs, which starts private Postgres and Redis servers when none answer.
 import { execSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -49,4 +50,5 @@ if (what === 'test' && !existsSync('/usr/bin/chromium')) {
     process.exit(1)
   }
 }
-run('pnpm', [what, ...process.argv.slice(3)])
+if (what === 'test') run(process.execPath, ['scripts/test-servers.mjs', '--', 'pnpm', 'test', ...process.argv.slice(3)])
+else run('pnpm', [what, ...process.argv.slice(3)])

@@ -2,7 +2,7 @@
  * Cluster mode: several relay processes on one Postgres schema, with notices
  * on a Redis stream for cross-relay fan-out (packages/relay/src/cluster.ts).
  *
- * 1. Two relays on the machine's Redis: a native client on each edits one
+ * 1. Two relays on the shared test Redis: a native client on each edits one
  *    purchase and they converge; a y-websocket provider on B sees A's edits.
  * 2. Fault: two relays on a private redis-server that is SIGKILLed mid-run.
  *    A keeps acknowledging; once Redis is back on the same port, B's client
@@ -31,11 +31,11 @@ import { signToken } from '@concord/relay'
 import { NativeTestClient, waitFor } from '../support/native-test-client.js'
 import { type RelayProcess, TEST_SECRET, runRelayCli, startRelayProcess, tempDir } from '../support/relay-process.js'
 import { SEED } from '../support/seed.js'
+import { TEST_PG_URL, TEST_REDIS_ADDRESS, TEST_REDIS_URL } from '../support/servers.js'
 import { TcpProxy } from '../support/tcp-proxy.js'
 
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
 const SCHEMA = `relay_cluster_${process.pid}`
-const pool = new pg.Pool({ connectionString: PG_URL, max: 1 })
+const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 })
 const relays: RelayProcess[] = []
 const redisServers = new Set<ChildProcess>()
 const providers: WebsocketProvider[] = []
@@ -51,7 +51,7 @@ function view(r: PurchaseReplica): string {
 }
 
 function clusterArgs(redisUrl: string, prefix: string, schema = SCHEMA): string[] {
-  return ['--store', 'postgres', '--postgres-url', PG_URL, '--postgres-schema', schema, '--redis-url', redisUrl, '--redis-prefix', prefix, '--idle-unload-ms', '600000']
+  return ['--store', 'postgres', '--postgres-url', TEST_PG_URL, '--postgres-schema', schema, '--redis-url', redisUrl, '--redis-prefix', prefix, '--idle-unload-ms', '600000']
 }
 
 async function startRelay(args: string[]): Promise<RelayProcess> {
@@ -77,7 +77,7 @@ async function freePort(): Promise<number> {
   })
 }
 
-/** A private redis-server on `port`, resolved once it accepts connections. */
+/** A private redis-server (found on PATH) on `port`, resolved once it accepts connections. */
 async function startRedis(port: number, extraArgs: readonly string[] = []): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
   redisServers.add(child)
@@ -96,16 +96,21 @@ async function killRedis(child: ChildProcess): Promise<void> {
   await exited
 }
 
-/** One redis-cli command; its output (raw: one value per line). */
-async function redisCli(port: number, ...args: string[]): Promise<string> {
+/** The URL of a private redis-server (or a proxy) on this machine. */
+function redisUrl(port: number): string {
+  return `redis://127.0.0.1:${port}`
+}
+
+/** One redis-cli command against the Redis at `url`; its output (raw: one value per line). */
+async function redisCli(url: string, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('redis-cli', ['-p', String(port), '--raw', ...args], (err, stdout) => (err === null ? resolve(stdout) : reject(err)))
+    execFile('redis-cli', ['-u', url, '--raw', ...args], (err, stdout) => (err === null ? resolve(stdout) : reject(err)))
   })
 }
 
 /** The documents the notices in a relay cluster's stream name. */
-async function noticedDocs(port: number, prefix: string): Promise<string[]> {
-  const lines = (await redisCli(port, 'XRANGE', `${prefix}notices`, '-', '+')).split('\n')
+async function noticedDocs(url: string, prefix: string): Promise<string[]> {
+  const lines = (await redisCli(url, 'XRANGE', `${prefix}notices`, '-', '+')).split('\n')
   return lines.flatMap((l, i) => (l === 'docId' ? [lines[i + 1]!] : []))
 }
 
@@ -139,16 +144,16 @@ test.after(async () => {
   await Promise.all(relays.map((r) => r.stop()))
   await Promise.all(proxies.map((p) => p.close()))
   for (const r of [...redisServers]) await killRedis(r)
-  // The streams these tests left on the machine's Redis.
-  const keys = (await redisCli(6379, '--scan', '--pattern', `concord-test:${process.pid}:*`)).split('\n').filter((k) => k !== '')
-  if (keys.length > 0) await redisCli(6379, 'DEL', ...keys)
+  // The streams these tests left on the shared Redis.
+  const keys = (await redisCli(TEST_REDIS_URL, '--scan', '--pattern', `concord-test:${process.pid}:*`)).split('\n').filter((k) => k !== '')
+  if (keys.length > 0) await redisCli(TEST_REDIS_URL, 'DEL', ...keys)
   for (const suffix of ['', '_fault', '_resume', '_trim']) await pool.query(`DROP SCHEMA IF EXISTS ${SCHEMA}${suffix} CASCADE`)
   await pool.end()
 })
 
 test('two relays on one Postgres schema and Redis: native clients on each converge; a y-websocket provider on B sees A\'s edits', async () => {
   const prefix = `concord-test:${process.pid}:${SEED}:a:`
-  const args = clusterArgs('redis://127.0.0.1:6379', prefix)
+  const args = clusterArgs(TEST_REDIS_URL, prefix)
   const a = await startRelay(args)
   const b = await startRelay(args)
   assert.is.not(a.relayId, b.relayId, 'each process writes as its own actor')
@@ -206,7 +211,7 @@ test('Redis SIGKILLed mid-run: A keeps acking; once Redis is back, B\'s client r
   const port = await freePort()
   let redis = await startRedis(port)
   const schema = `${SCHEMA}_fault`
-  const args = clusterArgs(`redis://127.0.0.1:${port}`, `concord-fault:${process.pid}:`, schema)
+  const args = clusterArgs(redisUrl(port), `concord-fault:${process.pid}:`, schema)
   const a = await startRelay(args)
   const b = await startRelay(args)
   const docId = parsePurchaseId('01J8CLUSTERFAULT0000000001')
@@ -258,8 +263,8 @@ test('Redis SIGKILLed mid-run: A keeps acking; once Redis is back, B\'s client r
 
 test('a relay that missed every notice never refuses what the store holds: a device moving from A to B pushes on, and B\'s subscriber gets it all', async () => {
   // Two Redis prefixes: the relays share the store but never hear each other's notices (as if every one were lost).
-  const a = await startRelay(clusterArgs('redis://127.0.0.1:6379', `concord-test:${process.pid}:${SEED}:deaf-a:`))
-  const b = await startRelay(clusterArgs('redis://127.0.0.1:6379', `concord-test:${process.pid}:${SEED}:deaf-b:`))
+  const a = await startRelay(clusterArgs(TEST_REDIS_URL, `concord-test:${process.pid}:${SEED}:deaf-a:`))
+  const b = await startRelay(clusterArgs(TEST_REDIS_URL, `concord-test:${process.pid}:${SEED}:deaf-b:`))
   const docId = parsePurchaseId('01J8CLUSTER000000000000DEAF')
   const xa = await NativeTestClient.connect(a.wsUrl, token, { replica: 'devX', seed: SEED })
   const rx = xa.createPurchase(docId)
@@ -292,7 +297,7 @@ test('a relay that missed every notice never refuses what the store holds: a dev
 
 test('awareness crosses relays: clients on A see a client on B arrive and leave; a late joiner on A gets it at once', async () => {
   const prefix = `concord-test:${process.pid}:${SEED}:aw:`
-  const args = clusterArgs('redis://127.0.0.1:6379', prefix)
+  const args = clusterArgs(TEST_REDIS_URL, prefix)
   const a = await startRelay(args)
   const b = await startRelay(args)
   const docId = parsePurchaseId('01J8CLUSTER000000000000AW1')
@@ -319,12 +324,12 @@ test('awareness crosses relays: clients on A see a client on B arrive and leave;
 })
 
 test('B alone cut off from Redis while A writes: once back, B reads the notices written meanwhile from the stream, and its client gets every event without a full catch-up', async () => {
-  const proxy = await TcpProxy.start(6379)
+  const proxy = await TcpProxy.start(TEST_REDIS_ADDRESS.port, TEST_REDIS_ADDRESS.host)
   proxies.push(proxy)
   const prefix = `concord-test:${process.pid}:${SEED}:resume:`
   const schema = `${SCHEMA}_resume`
-  const a = await startRelay(clusterArgs('redis://127.0.0.1:6379', prefix, schema))
-  const b = await startRelay(clusterArgs(`redis://127.0.0.1:${proxy.port}`, prefix, schema))
+  const a = await startRelay(clusterArgs(TEST_REDIS_URL, prefix, schema))
+  const b = await startRelay(clusterArgs(redisUrl(proxy.port), prefix, schema))
   const docId = parsePurchaseId('01J8CLUSTERRESUME000000001')
   const ca = await NativeTestClient.connect(a.wsUrl, token, { replica: 'rA', seed: SEED + 20 })
   const cb = await NativeTestClient.connect(b.wsUrl, token, { replica: 'rB', seed: SEED + 21 })
@@ -338,7 +343,7 @@ test('B alone cut off from Redis while A writes: once back, B reads the notices 
   await cb.waitFor('B sees the edit before the cut (through a notice)', () => rb.exists && rb.state().lines.length === 1)
   const noticesIn = 'concord_cluster_notices_total{direction="in"}'
   const inBefore = await metric(b, noticesIn)
-  const appendedBefore = (await noticedDocs(6379, prefix)).filter((d) => d === docId).length
+  const appendedBefore = (await noticedDocs(TEST_REDIS_URL, prefix)).filter((d) => d === docId).length
 
   proxy.cut()
   await waitFor('B notices it lost Redis', async () => (await metric(b, 'concord_cluster_redis_connected')) === 0)
@@ -349,7 +354,7 @@ test('B alone cut off from Redis while A writes: once back, B reads the notices 
     ra.addLine({ product: during[i]!, qty: '1', price: '2.00' })
     await ca.push(docId)
   }
-  await waitFor('A appended notices to the stream while B was cut off', async () => (await noticedDocs(6379, prefix)).filter((d) => d === docId).length > appendedBefore)
+  await waitFor('A appended notices to the stream while B was cut off', async () => (await noticedDocs(TEST_REDIS_URL, prefix)).filter((d) => d === docId).length > appendedBefore)
   assert.is(rb.state().lines.length, 1, 'B did not get the edits through any other path')
 
   proxy.restore()
@@ -372,8 +377,8 @@ test('B cut off past the stream\'s trim point: it catches up every loaded docume
   proxies.push(proxy)
   const prefix = `concord-trim:${process.pid}:`
   const schema = `${SCHEMA}_trim`
-  const a = await startRelay([...clusterArgs(`redis://127.0.0.1:${port}`, prefix, schema), '--redis-stream-maxlen', '3'])
-  const b = await startRelay([...clusterArgs(`redis://127.0.0.1:${proxy.port}`, prefix, schema), '--redis-stream-maxlen', '3'])
+  const a = await startRelay([...clusterArgs(redisUrl(port), prefix, schema), '--redis-stream-maxlen', '3'])
+  const b = await startRelay([...clusterArgs(redisUrl(proxy.port), prefix, schema), '--redis-stream-maxlen', '3'])
   const held = parsePurchaseId('01J8CLUSTERTRIM00000000001') // B's client follows it
   const other = parsePurchaseId('01J8CLUSTERTRIM00000000002') // only A's: its notices push the first one's out
   const ca = await NativeTestClient.connect(a.wsUrl, token, { replica: 'tA', seed: SEED + 30 })
@@ -405,7 +410,7 @@ test('B cut off past the stream\'s trim point: it catches up every loaded docume
     await co.push(other)
   }
   await waitFor('the stream holds notices of the other document only', async () => {
-    const docs = await noticedDocs(port, prefix)
+    const docs = await noticedDocs(redisUrl(port), prefix)
     return docs.length > 0 && docs.every((d) => d === other)
   })
   assert.is(rb.state().lines.length, 1, 'B did not get the edits through any other path')
@@ -425,10 +430,10 @@ test('B cut off past the stream\'s trim point: it catches up every loaded docume
 })
 
 test('--redis-url without the Postgres store is refused, naming the setting', async () => {
-  const r = await runRelayCli(['--data', tempDir(), '--redis-url', 'redis://127.0.0.1:6379'])
+  const r = await runRelayCli(['--data', tempDir(), '--redis-url', TEST_REDIS_URL])
   assert.ok(r.code !== 0 && r.code !== null, `exit code ${r.code}`)
   assert.ok(r.stderr.includes('--redis-url') && r.stderr.includes('--store postgres'), r.stderr)
-  const bad = await runRelayCli(['--store', 'postgres', '--postgres-url', PG_URL, '--redis-url', 'http://nope'])
+  const bad = await runRelayCli(['--store', 'postgres', '--postgres-url', TEST_PG_URL, '--redis-url', 'http://nope'])
   assert.ok(bad.code !== 0 && bad.stderr.includes('--redis-url'), bad.stderr)
 })
 

@@ -14,6 +14,7 @@ import { signToken } from '@concord/relay'
 import { NativeTestClient, waitFor } from '../support/native-test-client.js'
 import { type RelayProcess, TEST_SECRET, startRelayProcess } from '../support/relay-process.js'
 import { SEED } from '../support/seed.js'
+import { TEST_PG_URL } from '../support/servers.js'
 
 const DOC: PurchaseId = parsePurchaseId('01J8LIFECYCLE0000000000PO1')
 let token: string
@@ -153,7 +154,7 @@ test('limits: a slow consumer is closed with a retryable code, not silently skip
 
 test('a relay on the Postgres store: acked events survive a SIGKILL and a restart', async () => {
   const schema = `relay_it_${process.pid}`
-  const url = 'postgres://postgres@127.0.0.1:5432/test'
+  const url = TEST_PG_URL
   const args = ['--store', 'postgres', '--postgres-url', url, '--postgres-schema', schema]
   const pool = new pg.Pool({ connectionString: url, max: 1 })
   let relay = await startRelayProcess({ args })

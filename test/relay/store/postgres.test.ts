@@ -1,6 +1,5 @@
 /**
- * The Postgres store against the real server (127.0.0.1:5432, database
- * `test`, or CONCORD_TEST_PG). Every store lives in its own throwaway schema,
+ * The Postgres store against the real server (test/support/servers.ts). Every store lives in its own throwaway schema,
  * dropped after the test.
  */
 import pg from 'pg'
@@ -11,9 +10,10 @@ import { type PostgresEventStoreOptions, type PostgresMigration, POSTGRES_MIGRAT
 import { durableHarness, runEventStoreContract } from './contract.js'
 import { actor, doc, ev, evs } from './events.js'
 import { MIGRATED_OWNERS, MIGRATION_DOCS } from './fixtures/migration-data.js'
+import { TEST_PG_URL } from '../../support/servers.js'
 import { PG_V1_DOC, PG_V1_EVENTS, PG_V1_RELAY_ID, insertPostgresV1Events, postgresLayout, writePostgresV1 } from './fixtures/postgres-v1.js'
 
-const connectionString = process.env.CONCORD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test'
+const connectionString = TEST_PG_URL
 const admin = new pg.Pool({ connectionString, max: 2, allowExitOnIdle: true })
 
 let counter = 0
