@@ -5,7 +5,7 @@
  * mutates a buffer cannot change what is stored.
  */
 import { fail } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkWrite } from './kv.js'
 
 export interface MemoryStorage extends LocalStorage {
   /** The raw stored bytes, for tests that inspect or corrupt a store. */
@@ -44,7 +44,9 @@ export function memoryStorage(name = 'memory'): MemoryStorage {
           return table(t).size === 0
         },
         async write(ops: readonly KvOp[], guard?: WriteGuard) {
-          for (const op of ops) table(op.table)
+          table('meta') // refuses once closed
+          // Before any op is applied: an unknown table used to throw halfway through, leaving the ops before it written.
+          checkWrite(ops, guard)
           if (guard !== undefined && !guard.test(table(guard.table).get(guard.key)?.slice())) return false
           for (const op of ops) {
             if (op.value === null) tables.get(op.table)!.delete(op.key)

@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3'
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, checkWrite, prefixEnd } from './kv.js'
 
 export function sqliteStorage(path: string): LocalStorage {
   const describe = `sqlite store ${path}`
@@ -86,6 +86,8 @@ export function sqliteStorage(path: string): LocalStorage {
         },
         async write(ops: readonly KvOp[], guard?: WriteGuard) {
           live()
+          // An unknown table used to be stored (and never read), a bad value to throw a TypeError.
+          checkWrite(ops, guard)
           return writeAll.immediate(ops, guard)
         },
         async close() {
