@@ -18,6 +18,8 @@
  *   compare-and-set when two instances claim a seat at once).
  * - values are bytes, returned exactly (encrypted records, encoded events,
  *   JSON), and copied: a caller's buffer changed later changes nothing.
+ * - keys are strings of code units below U+D800 (kv.ts says why); anything
+ *   else, and any malformed op, refuses the whole write with INVALID_ARGUMENT.
  * - a LocalStorage opens again after a close with the same data, and two
  *   open backends of one storage (two tabs, two processes) see each other's
  *   writes; a closed backend refuses with STORE_CLOSED.
