@@ -260,6 +260,18 @@ export function kvContractCases(options: KvContractOptions = {}): KvContractCase
     for (const [o, expected] of cases) assert.equal(await keys(kv, 'events', o), expected, JSON.stringify(o))
   })
 
+  c('scan refuses bad options with INVALID_ARGUMENT: a limit that is not a positive integer, a prefix or after that is not a string', async ({ open }) => {
+    const kv = await open()
+    await kv.write([put('docs', 'PO-1', 'x'), put('docs', 'PO-2', 'y')])
+    const bad: [string, ScanOptions][] = [
+      ['limit 0', { limit: 0 }], ['limit -1', { limit: -1 }], ['limit 1.5', { limit: 1.5 }], ['limit NaN', { limit: NaN }],
+      ['limit as text', { limit: '2' as unknown as number }], ['a numeric prefix', { prefix: 7 as unknown as string }], ['a null after', { after: null as unknown as string }],
+    ]
+    for (const [what, o] of bad) await rejectsWith(() => kv.scan('docs', o), 'INVALID_ARGUMENT', what)
+    await rejectsWith(() => kv.scan('nope' as Table), 'INVALID_ARGUMENT', 'an unknown table')
+    assert.equal(await keys(kv, 'docs', { limit: 1 }), ['PO-1'])
+  })
+
   c('paging with after = the last key and a limit reads every key of a prefix once, in order', async ({ open }) => {
     const kv = await open()
     const n = 1203

@@ -11,7 +11,7 @@
  * the document is rebuilt from them exactly; nothing is kept twice.
  */
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkWrite, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkWrite, prefixEnd } from './kv.js'
 
 /** Bumped only when object stores change; the record schema has its own version (store.ts). */
 const IDB_VERSION = 1
@@ -73,6 +73,7 @@ export function indexedDbStorage(name: string, factory?: IDBFactory): LocalStora
         },
         async scan(t: Table, o: ScanOptions = {}) {
           live()
+          checkScan(t, o)
           const prefix = o.prefix ?? ''
           const lower = o.after !== undefined && o.after >= prefix ? o.after : prefix
           const upper = prefixEnd(prefix)

@@ -107,6 +107,18 @@ export function checkWrite(ops: readonly KvOp[], guard: WriteGuard | undefined):
   }
 }
 
+/**
+ * Checks scan options. A limit must be a positive integer: 0 and negative
+ * limits meant three things (memory returned one row, SQLite none or all,
+ * IndexedDB all), and the client only ever pages by a positive count.
+ */
+export function checkScan(table: Table, o: ScanOptions): void {
+  checkTable(table, 'scan')
+  if (o.prefix !== undefined && typeof o.prefix !== 'string') fail('INVALID_ARGUMENT', `scan: prefix must be a string, got ${typeof o.prefix}`, { field: 'prefix' })
+  if (o.after !== undefined && typeof o.after !== 'string') fail('INVALID_ARGUMENT', `scan: after must be a string, got ${String(o.after)}`, { field: 'after' })
+  if (o.limit !== undefined && !(Number.isSafeInteger(o.limit) && o.limit > 0)) fail('INVALID_ARGUMENT', `scan: limit must be a positive integer, got ${String(o.limit)}`, { field: 'limit' })
+}
+
 export function prefixEnd(prefix: string): string {
   return prefix + '\uffff'
 }

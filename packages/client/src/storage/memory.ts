@@ -5,7 +5,7 @@
  * mutates a buffer cannot change what is stored.
  */
 import { fail } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkWrite } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkWrite } from './kv.js'
 
 export interface MemoryStorage extends LocalStorage {
   /** The raw stored bytes, for tests that inspect or corrupt a store. */
@@ -30,6 +30,8 @@ export function memoryStorage(name = 'memory'): MemoryStorage {
           return v === undefined ? undefined : v.slice()
         },
         async scan(t, o: ScanOptions = {}) {
+          table('meta') // refuses once closed
+          checkScan(t, o)
           const out: [string, Uint8Array][] = []
           const keys = [...table(t).keys()].sort()
           for (const k of keys) {

@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3'
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, checkWrite, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, checkScan, checkWrite, prefixEnd } from './kv.js'
 
 export function sqliteStorage(path: string): LocalStorage {
   const describe = `sqlite store ${path}`
@@ -74,6 +74,7 @@ export function sqliteStorage(path: string): LocalStorage {
         },
         async scan(t: Table, o: ScanOptions = {}) {
           live()
+          checkScan(t, o)
           const prefix = o.prefix ?? ''
           const hi = prefixEnd(prefix)
           const limit = o.limit ?? -1
