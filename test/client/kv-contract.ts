@@ -105,7 +105,7 @@ const ODD_KEYS = [
 ]
 /** Keys at or above U+D800, refused by every backend alike (see kv.ts: SQLite and IndexedDB would sort them differently). */
 const REFUSED_KEYS = ['PO-\ud800', 'PO-\udc00x', '\ue000', '\ufffd', '\uffff', '😀', 'PO-1/😀']
-const codeUnitOrder = (a: string, b2: string) => (a < b2 ? -1 : a > b2 ? 1 : 0)
+const codeUnitOrder = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0)
 
 export function kvContractCases(options: KvContractOptions = {}): KvContractCase[] {
   const cases: KvContractCase[] = []
@@ -260,7 +260,7 @@ export function kvContractCases(options: KvContractOptions = {}): KvContractCase
     for (const [o, expected] of cases) assert.equal(await keys(kv, 'events', o), expected, JSON.stringify(o))
   })
 
-  c('scan refuses bad options with INVALID_ARGUMENT: a limit that is not a positive integer, a prefix or after that is not a string', async ({ open }) => {
+  c('reads refuse bad input with INVALID_ARGUMENT: an unknown table, a limit that is not a positive integer, a prefix or after that is not a string', async ({ open }) => {
     const kv = await open()
     await kv.write([put('docs', 'PO-1', 'x'), put('docs', 'PO-2', 'y')])
     const bad: [string, ScanOptions][] = [
@@ -268,7 +268,9 @@ export function kvContractCases(options: KvContractOptions = {}): KvContractCase
       ['limit as text', { limit: '2' as unknown as number }], ['a numeric prefix', { prefix: 7 as unknown as string }], ['a null after', { after: null as unknown as string }],
     ]
     for (const [what, o] of bad) await rejectsWith(() => kv.scan('docs', o), 'INVALID_ARGUMENT', what)
-    await rejectsWith(() => kv.scan('nope' as Table), 'INVALID_ARGUMENT', 'an unknown table')
+    await rejectsWith(() => kv.scan('nope' as Table), 'INVALID_ARGUMENT', 'scan of an unknown table')
+    await rejectsWith(() => kv.get('nope' as Table, 'PO-1'), 'INVALID_ARGUMENT', 'get from an unknown table')
+    await rejectsWith(() => kv.isEmpty('nope' as Table), 'INVALID_ARGUMENT', 'isEmpty of an unknown table')
     assert.equal(await keys(kv, 'docs', { limit: 1 }), ['PO-1'])
   })
 

@@ -11,7 +11,7 @@
  * the document is rebuilt from them exactly; nothing is kept twice.
  */
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkWrite, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkTable, checkWrite, prefixEnd } from './kv.js'
 
 /** Bumped only when object stores change; the record schema has its own version (store.ts). */
 const IDB_VERSION = 1
@@ -68,6 +68,7 @@ export function indexedDbStorage(name: string, factory?: IDBFactory): LocalStora
         describe,
         async get(t: Table, key: string) {
           live()
+          checkTable(t, 'get')
           const v = await request(db.transaction(t, 'readonly').objectStore(t).get(key))
           return v === undefined ? undefined : bytes(v)
         },
@@ -89,6 +90,7 @@ export function indexedDbStorage(name: string, factory?: IDBFactory): LocalStora
         },
         async isEmpty(t: Table) {
           live()
+          checkTable(t, 'isEmpty')
           return (await request(db.transaction(t, 'readonly').objectStore(t).count())) === 0
         },
         async write(ops: readonly KvOp[], guard?: WriteGuard) {

@@ -83,7 +83,8 @@ function checkKey(key: unknown, at: string): void {
   if (OUT_OF_RANGE_KEY.test(key)) fail('INVALID_ARGUMENT', `${at}: key ${JSON.stringify(key)} holds a character at or above U+D800, which the stores cannot sort alike`, { field: 'key' })
 }
 
-function checkTable(table: unknown, at: string): void {
+/** A table name from outside the type system (a custom caller, a cast) is one of TABLES. */
+export function checkTable(table: unknown, at: string): void {
   if (!TABLES.includes(table as Table)) fail('INVALID_ARGUMENT', `${at}: unknown table ${JSON.stringify(table)}`, { field: 'table' })
 }
 

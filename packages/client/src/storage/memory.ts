@@ -5,7 +5,7 @@
  * mutates a buffer cannot change what is stored.
  */
 import { fail } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkWrite } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkTable, checkWrite } from './kv.js'
 
 export interface MemoryStorage extends LocalStorage {
   /** The raw stored bytes, for tests that inspect or corrupt a store. */
@@ -21,6 +21,7 @@ export function memoryStorage(name = 'memory'): MemoryStorage {
       let closed = false
       const table = (t: Table) => {
         if (closed) fail('STORE_CLOSED', `memory store ${name} is closed`)
+        checkTable(t, 'memory store')
         return tables.get(t)!
       }
       return {

@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3'
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, checkScan, checkWrite, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, checkScan, checkTable, checkWrite, prefixEnd } from './kv.js'
 
 export function sqliteStorage(path: string): LocalStorage {
   const describe = `sqlite store ${path}`
@@ -69,6 +69,7 @@ export function sqliteStorage(path: string): LocalStorage {
         describe,
         async get(t: Table, key: string) {
           live()
+          checkTable(t, 'get')
           const row = get.get(t, key)
           return row === undefined ? undefined : bytes(row.v)
         },
@@ -83,6 +84,7 @@ export function sqliteStorage(path: string): LocalStorage {
         },
         async isEmpty(t: Table) {
           live()
+          checkTable(t, 'isEmpty')
           return any.get(t) === undefined
         },
         async write(ops: readonly KvOp[], guard?: WriteGuard) {
