@@ -38,7 +38,7 @@ export { createClient, SyncClient } from './client.js'
 export { PurchaseHandle, type DocChange } from './handle.js'
 export { memoryStorage, type MemoryStorage } from './storage/memory.js'
 export { indexedDbStorage } from './storage/indexeddb.js'
-export { type LocalStorage, type KvBackend, type KvOp, type ScanOptions, type Table } from './storage/kv.js'
+export { type LocalStorage, type KvBackend, type KvOp, type ScanOptions, type Table, type WriteGuard } from './storage/kv.js'
 export { SCHEMA_VERSION } from './storage/store.js'
 export { backoffCeiling, fullJitter, DEFAULT_RETRY } from './retry.js'
 export type {

@@ -11,7 +11,7 @@
  * the document is rebuilt from them exactly; nothing is kept twice.
  */
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkTable, checkWrite, prefixEnd } from './kv.js'
 
 /** Bumped only when object stores change; the record schema has its own version (store.ts). */
 const IDB_VERSION = 1
@@ -68,14 +68,19 @@ export function indexedDbStorage(name: string, factory?: IDBFactory): LocalStora
         describe,
         async get(t: Table, key: string) {
           live()
+          checkTable(t, 'get')
           const v = await request(db.transaction(t, 'readonly').objectStore(t).get(key))
           return v === undefined ? undefined : bytes(v)
         },
         async scan(t: Table, o: ScanOptions = {}) {
           live()
+          checkScan(t, o)
           const prefix = o.prefix ?? ''
           const lower = o.after !== undefined && o.after >= prefix ? o.after : prefix
-          const range = IDBKeyRange.bound(lower, prefixEnd(prefix), lower === o.after, true)
+          const upper = prefixEnd(prefix)
+          // An `after` at or past the prefix's end leaves nothing; IDBKeyRange.bound would throw a DataError for it.
+          if (lower >= upper) return []
+          const range = IDBKeyRange.bound(lower, upper, lower === o.after, true)
           const store = db.transaction(t, 'readonly').objectStore(t)
           const [keys, values] = await Promise.all([
             request(store.getAllKeys(range, o.limit)),
@@ -85,11 +90,15 @@ export function indexedDbStorage(name: string, factory?: IDBFactory): LocalStora
         },
         async isEmpty(t: Table) {
           live()
+          checkTable(t, 'isEmpty')
           return (await request(db.transaction(t, 'readonly').objectStore(t).count())) === 0
         },
         async write(ops: readonly KvOp[], guard?: WriteGuard) {
           live()
+          checkWrite(ops, guard)
           const tables = [...new Set([...ops.map((o) => o.table), ...(guard === undefined ? [] : [guard.table])])]
+          // Nothing to write and nothing to check: a transaction over no store would throw InvalidAccessError.
+          if (tables.length === 0) return true
           const tx = db.transaction(tables, 'readwrite', { durability: 'strict' })
           const finished = done(tx)
           const putAll = () => {
@@ -106,13 +115,26 @@ export function indexedDbStorage(name: string, factory?: IDBFactory): LocalStora
           }
           // The guard is read inside the same readwrite transaction, which no other tab's can interleave with.
           let passed = false
+          let thrown: { error: unknown } | undefined
           const check = tx.objectStore(guard.table).get(guard.key)
           check.onsuccess = () => {
             const v = check.result as unknown
-            passed = guard.test(v === undefined ? undefined : bytes(v))
+            // A test that throws aborts the write and rejects it with its own error (left to the
+            // event handler, it would abort with an anonymous error and surface as an uncaught one).
+            try {
+              passed = guard.test(v === undefined ? undefined : bytes(v))
+            } catch (e) {
+              thrown = { error: e }
+              tx.abort()
+              return
+            }
             if (passed) putAll()
           }
-          await finished
+          try {
+            await finished
+          } catch (e) {
+            throw thrown !== undefined ? thrown.error : e
+          }
           return passed
         },
         async close() {

@@ -5,7 +5,7 @@
  * mutates a buffer cannot change what is stored.
  */
 import { fail } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkTable, checkWrite } from './kv.js'
 
 export interface MemoryStorage extends LocalStorage {
   /** The raw stored bytes, for tests that inspect or corrupt a store. */
@@ -21,6 +21,7 @@ export function memoryStorage(name = 'memory'): MemoryStorage {
       let closed = false
       const table = (t: Table) => {
         if (closed) fail('STORE_CLOSED', `memory store ${name} is closed`)
+        checkTable(t, 'memory store')
         return tables.get(t)!
       }
       return {
@@ -30,6 +31,8 @@ export function memoryStorage(name = 'memory'): MemoryStorage {
           return v === undefined ? undefined : v.slice()
         },
         async scan(t, o: ScanOptions = {}) {
+          table('meta') // refuses once closed
+          checkScan(t, o)
           const out: [string, Uint8Array][] = []
           const keys = [...table(t).keys()].sort()
           for (const k of keys) {
@@ -44,7 +47,9 @@ export function memoryStorage(name = 'memory'): MemoryStorage {
           return table(t).size === 0
         },
         async write(ops: readonly KvOp[], guard?: WriteGuard) {
-          for (const op of ops) table(op.table)
+          table('meta') // refuses once closed
+          // Before any op is applied: an unknown table used to throw halfway through, leaving the ops before it written.
+          checkWrite(ops, guard)
           if (guard !== undefined && !guard.test(table(guard.table).get(guard.key)?.slice())) return false
           for (const op of ops) {
             if (op.value === null) tables.get(op.table)!.delete(op.key)

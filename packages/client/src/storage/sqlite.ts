@@ -9,7 +9,7 @@
  */
 import Database from 'better-sqlite3'
 import { ConcordError } from '@concord/core'
-import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, prefixEnd } from './kv.js'
+import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, checkScan, checkTable, checkWrite, prefixEnd } from './kv.js'
 
 export function sqliteStorage(path: string): LocalStorage {
   const describe = `sqlite store ${path}`
@@ -69,11 +69,13 @@ export function sqliteStorage(path: string): LocalStorage {
         describe,
         async get(t: Table, key: string) {
           live()
+          checkTable(t, 'get')
           const row = get.get(t, key)
           return row === undefined ? undefined : bytes(row.v)
         },
         async scan(t: Table, o: ScanOptions = {}) {
           live()
+          checkScan(t, o)
           const prefix = o.prefix ?? ''
           const hi = prefixEnd(prefix)
           const limit = o.limit ?? -1
@@ -82,10 +84,13 @@ export function sqliteStorage(path: string): LocalStorage {
         },
         async isEmpty(t: Table) {
           live()
+          checkTable(t, 'isEmpty')
           return any.get(t) === undefined
         },
         async write(ops: readonly KvOp[], guard?: WriteGuard) {
           live()
+          // An unknown table used to be stored (and never read), a bad value to throw a TypeError.
+          checkWrite(ops, guard)
           return writeAll.immediate(ops, guard)
         },
         async close() {
