@@ -1,5 +1,5 @@
 /**
- * Test 1 (issue 5): two clients edit the same purchase offline, reconnect and
+ * Two clients edit the same purchase offline, reconnect and
  * converge, with the same conflict queue; a resolution made on one reaches
  * the other. Against a real relay process.
  */

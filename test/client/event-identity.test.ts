@@ -1,5 +1,5 @@
 /**
- * One event id, one event (issue 14), against a real relay process and real
+ * One event id, one event (docs/PROTOCOL.md), against a real relay process and real
  * SQLite stores: no device's edit is lost without it being told when its
  * next event id is taken (by another writer of its actor, or by its own past
  * in a restored backup).

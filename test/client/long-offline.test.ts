@@ -1,5 +1,5 @@
 /**
- * A day offline (issue 5): 5,000 events over 100 purchases, then the relay
+ * A day offline: 5,000 events over 100 purchases, then the relay
  * is reachable again. The outbox drains completely, high priority purchases
  * first, with never more than the window in flight, and the client does not
  * keep every purchase loaded to do it. Real relay, SQLite store on the client.

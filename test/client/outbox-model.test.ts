@@ -1,5 +1,5 @@
 /**
- * Test 4 (issue 5): a model-based test of the outbox with fast-check
+ * A model-based test of the outbox with fast-check
  * commands (edit, go offline, come online, crash, acknowledge, reject)
  * against a simple model, on a real relay. Rejections are real: one purchase
  * lies outside what the token lets the client write, so the relay refuses

@@ -1,5 +1,5 @@
 /**
- * A relay restored from an older backup (issue 14, the client's rules for
+ * A relay restored from an older backup (docs/CLIENT.md, the client's rules for
  * refusals that say nothing against a change):
  *
  * - Anna's line was acknowledged after the backup, so the restored relay

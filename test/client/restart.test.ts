@@ -1,5 +1,5 @@
 /**
- * Test 2 (issue 5): a client restarted with a pending outbox loses nothing
+ * A client restarted with a pending outbox loses nothing
  * and sends nothing twice; a relay killed mid-push loses nothing it
  * acknowledged. Real relay processes, real SQLite files on both sides.
  */

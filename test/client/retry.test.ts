@@ -1,5 +1,5 @@
 /**
- * Test 3 (issue 5): with the relay down, the backoff grows with full jitter
+ * With the relay down, the backoff grows with full jitter
  * (seeded), the circuit breaker opens and half-opens, and the status says
  * offline and why; when the relay returns, the outbox drains in priority
  * order. Fatal errors (a bad token) are not retried and show as errors.

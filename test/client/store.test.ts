@@ -1,5 +1,5 @@
 /**
- * Tests 5 and 6 (issue 5): a corrupt store and a wrong key give clear typed
+ * A corrupt store and a wrong key give clear typed
  * errors and nothing is overwritten; a store from a newer schema is refused
  * untouched; an older one is migrated forward.
  */

@@ -1,5 +1,5 @@
 /**
- * The contract every CrdtBackend passes (STYLE.md item 8): the semantics the
+ * The contract every CrdtBackend passes: the semantics the
  * purchase layer relies on, checked the same way on Yjs and Automerge.
  * `runBackendContract(backend)` registers one uvu suite; the caller runs it.
  */

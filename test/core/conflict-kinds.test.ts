@@ -1,5 +1,5 @@
 /**
- * Every conflict kind of DOMAIN.md, in a two-device scenario: it is raised
+ * Every conflict kind (docs/DOMAIN.md), in a two-device scenario: it is raised
  * on both replicas with the same id; a resolution on one closes it on both;
  * two different concurrent resolutions raise CONCURRENT_RESOLUTIONS on both,
  * which a later pick settles; identical concurrent resolutions collapse.
@@ -181,7 +181,7 @@ function build(backend: CrdtBackend, kind: keyof typeof SCENARIOS): Pair {
 }
 
 for (const backend of BACKENDS) {
-  test(`[${backend.name}] every conflict kind of DOMAIN.md has a scenario`, () => {
+  test(`[${backend.name}] every conflict kind has a scenario`, () => {
     assert.equal(Object.keys(SCENARIOS).sort(), CONFLICT_KINDS.filter((k) => k !== 'CONCURRENT_RESOLUTIONS').sort())
   })
 

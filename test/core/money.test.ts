@@ -61,7 +61,7 @@ function order(backend: (typeof BACKENDS)[number], rounding: RoundingPolicy, tax
 }
 
 for (const backend of BACKENDS) {
-  test(`[${backend.name}] DOMAIN worked example: three lines of 1.00 at 7.5 % give 0.24 per line, 0.23 global`, () => {
+  test(`[${backend.name}] worked example: three lines of 1.00 at 7.5 % give 0.24 per line, 0.23 global`, () => {
     for (const [policy, tax] of [[{ mode: 'HALF_UP', tax: 'PER_LINE' }, 24n], [{ mode: 'HALF_UP', tax: 'GLOBAL' }, 23n], [{ mode: 'HALF_EVEN', tax: 'GLOBAL' }, 22n]] as const) {
       const { r } = order(backend, policy)
       for (let i = 0; i < 3; i++) r.addLine({ product: `Item ${i}`, qty: '1', price: '1.00', taxes: [{ code: 'VAT', rate: '7.5' }] })
@@ -73,7 +73,7 @@ for (const backend of BACKENDS) {
     }
   })
 
-  test(`[${backend.name}] the stale stored total of DOMAIN.md: qty 10 -> 12 and price 12 -> 11 merge to 132`, () => {
+  test(`[${backend.name}] a stored total goes stale: qty 10 -> 12 and price 12 -> 11 merge to 132`, () => {
     const { sim, r: a } = order(backend, { mode: 'HALF_UP', tax: 'PER_LINE' })
     const { lineId } = a.addLine({ product: 'Widget', qty: '10', price: '12' })
     const b = makeReplica(sim, backend, 1, a.log.events())

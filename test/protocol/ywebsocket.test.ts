@@ -23,7 +23,7 @@ for (const t of Object.keys(yMessageArbs) as YMessage['t'][]) {
   })
 }
 
-test('known bytes, as in Y-WEBSOCKET.md', () => {
+test('known bytes of the y-protocols framing', () => {
   const b = new Uint8Array([7, 8])
   assert.is(hex(encodeYMessage({ t: 'syncStep1', stateVector: b })), '00 00 02 07 08')
   assert.is(hex(encodeYMessage({ t: 'syncStep2', update: b })), '00 01 02 07 08')

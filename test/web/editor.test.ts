@@ -1,5 +1,5 @@
 /**
- * The web app end to end (issue 6): Debian's Chromium driven by
+ * The web app end to end: Debian's Chromium driven by
  * playwright-core, a real relay process in demo mode (its own SQLite data in
  * a temporary directory, port 0), one browser profile per device.
  *

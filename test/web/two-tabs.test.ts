@@ -1,5 +1,5 @@
 /**
- * Two tabs of one browser profile share one IndexedDB store (issue 14): each
+ * Two tabs of one browser profile share one IndexedDB store (seats): each
  * tab takes its own seat of the store, so its own actor, and never writes an
  * event id the other tab writes. Both offline, each adds a line: each tab
  * shows the other's line while still offline (read from the shared store),

@@ -55,7 +55,7 @@ class AutomergeReplica implements CrdtReplica {
   getArray(): unknown[] { return [...this.doc.array] }
   setMap(key: string, value: unknown): void {
     // Like crdt-benchmarks: a plain string would become a text CRDT per value
-    // (automerge#705); ImmutableString is the like-for-like of a Yjs string.
+    // in Automerge; ImmutableString is the like-for-like of a Yjs string.
     this.edit((d) => { d.map[key] = typeof value === 'string' ? new A.ImmutableString(value) : value })
   }
   getMap(): Record<string, unknown> {

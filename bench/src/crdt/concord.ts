@@ -14,7 +14,7 @@
  * `@concord/core`, or of bench/src/crdt/concord-binding.ts (compiled to
  * bench/dist/crdt/concord-binding.js). Once either exists, the variants
  * `concord-yjs` and `concord-automerge` join every B table with a ratio
- * against the raw library (issue 7's target: at most 1.15x).
+ * against the raw library (the target: at most 1.15x).
  */
 import type { CrdtFactory } from './adapter.js'
 

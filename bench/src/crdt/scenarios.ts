@@ -216,7 +216,7 @@ function crdtTable(title: string, caseIds: readonly string[], titles: Readonly<R
       out.push([`[${caseId}] ${titles[caseId] ?? ''} (${row.label})`, ...cells, ...ratios])
     }
   }
-  // Issue 7: the core within 1.15x of the raw backend on B1 to B4 (CPU time of the edits).
+  // Target: the core within 1.15x of the raw backend on B1 to B4 (CPU time of the edits).
   const targetNotes = ratioCols.map((v) => {
     const raw = rawOf(v)!
     const ratios = caseIds.flatMap((caseId) => {

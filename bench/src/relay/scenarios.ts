@@ -210,7 +210,7 @@ function cdfPlot(file: string, title: string, entries: ReadonlyArray<{ name: str
 }
 
 /**
- * Issue 7's relay targets for every Concord entry, as sentences for the table
+ * The relay targets for every Concord entry, as sentences for the table
  * notes: at K = 50 and 200, at least 1.5x the deliveries per second of
  * @y/websocket-server, at most 2x the CPU per delivery of the built-once
  * floor, p99 at the same load no worse than y-websocket-server's.
@@ -251,7 +251,7 @@ const FANOUT_NOTES = [
   `p50/p99: send -> receipt latency measured inside each load process on its own clock. At saturation this is mostly queueing; the @${fmtRate(FIXED_LOAD)}/s columns are the same clients at a fixed offered load of ${FIXED_LOAD.toLocaleString('en-US')} deliveries/s (open loop), the fair comparison of latency: at least 3 s and 500 updates per run, medians of the repetitions' p50 and p99 (quick mode: K = 50 only, 1 s).`,
   'server CPU / delivery: user+system CPU time of the server process over the run divided by deliveries; it holds on a shared machine where wall-clock throughput does not. server/load CPU: share of one core used by the server process and by the busiest load process (above 100% when other threads of the process work too: GC, the libuv pool doing SQLite writes and fsyncs).',
   'busier side: the process with the higher CPU share. When it is the load side, the server was not the bottleneck and delivered/s understates the server; "neither" (both under 70% of a core) means the run waited on latency or other processes had the CPUs.',
-  'Targets: issue 7 anchors measured on this kind of machine (medians of 3 runs; Hocuspocus 5-20 us, raw ws 3.4-4.1 us, built-once 1-3 us per delivery). Hocuspocus 4 merges the updates of one event-loop turn into one broadcast; its deliveries are counted per update inside the merged frames.',
+  'Targets: anchors measured on this kind of machine (medians of 3 runs; Hocuspocus 5-20 us, raw ws 3.4-4.1 us, built-once 1-3 us per delivery). Hocuspocus 4 merges the updates of one event-loop turn into one broadcast; its deliveries are counted per update inside the merged frames.',
 ]
 
 function r1Scenario(): Scenario {

@@ -44,7 +44,7 @@ export interface ServerContext {
   readonly repoRoot: string
 }
 
-/** Figures from issue 7 (anchors measured on this kind of machine), shown beside ours. */
+/** Anchor figures of the relay targets (measured on this kind of machine), shown beside ours. */
 export interface Targets {
   /** Delivered messages per second by K. */
   readonly deliveredPerSec?: Readonly<Record<number, number>>

@@ -1,6 +1,6 @@
 /**
  * A y-websocket connection at /y/<docId>, wire-compatible with the unmodified
- * y-websocket v3 client (see shared docs Y-WEBSOCKET.md):
+ * y-websocket v3 client (docs/PROTOCOL.md):
  *
  * - The token comes as `?token=` and is checked at upgrade, before the
  *   document loads. Messages that arrive while it loads wait.

@@ -83,7 +83,7 @@ export async function check(w: World): Promise<void> {
   w.stats.saved += saved.size
   w.stats.storedAsSaved += [...saved.values()].filter((ok) => ok).length
   // An honest device is refused only what its token does not allow: approving without the approve right (the
-  // client offers it to everyone and the relay decides: issue 18), and what was built on that. Anything else is a bug.
+  // client offers it to everyone and the relay decides), and what was built on that. Anything else is a bug.
   for (const d of w.devices) {
     for (const t of d.tabs) {
       for (const n of t.told) {

@@ -3,7 +3,7 @@
  * per table, and every write in one readwrite transaction over the tables it
  * touches, so the outbox and the events it names commit together.
  *
- * Why not y-indexeddb for the Yjs state (as the issue suggests): it writes
+ * Why not y-indexeddb for the Yjs state: it writes
  * each Yjs update in its own transaction, in plaintext, to its own database.
  * The outbox must commit atomically with the event it holds (or a crash
  * leaves a change that exists locally but is never sent), and encryption at

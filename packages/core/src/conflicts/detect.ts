@@ -1,5 +1,5 @@
 /**
- * The invariant registry: one detector per conflict kind of DOMAIN.md. Each
+ * The invariant registry: one detector per conflict kind (docs/DOMAIN.md). Each
  * detector is a pure function of merged state. A conflict's id hashes its
  * kind, order, subject, causing events and the facts that define it, so two
  * devices that see the same violation produce one entry, and a violation that

@@ -1,6 +1,6 @@
 /**
  * The purchase order as Concord stores it: which CRDT primitive holds each
- * part (DOMAIN.md, "Fields and their CRDT types"), and the plain types the
+ * part (docs/DOMAIN.md, "What a purchase holds"), and the plain types the
  * rest of core reads. Amounts are minor-unit strings, rates canonical
  * decimal strings, dates ISO 8601 strings: JSON that every backend stores
  * identically.

@@ -1,7 +1,7 @@
 /**
  * The conflicts of one purchase and the resolution dialog: both sides (who,
  * on which device, when, what they did), the facts, and the options core
- * offers for that kind (DOMAIN.md), default first. A resolution is an
+ * offers for that kind (docs/DOMAIN.md), default first. A resolution is an
  * ordinary event, so it clears the conflict on every device that receives it.
  */
 import { useEffect, useId, useRef, useState } from 'preact/hooks'
