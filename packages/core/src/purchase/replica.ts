@@ -363,17 +363,15 @@ export class PurchaseReplica {
    * change would produce and refuses it if it raises a conflict that was not
    * already open on that subject.
    */
-  private commit(kind: EventKind, write: (w: DocWriter, s: Stamp) => void, { check = true, causal = true } = {}): EventEnvelope {
-    if (this.staging !== undefined) return this.stage(kind, write, { check, causal })
+  private commit(kind: EventKind, write: (w: DocWriter, s: Stamp) => void, { check = true, causal = true, restate = false } = {}): EventEnvelope {
+    if (this.staging !== undefined) return this.stage(kind, write, { check, causal, restate })
     const seq = this.log.seqOf(this.replica) + 1
     const id = eventIdOf(this.replica, seq)
     const stamp = this.stamp(id)
     // Text-only events skip the document clock: nothing asks whether a text edit was seen.
     // The command's writes, recorded once: measured, checked, then replayed into the overlay and the document.
-    const ops = recordWrites((w) => {
-      write(w, stamp)
-      if (causal) w.tickClock(this.replica, seq)
-    })
+    const own = recordWrites((w) => write(w, stamp))
+    const ops = [...own, ...(restate ? this.restatement(own, stamp) : []), ...(causal ? [{ k: 'tick', replica: this.replica, seq } as const] : [])]
     const full = (w: DocWriter) => replayWrites(w, ops)
     this.checkSize(kind, ops)
     this.checkOwnWrites(kind, seq, stamp, ops)
@@ -493,9 +491,12 @@ export class PurchaseReplica {
   }
 
   /** Inside a transaction: records the command's writes instead of changing the document. */
-  private stage(kind: EventKind, write: (w: DocWriter, s: Stamp) => void, opts: { check: boolean; causal: boolean }): EventEnvelope {
+  private stage(kind: EventKind, write: (w: DocWriter, s: Stamp) => void, opts: { check: boolean; causal: boolean; restate: boolean }): EventEnvelope {
     const t = this.staging!
-    t.add(kind, priorityOf(kind), (w) => write(w, t.stamp), opts)
+    t.add(kind, priorityOf(kind), (w) => {
+      const own = recordWrites((r) => write(r, t.stamp))
+      replayWrites(w, opts.restate ? [...own, ...this.restatement(own, t.stamp)] : own)
+    }, opts)
     // The event does not exist yet: callers inside a transaction get a placeholder of the one to come.
     return {
       id: t.stamp.ev, docId: this.docId, actor: this.replica, seq: t.seq, hlc: t.stamp.hlc, deps: [], kind,
@@ -551,13 +552,16 @@ export class PurchaseReplica {
     return c[0]!
   }
 
-  /** Restates the stated total when this change alters the total, so one device never contradicts itself. */
-  private restate(w: DocWriter, s: Stamp, change: (w: DocWriter) => void): void {
+  /**
+   * The write that restates the stated total when the recorded change alters
+   * the total, so one device never contradicts itself; none when it does not.
+   */
+  private restatement(ops: readonly DocWriteOp[], s: Stamp): DocWriteOp[] {
     const st = this.state().statedTotal
-    if (st.values.length === 0) return
-    const total = PurchaseView.of(overlaySnapshot(this.view().snapshot, change), this.view()).derived.totals.total
-    if (st.values.length === 1 && parseMinor(st.values[0]) === total) return
-    w.setRegister(keys.guarded('statedTotal'), this.entry(minorToString(total), s))
+    if (st.values.length === 0) return []
+    const total = PurchaseView.of(overlaySnapshot(this.view().snapshot, (w) => replayWrites(w, ops)), this.view()).derived.totals.total
+    if (st.values.length === 1 && parseMinor(st.values[0]) === total) return []
+    return [{ k: 'reg', key: keys.guarded('statedTotal'), entry: this.entry(minorToString(total), s) }]
   }
 
   private createPurchase(init: CreatePurchaseInput): EventEnvelope {
@@ -702,10 +706,7 @@ export class PurchaseReplica {
       set('sortKey', sortKey)
       for (const t of taxes) w.setRegister(keys.tax(id, t.code), this.entry({ on: true, ...t }, s))
     }
-    const event = this.commit('line.add', (w, s) => {
-      this.restate(w, s, (ow) => write(ow, s))
-      write(w, s)
-    })
+    const event = this.commit('line.add', write, { restate: true })
     return { event, lineId: id }
   }
 
@@ -729,10 +730,7 @@ export class PurchaseReplica {
     const write = (w: DocWriter, s: Stamp) => {
       for (const [f, v] of values) w.setRegister(keys.line(l.id, f), this.entry(v, s))
     }
-    return this.commit('line.update', (w, s) => {
-      this.restate(w, s, (ow) => write(ow, s))
-      write(w, s)
-    })
+    return this.commit('line.update', write, { restate: true })
   }
 
   setLineTax(id: LineId, tax: { code: string; name?: string; rate: string }, on: boolean): EventEnvelope {
@@ -740,10 +738,7 @@ export class PurchaseReplica {
     const t = this.taxInput(tax, 0)
     this.requireState(EDITABLE, 'change taxes')
     const write = (w: DocWriter, s: Stamp) => w.setRegister(keys.tax(id, t.code), this.entry({ on, ...t }, s))
-    return this.commit('line.tax', (w, s) => {
-      this.restate(w, s, (ow) => write(ow, s))
-      write(w, s)
-    })
+    return this.commit('line.tax', write, { restate: true })
   }
 
   /** Moves a line between two others (fractional index): one register write. */
@@ -770,10 +765,7 @@ export class PurchaseReplica {
       refuse('a line with receipts or bills cannot be removed: return or void them first')
     }
     const write = (w: DocWriter, s: Stamp) => w.setRegister(keys.line(id, 'removed'), this.entry(true, s))
-    return this.commit('line.remove', (w, s) => {
-      this.restate(w, s, (ow) => write(ow, s))
-      write(w, s)
-    })
+    return this.commit('line.remove', write, { restate: true })
   }
 
   restoreLine(id: LineId): EventEnvelope {
@@ -781,10 +773,7 @@ export class PurchaseReplica {
     if (!l.removed) refuse(`line ${id} is not removed`)
     this.requireState(EDITABLE, 'restore a line')
     const write = (w: DocWriter, s: Stamp) => w.setRegister(keys.line(id, 'removed'), this.entry(false, s))
-    return this.commit('line.restore', (w, s) => {
-      this.restate(w, s, (ow) => write(ow, s))
-      write(w, s)
-    })
+    return this.commit('line.restore', write, { restate: true })
   }
 
   // ------------------------------------------------------- goods and money
@@ -930,12 +919,9 @@ export class PurchaseReplica {
       const id = parseRecordId(this.newId())
       w.addRecord('resolutions', id, { id, conflict: conflict.id, kind: conflict.kind, option, params: clean, note: why, vv, ...s } as unknown as Json)
     }
-    return this.commit('conflict.resolve', (w, s) => {
-      // A resolution that changes the total restates a stated total, as a
-      // command does; TOTAL_MISMATCH's own options state it themselves.
-      if (conflict.kind !== 'TOTAL_MISMATCH') this.restate(w, s, (ow) => apply(ow, s))
-      apply(w, s)
-    }, { check: false })
+    // A resolution that changes the total restates a stated total, as a
+    // command does; TOTAL_MISMATCH's own options state it themselves.
+    return this.commit('conflict.resolve', apply, { check: false, restate: conflict.kind !== 'TOTAL_MISMATCH' })
   }
 
   /** Settles two concurrent resolutions by repeating the chosen one after both. */

@@ -16,7 +16,7 @@ import { overlaySnapshot } from '../backends/overlay.js'
 import type { Priority } from '../log/envelope.js'
 import type { Stamp } from './model.js'
 import type { EventKind } from './event-kinds.js'
-import { replayWrites } from './writes.js'
+import { recordingWriter, replayWrites } from './writes.js'
 
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2 }
 
@@ -46,21 +46,18 @@ export class StagedTransaction {
     this.staged = base
   }
 
-  /** A writer that records; it validates nothing the document writer would not. */
-  readonly writer: DocWriter = {
-    init: (key, value) => { this.ops.push({ k: 'init', key, value }) },
-    setRegister: (key, entry) => { this.ops.push({ k: 'reg', key, entry }) },
-    addRecord: (set, id, record) => { this.ops.push({ k: 'rec', set, id, record }) },
+  /** A writer that records (see recordingWriter), keeping the texts' lengths for commands that read them. */
+  readonly writer: DocWriter = ((rec: DocWriter): DocWriter => ({
+    ...rec,
     insertText: (key, index, text) => {
       this.textLengths.set(key, this.textLength(key) + text.length)
-      this.ops.push({ k: 'ins', key, index, text })
+      rec.insertText(key, index, text)
     },
     deleteText: (key, index, length) => {
       this.textLengths.set(key, this.textLength(key) - length)
-      this.ops.push({ k: 'del', key, index, length })
+      rec.deleteText(key, index, length)
     },
-    tickClock: (replica, seq) => { this.ops.push({ k: 'tick', replica, seq }) },
-  }
+  }))(recordingWriter(this.ops))
 
   /** Records one command: its writes, and what its event needs. */
   add(kind: EventKind, priority: Priority, write: (w: DocWriter) => void, opts: { readonly check: boolean; readonly causal: boolean }): void {

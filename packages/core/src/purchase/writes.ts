@@ -6,17 +6,22 @@
  */
 import type { DocWriteOp, DocWriter } from '../backends/backend.js'
 
+/** A writer that appends every write to `ops` and validates nothing the document writer would not. */
+export function recordingWriter(ops: DocWriteOp[]): DocWriter {
+  return {
+    init: (key, value) => { ops.push({ k: 'init', key, value }) },
+    setRegister: (key, entry) => { ops.push({ k: 'reg', key, entry }) },
+    addRecord: (set, id, record) => { ops.push({ k: 'rec', set, id, record }) },
+    insertText: (key, index, text) => { ops.push({ k: 'ins', key, index, text }) },
+    deleteText: (key, index, length) => { ops.push({ k: 'del', key, index, length }) },
+    tickClock: (replica, seq) => { ops.push({ k: 'tick', replica, seq }) },
+  }
+}
+
 /** Runs `write` against a writer that only records; `write` must not depend on what it reads back (writers read nothing). */
 export function recordWrites(write: (w: DocWriter) => void): DocWriteOp[] {
   const ops: DocWriteOp[] = []
-  write({
-    init: (key, value) => ops.push({ k: 'init', key, value }),
-    setRegister: (key, entry) => ops.push({ k: 'reg', key, entry }),
-    addRecord: (set, id, record) => ops.push({ k: 'rec', set, id, record }),
-    insertText: (key, index, text) => ops.push({ k: 'ins', key, index, text }),
-    deleteText: (key, index, length) => ops.push({ k: 'del', key, index, length }),
-    tickClock: (replica, seq) => ops.push({ k: 'tick', replica, seq }),
-  })
+  write(recordingWriter(ops))
   return ops
 }
 
