@@ -23,6 +23,9 @@ const packageEntry = {
   '@concord/core': join(root, 'packages/core/src/index.ts'),
   '@concord/relay': join(root, 'packages/relay/src/index.ts'),
   '@concord/client': join(root, 'packages/client/src/index.ts'),
+  '@concord/core/internal': join(root, 'packages/core/src/internal.ts'),
+  '@concord/relay/internal': join(root, 'packages/relay/src/internal.ts'),
+  '@concord/client/internal': join(root, 'packages/client/src/internal.ts'),
 }
 
 const files = srcDirs.flatMap((d) => walk(d))

@@ -7,8 +7,10 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type PurchaseId, seededRandom } from '@concord/core'
-import { type BreakerState, type SyncClient, backoffCeiling, memoryStorage } from '@concord/client'
+import { type PurchaseId } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
+import { type BreakerState, type SyncClient, memoryStorage } from '@concord/client'
+import { backoffCeiling } from '@concord/client/internal'
 import { createNodeClient } from '@concord/client/node'
 import { SEED } from '../support/seed.js'
 import { type RelayProc, mintToken, removeDir, startRelay, waitFor } from '../support/client-relay.js'

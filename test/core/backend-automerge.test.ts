@@ -6,10 +6,10 @@
 import * as A from '@automerge/automerge'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { type ReplicaId, automergeBackend, isConcordError } from '@concord/core'
 import {
-  type ReplicaId, AUTOMERGE_GENESIS_HEX, AutomergeDoc, REGISTER_BUCKETS, registerBucketOf, SET_NAMES, automergeActorOf, automergeBackend,
-  isConcordError, wrapSnapshot,
-} from '@concord/core'
+  AUTOMERGE_GENESIS_HEX, AutomergeDoc, REGISTER_BUCKETS, registerBucketOf, SET_NAMES, automergeActorOf, wrapSnapshot,
+} from '@concord/core/internal'
 import { canonicalSnapshot, entry } from './backend-contract.js'
 
 const rid = (s: string) => s as ReplicaId

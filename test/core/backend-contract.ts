@@ -6,10 +6,8 @@
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import {
-  type CrdtBackend, type CrdtDoc, type DocSnapshot, type EventId, type Hlc, type Json, type RegisterEntry, type ReplicaId, type SetName,
-  SET_NAMES, automergeBackend, canonicalJson, isConcordError, wrapSnapshot, yjsBackend,
-} from '@concord/core'
+import { type CrdtBackend, type EventId, type Hlc, type Json, type ReplicaId, automergeBackend, isConcordError, yjsBackend } from '@concord/core'
+import { type CrdtDoc, type DocSnapshot, type RegisterEntry, type SetName, SET_NAMES, canonicalJson, wrapSnapshot } from '@concord/core/internal'
 import { check } from '../support/seed.js'
 
 /** Every backend, whatever BACKEND selects: the mismatch checks need the others. */

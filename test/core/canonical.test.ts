@@ -5,7 +5,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type ReplicaId, canonicalJson, isConcordError, yjsBackend } from '@concord/core'
+import { type ReplicaId, isConcordError, yjsBackend } from '@concord/core'
+import { canonicalJson } from '@concord/core/internal'
 import { canonicalOf } from '../support/canonical.js'
 
 class Money {

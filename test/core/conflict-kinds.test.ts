@@ -11,7 +11,8 @@ import {
 } from '@concord/core'
 import { BACKENDS } from '../support/backends.js'
 import { type Sim, makeReplica, replicaOptions } from '../support/replicas.js'
-import { PurchaseReplica as Replica, seededRandom } from '@concord/core'
+import { PurchaseReplica as Replica } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 
 interface Pair {
   readonly a: PurchaseReplica

@@ -12,9 +12,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   type CrdtBackend, type LineId, type PurchaseReplica as Replica, type RecordId, type ReplicaId, type TransitionAction, type VoidableSet,
-  HEADER_FIELDS, PurchaseReplica, auditTrail, automergeBackend, createUlidFactory, formatMinor, isConcordError,
-  parsePurchaseId, seededRandom, yjsBackend,
+  HEADER_FIELDS, PurchaseReplica, auditTrail, automergeBackend, createUlidFactory, formatMinor, isConcordError, parsePurchaseId,
+  yjsBackend,
 } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 import { canonicalOf } from '../support/canonical.js'
 import { SEED, check } from '../support/seed.js'
 

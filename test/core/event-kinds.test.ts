@@ -5,7 +5,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { EVENT_KINDS, isEventKind, priorityOf } from '@concord/core'
+import { EVENT_KINDS, isEventKind } from '@concord/core'
+import { priorityOf } from '@concord/core/internal'
 
 test('the priority of every kind, from the one table', () => {
   const high = EVENT_KINDS.filter((k) => priorityOf(k) === 'high').sort()

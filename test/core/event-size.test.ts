@@ -6,7 +6,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type ReplicaId, PurchaseReplica, createUlidFactory, isConcordError, parsePurchaseId, seededRandom } from '@concord/core'
+import { type ReplicaId, PurchaseReplica, createUlidFactory, isConcordError, parsePurchaseId } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 import { encodeEvent } from '@concord/core/protocol'
 import { BACKENDS } from '../support/backends.js'
 import { SEED } from '../support/seed.js'

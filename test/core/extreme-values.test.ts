@@ -13,9 +13,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import {
-  type CreatePurchaseInput, type CrdtBackend, type DocWriter, type Hlc, type Json, type LineId, type PurchaseReplica, type ReplicaId,
-  PurchaseReplica as Replica, derivePurchase, detectConflicts, detectViolations, encodeHlc, invalidValues, readPurchase, seededRandom,
+  type CreatePurchaseInput, type CrdtBackend, type Hlc, type Json, type LineId, type PurchaseReplica, type ReplicaId,
+  PurchaseReplica as Replica, derivePurchase, encodeHlc, invalidValues,
 } from '@concord/core'
+import { type DocWriter, detectConflicts, detectViolations, readPurchase, seededRandom } from '@concord/core/internal'
 import { BACKENDS } from '../support/backends.js'
 import { SEED, check } from '../support/seed.js'
 import { type Sim, replicaOptions } from '../support/replicas.js'

@@ -13,9 +13,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import {
-  type CreatePurchaseInput, type PurchaseDerived, type PurchaseReplica, type PurchaseState, type ReplicaId,
-  derivePurchase, detectConflicts, isConcordError, readPurchase,
+  type CreatePurchaseInput, type PurchaseDerived, type PurchaseReplica, type PurchaseState, type ReplicaId, derivePurchase, isConcordError,
 } from '@concord/core'
+import { detectConflicts, readPurchase } from '@concord/core/internal'
 import { canonicalOf } from '../support/canonical.js'
 import type { Conflict } from '@concord/core'
 import { BACKENDS } from '../support/backends.js'

@@ -10,10 +10,10 @@ import * as A from '@automerge/automerge'
 import fc from 'fast-check'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { type CrdtBackend, type Json, type ReplicaId, automergeBackend, isConcordError } from '@concord/core'
 import {
-  type AutomergeDoc, type CrdtBackend, type CrdtDoc, type DocSnapshot, type Json, type ReplicaId, type SetName,
-  automergeActorOf, automergeBackend, canonicalJson, isConcordError, registerBucketOf,
-} from '@concord/core'
+  type AutomergeDoc, type CrdtDoc, type DocSnapshot, type SetName, automergeActorOf, canonicalJson, registerBucketOf,
+} from '@concord/core/internal'
 import { canonicalSnapshot, entry } from './backend-contract.js'
 import { check } from '../support/seed.js'
 

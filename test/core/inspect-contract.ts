@@ -13,10 +13,8 @@
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import {
-  type CrdtBackend, type CrdtDoc, type DocSnapshot, type EventId, type Hlc, type Json, type RegisterEntry, type ReplicaId, type SetName,
-  automergeBackend, canonicalJson, isConcordError, yjsBackend,
-} from '@concord/core'
+import { type CrdtBackend, type EventId, type Hlc, type Json, type ReplicaId, automergeBackend, isConcordError, yjsBackend } from '@concord/core'
+import { type CrdtDoc, type DocSnapshot, type RegisterEntry, type SetName, canonicalJson } from '@concord/core/internal'
 import { check } from '../support/seed.js'
 import { canonicalSnapshot } from './backend-contract.js'
 

@@ -1,10 +1,11 @@
 /** The event log: causal buffering, idempotence, typed refusals, snapshots, history. */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type EventEnvelope, type PurchaseReplica, isConcordError, validateEnvelope } from '@concord/core'
+import { type EventEnvelope, type PurchaseReplica, isConcordError } from '@concord/core'
+import { seededRandom, validateEnvelope } from '@concord/core/internal'
 import { BACKENDS } from '../support/backends.js'
 import { type Sim, makeReplica, replicaOptions } from '../support/replicas.js'
-import { PurchaseReplica as Replica, seededRandom } from '@concord/core'
+import { PurchaseReplica as Replica } from '@concord/core'
 
 function world(backend: (typeof BACKENDS)[number]) {
   const sim: Sim = { rng: seededRandom(11), time: 1_760_000_000_000 }

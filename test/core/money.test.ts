@@ -3,9 +3,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import {
-  type RoundingPolicy, type TaxMode, PurchaseReplica, createUlidFactory, decimalFromParts, decimalParts,
-  formatMinor, isConcordError, majorToMinor, parseDecimal, parseMinor, roundDiv, seededRandom,
+  type RoundingPolicy, type TaxMode, PurchaseReplica, createUlidFactory, decimalFromParts, decimalParts, formatMinor, isConcordError,
+  majorToMinor, parseDecimal, parseMinor, roundDiv,
 } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 import { BACKENDS } from '../support/backends.js'
 import { check } from '../support/seed.js'
 import { DOC, makeReplica, replicaOptions, type Sim } from '../support/replicas.js'

@@ -7,9 +7,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import {
-  type DocWriteOp, type EventId, type Hlc, type Json, type ReplicaId, PurchaseReplica, checkRecord, checkWrite, createUlidFactory, effectOfWrites, recordWrites, seededRandom,
-} from '@concord/core'
+import { type EventId, type Hlc, type Json, type ReplicaId, PurchaseReplica, createUlidFactory } from '@concord/core'
+import { type DocWriteOp, checkRecord, checkWrite, effectOfWrites, recordWrites, seededRandom } from '@concord/core/internal'
 import { BACKENDS } from '../support/backends.js'
 import { SEED } from '../support/seed.js'
 

@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu'
 import fc from 'fast-check'
-import { PatchedMap } from '@concord/core'
+import { PatchedMap } from '@concord/core/internal'
 import { check } from '../support/seed.js'
 
 test('a chain of patches reads like a Map given the same changes', () => {

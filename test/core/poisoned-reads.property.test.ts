@@ -16,12 +16,14 @@ import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import * as Y from 'yjs'
 import {
-  type Conflict, type CrdtBackend, type CrdtDoc, type DocSnapshot, type EventEnvelope, type EventId, type FieldChange,
-  type InvalidValue, type Json, type LineId, type PurchaseDerived, type PurchaseReplica, type PurchaseState, type ReplicaId,
-  type RegisterEntry, type SetName, type YjsDoc,
-  PurchaseReplica as Replica, SET_NAMES, auditTrail, canonicalJson, checkEntry, checkRecord, derivePurchase, detectConflicts,
-  encodeHlc, flattenPurchase, hasPurchase, instantFromEpochMs, invalidValues, isConcordError, readPurchase, seededRandom,
+  type Conflict, type CrdtBackend, type EventEnvelope, type EventId, type FieldChange, type InvalidValue, type Json, type LineId,
+  type PurchaseDerived, type PurchaseReplica, type PurchaseState, type ReplicaId, PurchaseReplica as Replica, auditTrail, derivePurchase,
+  encodeHlc, instantFromEpochMs, invalidValues, isConcordError,
 } from '@concord/core'
+import {
+  type CrdtDoc, type DocSnapshot, type RegisterEntry, type SetName, type YjsDoc, SET_NAMES, canonicalJson, checkEntry, checkRecord,
+  detectConflicts, flattenPurchase, hasPurchase, readPurchase, seededRandom,
+} from '@concord/core/internal'
 import { canonicalOf } from '../support/canonical.js'
 import { BACKENDS } from '../support/backends.js'
 import { SEED, check } from '../support/seed.js'

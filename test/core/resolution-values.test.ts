@@ -6,7 +6,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type PurchaseReplica, PurchaseReplica as Replica, isConcordError, seededRandom } from '@concord/core'
+import { type PurchaseReplica, PurchaseReplica as Replica, isConcordError } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 import { BACKENDS } from '../support/backends.js'
 import { type Sim, makeReplica, replicaOptions } from '../support/replicas.js'
 

@@ -6,7 +6,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { type ReplicaId, type YjsDoc, automergeBackend, isConcordError, wrapSnapshot, yjsBackend } from '@concord/core'
+import { type ReplicaId, automergeBackend, isConcordError, yjsBackend } from '@concord/core'
+import { type YjsDoc, wrapSnapshot } from '@concord/core/internal'
 import { canonicalOf } from '../support/canonical.js'
 
 const rid = (s: string) => s as ReplicaId

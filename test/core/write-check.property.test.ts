@@ -31,10 +31,13 @@ import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import * as Y from 'yjs'
 import {
-  type CrdtBackend, type CrdtDoc, type DocWriter, type EventEnvelope, type Hlc, type Json, type PurchaseReplica, type RegisterEntry, type ReplicaId,
-  type SetName, type UpdateEffect, type WriteAuthor, type WriteCheckContext, type WriteRefusal,
-  BOUNDS, PurchaseReplica as Replica, checkWrite, createUlidFactory, encodeHlc, instantFromEpochMs, isConcordError, seededRandom,
+  type CrdtBackend, type EventEnvelope, type Hlc, type Json, type PurchaseReplica, type ReplicaId, BOUNDS, PurchaseReplica as Replica,
+  createUlidFactory, encodeHlc, instantFromEpochMs, isConcordError,
 } from '@concord/core'
+import {
+  type CrdtDoc, type DocWriter, type RegisterEntry, type SetName, type UpdateEffect, type WriteAuthor, type WriteCheckContext,
+  type WriteRefusal, checkWrite, seededRandom,
+} from '@concord/core/internal'
 import { BACKENDS } from '../support/backends.js'
 import { rawYjsUpdate } from '../support/hostile.js'
 import { type Sim, int, newWorld, pick, randomCommand, replicaOptions, extraCommand, ALLOWED_REFUSALS } from '../support/replicas.js'

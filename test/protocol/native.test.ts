@@ -3,7 +3,8 @@
 import fc from 'fast-check'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type EventEnvelope, type EventId, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId, validateEnvelope } from '@concord/core'
+import { type EventEnvelope, type EventId, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId } from '@concord/core'
+import { validateEnvelope } from '@concord/core/internal'
 import {
   type ClientMessage, type ServerMessage,
   CLIENT_MESSAGE_TYPES, SERVER_MESSAGE_TYPES, PROTOCOL_VERSION,

@@ -10,10 +10,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, auditTrail, automergeBackend,
-  createUlidFactory, parsePurchaseId, seededRandom, yjsBackend,
+  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, auditTrail, automergeBackend, createUlidFactory,
+  parsePurchaseId, yjsBackend,
 } from '@concord/core'
-import { AuditCheckpoints, encodeSnapshot, historyPage } from '@concord/relay'
+import { seededRandom } from '@concord/core/internal'
+import { AuditCheckpoints, encodeSnapshot, historyPage } from '@concord/relay/internal'
 import { type EventStore, type StoredEvent, MemoryEventStore } from '@concord/relay/store'
 import { SEED } from '../support/seed.js'
 

@@ -5,7 +5,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type PurchaseId, type PurchaseReplica, canonicalJson, eventHash, flattenPurchase, parsePurchaseId } from '@concord/core'
+import { type PurchaseId, type PurchaseReplica, parsePurchaseId } from '@concord/core'
+import { canonicalJson, eventHash, flattenPurchase } from '@concord/core/internal'
 import { signToken } from '@concord/relay'
 import { NativeTestClient } from '../support/native-test-client.js'
 import { type RelayProcess, TEST_SECRET, startRelayProcess } from '../support/relay-process.js'

@@ -22,10 +22,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import {
-  type CreatePurchaseInput, type CrdtBackend, type DocWriter, type EventEnvelope, type Hlc, type Json, type PurchaseId, type RegisterEntry, type ReplicaId,
-  type SetName, type WriteAuthor, type WriteRefusal,
-  BOUNDS, PurchaseReplica, checkWrite, createUlidFactory, encodeHlc, instantFromEpochMs, isConcordError, parsePurchaseId, seededRandom,
+  type CreatePurchaseInput, type CrdtBackend, type EventEnvelope, type Hlc, type Json, type PurchaseId, type ReplicaId, BOUNDS,
+  PurchaseReplica, createUlidFactory, encodeHlc, instantFromEpochMs, isConcordError, parsePurchaseId,
 } from '@concord/core'
+import {
+  type DocWriter, type RegisterEntry, type SetName, type WriteAuthor, type WriteRefusal, checkWrite, seededRandom,
+} from '@concord/core/internal'
 import { signToken } from '@concord/relay'
 import { BACKENDS } from '../support/backends.js'
 import { rawYjsUpdate, yConnect } from '../support/hostile.js'

@@ -9,7 +9,8 @@
  * a Set a sorted array; a bigint `12n`; bytes `<n bytes>`. Any other class
  * instance reaches `canonicalJson`, which refuses it.
  */
-import { type Json, PatchedMap, canonicalJson } from '@concord/core'
+import { type Json } from '@concord/core'
+import { PatchedMap, canonicalJson } from '@concord/core/internal'
 
 export interface PlainOptions {
   /** Sort map entries by key: for states built in different orders that must still be equal. */

@@ -6,9 +6,8 @@
  */
 import WebSocket from 'ws'
 import * as Y from 'yjs'
-import {
-  type EventEnvelope, type EventId, type Hlc, type PurchaseReplica, type ReplicaId, type YjsDoc, encodeHlc, instantFromEpochMs, yjsClientIdOf,
-} from '@concord/core'
+import { type EventEnvelope, type EventId, type Hlc, type PurchaseReplica, type ReplicaId, encodeHlc, instantFromEpochMs } from '@concord/core'
+import { type YjsDoc, yjsClientIdOf } from '@concord/core/internal'
 import { type YMessage, decodeYMessage, encodeYMessage } from '@concord/core/protocol'
 import { waitFor } from './native-test-client.js'
 

@@ -7,9 +7,10 @@
  */
 import WebSocket from 'ws'
 import {
-  type BackendName, type CreatePurchaseInput, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type RandomSource, type ReplicaId,
-  PurchaseReplica, createUlidFactory, seededRandom, yjsBackend,
+  type BackendName, type CreatePurchaseInput, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type RandomSource,
+  type ReplicaId, PurchaseReplica, createUlidFactory, yjsBackend,
 } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 import {
   type ClientMessage, type ErrorMessage, type RejectMessage, type ServerMessage, type ValidatedMessage, type WelcomeMessage,
   PROTOCOL_VERSION, decodeServerMessage, encodeClientMessage,

@@ -6,10 +6,10 @@
  * Everything is driven by one seed.
  */
 import {
-  type Conflict, type CreatePurchaseInput, type CrdtBackend, type ReplicaOptions, type EventEnvelope, type LineId, type PurchaseId, type RandomSource, type ReplicaId,
-  ConcordError, PurchaseReplica, canonicalJson, createUlidFactory, flattenPurchase, isConcordError, parsePurchaseId,
-  seededRandom,
+  type Conflict, type CreatePurchaseInput, type CrdtBackend, type ReplicaOptions, type EventEnvelope, type LineId, type PurchaseId,
+  type RandomSource, type ReplicaId, ConcordError, PurchaseReplica, createUlidFactory, isConcordError, parsePurchaseId,
 } from '@concord/core'
+import { canonicalJson, flattenPurchase, seededRandom } from '@concord/core/internal'
 
 export interface Sim {
   readonly rng: RandomSource

@@ -10,9 +10,10 @@
  * A purchase has no generic arrays or maps, so only the text cases run.
  */
 import {
-  type CrdtBackend, type EventEnvelope, type LogSnapshot, type PurchaseId, type ReplicaId,
-  PurchaseReplica, automergeBackend, createUlidFactory, parsePurchaseId, seededRandom, yjsBackend,
+  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory,
+  parsePurchaseId, yjsBackend,
 } from '@concord/core'
+import { type LogSnapshot, seededRandom } from '@concord/core/internal'
 import { decodeEvent, encodeEvent } from '@concord/core/protocol'
 import type { ApplyThroughConcord, ConcordReplicaFactory } from './concord.js'
 import type { CrdtReplica, UpdateHandler } from './adapter.js'

@@ -4,9 +4,10 @@
  * must agree on, an independent total, and timing helpers.
  */
 import {
-  type CrdtBackend, type EventEnvelope, type LineId, type PurchaseId, type PurchaseReplica as Replica, type RandomSource, type ReplicaId, type ReplicaOptions,
-  PurchaseReplica, automergeBackend, canonicalJson, createUlidFactory, flattenPurchase, parsePurchaseId, seededRandom, yjsBackend,
+  type CrdtBackend, type EventEnvelope, type LineId, type PurchaseId, type PurchaseReplica as Replica, type RandomSource, type ReplicaId,
+  type ReplicaOptions, PurchaseReplica, automergeBackend, createUlidFactory, parsePurchaseId, yjsBackend,
 } from '@concord/core'
+import { canonicalJson, flattenPurchase, seededRandom } from '@concord/core/internal'
 import { median } from '../stats.js'
 
 export const DOC: PurchaseId = parsePurchaseId('01J0000000000000000000PB01')

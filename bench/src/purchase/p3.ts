@@ -16,7 +16,8 @@
  */
 import * as A from '@automerge/automerge'
 import * as Y from 'yjs'
-import { type CrdtBackend, type EventEnvelope, type LineId, type LogSnapshot, PurchaseReplica, YJS_V2_FORMAT, unwrapSnapshotFormat } from '@concord/core'
+import { type CrdtBackend, type EventEnvelope, type LineId, PurchaseReplica } from '@concord/core'
+import { type LogSnapshot, YJS_V2_FORMAT, unwrapSnapshotFormat } from '@concord/core/internal'
 import { fmtBytes, fmtInt, fmtMs, fmtRatio } from '../report/markdown.js'
 import type { Check, RunOptions, ScenarioResult } from '../types.js'
 import { BACKENDS, CREATE, type World, fingerprint, int, lineInput, medianOf, ms, newWorld, options, pick, randomLine } from './common.js'

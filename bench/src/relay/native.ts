@@ -8,9 +8,9 @@
  * processes that speak this protocol.
  */
 import {
-  type EventEnvelope, type PurchaseId, type ReplicaId,
-  PurchaseReplica, createUlidFactory, parsePurchaseId, seededRandom, splitEventId,
+  type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, createUlidFactory, parsePurchaseId, splitEventId,
 } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 import { PROTOCOL_VERSION, decodeServerMessage, encodeClientMessage } from '@concord/core/protocol'
 
 /** A fixed clock: the same creation events in every load process. */

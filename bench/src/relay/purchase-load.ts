@@ -12,9 +12,8 @@
  */
 import WebSocket from 'ws'
 import * as Y from 'yjs'
-import {
-  type EventEnvelope, type ReplicaId, PurchaseReplica, createUlidFactory, encodeHlc, parsePurchaseId, seededRandom,
-} from '@concord/core'
+import { type EventEnvelope, type ReplicaId, PurchaseReplica, createUlidFactory, encodeHlc, parsePurchaseId } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 import { helloFrame, parseNative, pushFrame, subscribeFrame } from './native.js'
 
 /** A fixed clock and seed: every load process makes the same creation events for a document. */

@@ -13,7 +13,8 @@
  * Per other seat, a document record keeps how many of that seat's event
  * keys it has read (`absorbed`), so each pass reads only what is new.
  */
-import { type PurchaseId, priorityOf, sameContent } from '@concord/core'
+import { type PurchaseId } from '@concord/core'
+import { priorityOf, sameContent } from '@concord/core/internal'
 import { encodeEvent } from '@concord/core/protocol'
 import type { ClientContext } from './context.js'
 import { newDocRecord, summarize } from './doc-summary.js'

@@ -8,7 +8,8 @@
  * replica is ahead of the store, so it is dropped and reloaded from what was
  * saved: nothing unsaved is ever shown or sent.
  */
-import { type EventEnvelope, type PurchaseId, ConcordError, PurchaseReplica, isConcordError, priorityOf } from '@concord/core'
+import { type EventEnvelope, type PurchaseId, ConcordError, PurchaseReplica, isConcordError } from '@concord/core'
+import { priorityOf } from '@concord/core/internal'
 import type { ClientContext } from './context.js'
 import { backendByName, summarize } from './doc-summary.js'
 import type { DocChange } from './handle.js'

@@ -5,8 +5,9 @@
  */
 import {
   type AuditEntry, type Conflict, type ConflictId, type EventEnvelope, type EventId, type Hlc, type InvalidValue, type PurchaseDerived,
-  type PurchaseId, type PurchaseReplica, type PurchaseState, ConcordError, auditTrail, eventsUpTo, invalidValues, readPurchase, replay,
+  type PurchaseId, type PurchaseReplica, type PurchaseState, ConcordError, auditTrail, invalidValues,
 } from '@concord/core'
+import { eventsUpTo, readPurchase, replay } from '@concord/core/internal'
 import type { DocStatus, EventAckStatus } from './types.js'
 
 /** A change to the purchase or its sync state: local, remote, a reload from the store, or a status change. */

@@ -5,7 +5,8 @@
  * document whose changes keep being refused is set aside as a dead letter),
  * validation cursors, caught-up marks, and errors.
  */
-import { type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, priorityOf, sameContent, splitEventId } from '@concord/core'
+import { type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, splitEventId } from '@concord/core'
+import { priorityOf, sameContent } from '@concord/core/internal'
 import {
   type AckMessage, type CaughtUpMessage, type EventsMessage, type RejectAction, type ServerMessage, type ValidatedMessage, encodeEvent, rejectCodeInfo,
 } from '@concord/core/protocol'

@@ -39,8 +39,7 @@ export { PurchaseHandle, type DocChange } from './handle.js'
 export { memoryStorage, type MemoryStorage } from './storage/memory.js'
 export { indexedDbStorage } from './storage/indexeddb.js'
 export { type LocalStorage, type KvBackend, type KvOp, type ScanOptions, type Table, type WriteGuard } from './storage/kv.js'
-export { SCHEMA_VERSION } from './storage/store.js'
-export { backoffCeiling, fullJitter, DEFAULT_RETRY } from './retry.js'
+export { DEFAULT_RETRY } from './retry.js'
 export type {
   ClientOptions, ClientStatus, ClientError, ConnectionStatus, CreateOptions, DeadLetter, DocStatus, EventAckStatus,
   NetworkInfo, NetworkQuality, Notification, PurchaseSummary, QueueStats, RetryOptions, SocketLike, SyncState, Timers,

@@ -19,7 +19,8 @@
  * crash leaves the old state or the new one. The new actor comes from the
  * same counter as an undo's (undo.ts), so no actor is handed out twice.
  */
-import { type EventEnvelope, type EventId, type PurchaseId, PurchaseReplica, priorityOf } from '@concord/core'
+import { type EventEnvelope, type EventId, type PurchaseId, PurchaseReplica } from '@concord/core'
+import { priorityOf } from '@concord/core/internal'
 import type { ClientContext } from './context.js'
 import { summarize } from './doc-summary.js'
 import type { Documents } from './documents.js'

@@ -17,7 +17,8 @@
  * state at a sequence number stays true; losing one (a restart, eviction) only
  * costs a longer replay.
  */
-import { type CrdtBackend, type CrdtDoc, type PurchaseId, type ReplicaId, auditTrailFrom } from '@concord/core'
+import { type CrdtBackend, type PurchaseId, type ReplicaId } from '@concord/core'
+import { type CrdtDoc, auditTrailFrom } from '@concord/core/internal'
 import { decodeSnapshot } from './snapshot-codec.js'
 import { DEFAULT_PAGE, type DocInfo, type EventStore, type EventSummary } from './store/types.js'
 

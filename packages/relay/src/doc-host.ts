@@ -25,9 +25,10 @@
  *   and the next load starts again from the store.
  */
 import {
-  type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, type Runtime,
-  ConcordError, PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, sameContent, yjsBackend,
+  type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, type Runtime, ConcordError,
+  PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, yjsBackend,
 } from '@concord/core'
+import { sameContent } from '@concord/core/internal'
 import {
   type AwarenessEntry, type RejectCode, type SequencedEvent, CLOSE_CODES, REJECT_CODES, encodeServerMessage, encodeYMessage, rightsFor,
 } from '@concord/core/protocol'

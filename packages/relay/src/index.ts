@@ -1,14 +1,9 @@
-// @concord/relay: start a relay in-process (tests, benchmarks, embedding), or
-// only its core without HTTP (a simulation), its configuration, and the token
-// helpers. The store is at @concord/relay/store.
+// @concord/relay: start a relay in-process (embedding, tests, benchmarks), its
+// configuration, and the token helpers. The stores are at
+// @concord/relay/store. The relay's core without HTTP (what the simulation
+// drives), its document host and other machinery are at
+// @concord/relay/internal. test/core/public-surface.test.ts pins these names.
 export { type Relay, type RelayOptions, startRelay } from './server.js'
-export { type RelayCore, type RelayCoreOptions, createRelayCore } from './relay-core.js'
-export { type RelaySocket } from './peer.js'
-export { DocHost, type ClusterSink } from './doc-host.js'
-export { relayRuntime } from './runtime.js'
 export { type RelayConfig, type StoreKind, type Durability, type LogLevel, ConfigError, parseConfig, usage } from './config.js'
 export { type Session, type TokenClaims, type TokenVerifier, AuthError, createTokenVerifier, signToken } from './auth.js'
 export { RelayMetrics } from './metrics.js'
-export { GroupCommitter } from './group-commit.js'
-export { encodeSnapshot, decodeSnapshot } from './snapshot-codec.js'
-export { AuditCheckpoints, historyPage, type HistoryPage } from './admin-history.js'

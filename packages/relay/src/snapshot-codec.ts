@@ -7,7 +7,8 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import { ConcordError, type EventId, type LogSnapshot, type PurchaseId } from '@concord/core'
+import { ConcordError, type EventId, type PurchaseId } from '@concord/core'
+import { type LogSnapshot } from '@concord/core/internal'
 
 const FORMAT = 1
 

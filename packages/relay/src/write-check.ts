@@ -6,7 +6,8 @@
  * rights and the writer's identity. Both endpoints go through here; nothing
  * a document holds can make it throw (a refusal is a value).
  */
-import { type CrdtBackend, type CrdtDoc, type WriteAuthor, type WriteRefusal, checkWrite, isConcordError } from '@concord/core'
+import { type CrdtBackend, isConcordError } from '@concord/core'
+import { type CrdtDoc, type WriteAuthor, type WriteRefusal, checkWrite } from '@concord/core/internal'
 
 /** What the check reads of a loaded document (the document host's LoadedDoc has it). */
 export interface DocToCheck {

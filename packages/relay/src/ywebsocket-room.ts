@@ -17,7 +17,8 @@
  */
 import * as Y from 'yjs'
 import type { Logger } from 'pino'
-import { type PurchaseId, type YjsDoc, isConcordError } from '@concord/core'
+import { type PurchaseId, isConcordError } from '@concord/core'
+import { type YjsDoc } from '@concord/core/internal'
 import {
   type AwarenessEntry, CLOSE_CODES, closeCodeForError, decodeAwarenessUpdate, decodeYMessage, encodeAwarenessUpdate, encodeYMessage, rightsFor,
 } from '@concord/core/protocol'

@@ -13,8 +13,8 @@ import fc from 'fast-check'
 import {
   type ConcordError, type ErrorCode, type EventEnvelope, type PurchaseId, type ReplicaId, instantFromEpochMs, isConcordError, parseReplicaId,
 } from '@concord/core'
-import type { AppendResult, EventOutcome, EventStore, StoreTestHooks, StoredEvent } from '@concord/relay/store'
-import { loadDocument } from '@concord/relay/store'
+import type { AppendResult, EventOutcome, EventStore, StoredEvent } from '@concord/relay/store'
+import { type StoreTestHooks, loadDocument } from '@concord/relay/internal'
 import { checkAsync, SEED } from '../../support/seed.js'
 import { type EventSpec, T0, actor, doc, ev, evs } from './events.js'
 

@@ -10,9 +10,8 @@
  *  - no honest device was refused anything its token allows; no dead letter is left;
  *  - nothing the hostile writer sent is in the store, or was acknowledged to it.
  */
-import {
-  type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory, eventHash, yjsBackend,
-} from '@concord/core'
+import { type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory, yjsBackend } from '@concord/core'
+import { eventHash } from '@concord/core/internal'
 import type { Notification } from '@concord/client'
 import { fingerprint } from '../replicas.js'
 import type { World } from './world.js'

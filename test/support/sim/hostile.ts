@@ -5,9 +5,8 @@
  * device's existing id with other content, and a resolution or approval it
  * has no right to. None of it may get in, and no relay may fall over.
  */
-import {
-  type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory, eventHash, yjsBackend,
-} from '@concord/core'
+import { type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory, yjsBackend } from '@concord/core'
+import { eventHash } from '@concord/core/internal'
 import { type ClientMessage, PROTOCOL_VERSION, decodeServerMessage, encodeClientMessage } from '@concord/core/protocol'
 import type { SocketLike } from '@concord/client'
 import type { Domain } from './scheduler.js'

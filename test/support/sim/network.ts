@@ -10,7 +10,7 @@
  * that refuse connections while they are down.
  */
 import type { SocketLike, WebSocketConstructor } from '@concord/client'
-import type { RelaySocket } from '@concord/relay'
+import type { RelaySocket } from '@concord/relay/internal'
 import type { Domain } from './scheduler.js'
 
 export interface FaultProfile {

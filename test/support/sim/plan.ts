@@ -6,7 +6,7 @@
  */
 import type { BackendName } from '@concord/core'
 import type { Right } from '@concord/core/protocol'
-import { seededRandom } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 import type { FaultProfile } from './network.js'
 
 export interface DevicePlan {

@@ -13,7 +13,7 @@
  * its code never runs again; what it had not written to its store is gone.
  */
 import type { Runtime } from '@concord/core'
-import { seededRandom } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
 
 interface Timer {
   readonly at: number

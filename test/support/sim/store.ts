@@ -6,7 +6,8 @@
  * timer dies with the domain, and the promise the relay would have acked on
  * never resolves. Reads see only what is durable.
  */
-import { type PurchaseId, type ReplicaId, eventHash } from '@concord/core'
+import { type PurchaseId, type ReplicaId } from '@concord/core'
+import { eventHash } from '@concord/core/internal'
 import type { AppendRequest, AppendResult, EventStore, ListDocsOptions, SnapshotInput } from '@concord/relay/store'
 import { MemoryEventStore } from '@concord/relay/store'
 import type { Domain } from './scheduler.js'

@@ -6,10 +6,12 @@
  * (plan.ts); the world runs its workload and its faults, heals, waits until
  * it goes quiet, and checks the properties (checks.ts).
  */
-import { type BackendName, type PurchaseId, type PurchaseReplica, eventHash, parsePurchaseId, priorityOf } from '@concord/core'
+import { type BackendName, type PurchaseId, type PurchaseReplica, parsePurchaseId } from '@concord/core'
+import { eventHash, priorityOf } from '@concord/core/internal'
 import { type Grant, type ServerMessage, decodeClientMessage, decodeServerMessage } from '@concord/core/protocol'
 import { type MemoryStorage, type Notification, type SyncClient, createClient, memoryStorage } from '@concord/client'
-import { type ClusterSink, type RelayCore, type RelayConfig, createRelayCore, parseConfig } from '@concord/relay'
+import { type RelayConfig, parseConfig } from '@concord/relay'
+import { type ClusterSink, type RelayCore, createRelayCore } from '@concord/relay/internal'
 import { pino, type Logger } from 'pino'
 import { randomCommand } from '../replicas.js'
 import { CALM, SimNetwork } from './network.js'

@@ -6,7 +6,7 @@
  * formats live once, above it, in store.ts.
  */
 
-import { fail } from '@concord/core'
+import { fail } from '@concord/core/internal'
 
 /**
  * The tables the client keeps. Keys sort as plain strings (code-unit order).

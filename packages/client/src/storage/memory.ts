@@ -4,7 +4,7 @@
  * tests restart a client. Values are copied in and out, so a caller that
  * mutates a buffer cannot change what is stored.
  */
-import { fail } from '@concord/core'
+import { fail } from '@concord/core/internal'
 import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES, checkScan, checkTable, checkWrite } from './kv.js'
 
 export interface MemoryStorage extends LocalStorage {

@@ -16,9 +16,10 @@
  *           sequence, counted on across the actors a refusal made the device switch to)
  */
 import {
-  type BackendName, ConcordError, type EventEnvelope, type EventId, type MinorString, type Priority, type PurchaseId,
-  type ReplicaId, isConcordError, parseReplicaId, priorityOf,
+  type BackendName, ConcordError, type EventEnvelope, type EventId, type MinorString, type Priority, type PurchaseId, type ReplicaId,
+  isConcordError, parseReplicaId,
 } from '@concord/core'
+import { priorityOf } from '@concord/core/internal'
 import { decodeEvent, encodeEvent } from '@concord/core/protocol'
 import { type ValueCipher, aesGcmCipher, importKey } from './crypto.js'
 import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES } from './kv.js'

@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto'
 import {
   type BackendName, type ConcordError, type EventEnvelope, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId,
-  type ReplicaId,
-  ConcordError as ConcordErrorClass, eventHash, fail, isConcordError, parseEventId, parsePurchaseId, parseReplicaId, validateEnvelope,
+  type ReplicaId, ConcordError as ConcordErrorClass, isConcordError, parseEventId, parsePurchaseId, parseReplicaId,
 } from '@concord/core'
+import { eventHash, fail, validateEnvelope } from '@concord/core/internal'
 import { type AppendRequest, type AppendResult, type EventOutcome, type SnapshotInput, type StoredEvent, DEFAULT_PAGE, MAX_PAGE } from './types.js'
 
 export function checkDocId(docId: unknown): PurchaseId {

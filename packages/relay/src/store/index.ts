@@ -5,16 +5,13 @@
 //   new MemoryEventStore()   tests and simulations
 // The relay acknowledges an event once the append carrying it resolved, and
 // loads a document with loadDocument (latest snapshot + the events after it).
-// Named exports only.
+// Named exports only; the migrations, loadDocument and the test hooks are at
+// @concord/relay/internal.
 export {
   type EventStore, type AppendRequest, type AppendResult, type EventOutcome, type StoredEvent, type EventSummary,
   type DocInfo, type ListDocsOptions, type SnapshotInput, type StoredSnapshot, type SnapshotInfo, type PutSnapshotResult,
-  type StoreTestHooks,
   DEFAULT_PAGE, MAX_PAGE,
 } from './types.js'
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory.js'
 export { SqliteEventStore, type SqliteEventStoreOptions, type SqliteDurability, type SqliteSettings } from './sqlite.js'
-export { type SqliteMigration, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 export { PostgresEventStore, type PostgresEventStoreOptions } from './postgres.js'
-export { type PostgresMigration, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
-export { type LoadedDocument, loadDocument } from './load.js'

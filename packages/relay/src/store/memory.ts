@@ -3,7 +3,8 @@
  * durable stores, nothing survives the process. Bytes are copied in and out so
  * a caller mutating its buffers cannot change what is stored.
  */
-import { type BackendName, type EventId, type IsoInstant, type PurchaseId, type ReplicaId, fail } from '@concord/core'
+import { type BackendName, type EventId, type IsoInstant, type PurchaseId, type ReplicaId } from '@concord/core'
+import { fail } from '@concord/core/internal'
 import {
   type ExistingEvent, type PreparedEvent,
   checkActors, checkBatch, checkDocId, checkLimit, checkRelayId, checkSeq, checkSnapshot, checkYear, defaultRelayId, isoStamp, formatNumber,

@@ -4,7 +4,8 @@
  * Every table lives in the store's own schema, passed to `up` already quoted.
  */
 import type { ClientBase } from 'pg'
-import { type EventMeta, type PurchaseId, eventHash } from '@concord/core'
+import { type EventMeta, type PurchaseId } from '@concord/core'
+import { eventHash } from '@concord/core/internal'
 import { BINDING_ORDER, MIGRATION_PAGE, envelopeOf } from './common.js'
 
 export interface PostgresMigration {

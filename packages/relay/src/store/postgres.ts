@@ -29,9 +29,9 @@ import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { ClientBase, Pool, PoolClient } from 'pg'
 import {
-  type BackendName, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId,
-  ConcordError, fail, isConcordError,
+  type BackendName, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId, ConcordError, isConcordError,
 } from '@concord/core'
+import { fail } from '@concord/core/internal'
 import {
   type Binding, type ExistingEvent, type NewRow, type PreparedRequest,
   actorsToCheck, checkActors, checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear,

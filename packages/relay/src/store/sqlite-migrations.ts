@@ -9,7 +9,8 @@
  * upgrade stays tested.
  */
 import type Database from 'better-sqlite3'
-import { type EventMeta, type PurchaseId, eventHash } from '@concord/core'
+import { type EventMeta, type PurchaseId } from '@concord/core'
+import { eventHash } from '@concord/core/internal'
 import { BINDING_ORDER, MIGRATION_PAGE, envelopeOf, parseJsonColumn } from './common.js'
 
 export interface SqliteMigration {

@@ -30,8 +30,9 @@
 import Database from 'better-sqlite3'
 import {
   type BackendName, type EventEnvelope, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId,
-  ConcordError, fail, isConcordError,
+  ConcordError, isConcordError,
 } from '@concord/core'
+import { fail } from '@concord/core/internal'
 import {
   type ExistingEvent, type PreparedRequest,
   actorsToCheck, checkActors, checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear,

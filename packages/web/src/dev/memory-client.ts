@@ -5,9 +5,10 @@
  * edited on two simulated devices, with a conflict, to look at the dialog.
  */
 import {
-  type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, PurchaseReplica, auditTrail, createUlidFactory,
-  eventsUpTo, formatMinor, hasPurchase, invalidValues, parsePurchaseId, readPurchase, replay, yjsBackend,
+  type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, PurchaseReplica, auditTrail, createUlidFactory, formatMinor,
+  invalidValues, parsePurchaseId, yjsBackend,
 } from '@concord/core'
+import { eventsUpTo, hasPurchase, readPurchase, replay } from '@concord/core/internal'
 import type { AppClient, ClientStatus, DocStatus, PurchaseHandle, PurchaseSummary } from '../client-api.js'
 
 const newId = createUlidFactory(() => Date.now(), Math.random)
