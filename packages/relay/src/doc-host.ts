@@ -30,7 +30,7 @@ import {
 } from '@concord/core'
 import { sameContent } from '@concord/core/internal'
 import {
-  type AwarenessEntry, type RejectCode, type SequencedEvent, CLOSE_CODES, REJECT_CODES, encodeServerMessage, encodeYMessage, rightsFor,
+  type AwarenessEntry, type RejectCode, type SequencedEvent, CLOSE_CODES, REJECT_CODES, encodeAwarenessUpdate, encodeServerMessage, encodeYMessage, rightsFor,
 } from '@concord/core/protocol'
 import type { Logger } from 'pino'
 import { type AwarenessMap, applyAwareness, expireRemoteAwareness } from './awareness.js'
@@ -963,9 +963,9 @@ export class DocHost {
   awarenessFromCluster(docId: PurchaseId, entries: readonly AwarenessEntry[], update: Uint8Array): void {
     const doc = this.docs.get(docId)
     if (doc === undefined) return
-    applyAwareness(doc.awareness, entries, undefined, this.runtime.now())
-    if (doc.rooms.size === 0) return
-    const bytes = encodeYMessage({ t: 'awareness', update })
+    const accepted = applyAwareness(doc.awareness, entries, undefined, this.runtime.now())
+    if (accepted.length === 0 || doc.rooms.size === 0) return
+    const bytes = encodeYMessage({ t: 'awareness', update: accepted.length === entries.length ? update : encodeAwarenessUpdate(accepted) })
     for (const peer of doc.rooms) peer.send(bytes)
   }
 

@@ -13,7 +13,8 @@
  *   update is dropped.
  * - Awareness is forwarded to the whole room, the sender included, and a
  *   closing connection's states are removed for everyone else; in cluster
- *   mode it reaches the other relays' rooms of the document too (awareness.ts).
+ *   mode it reaches the other relays' rooms of the document too. A
+ *   connection may change only its own entries (awareness.ts).
  */
 import * as Y from 'yjs'
 import type { Logger } from 'pino'
@@ -22,7 +23,7 @@ import { type YjsDoc } from '@concord/core/internal'
 import {
   type AwarenessEntry, CLOSE_CODES, closeCodeForError, decodeAwarenessUpdate, decodeYMessage, encodeAwarenessUpdate, encodeYMessage, rightsFor,
 } from '@concord/core/protocol'
-import { applyAwareness, awarenessEntries, removeAwareness } from './awareness.js'
+import { type AwarenessSource, applyAwareness, awarenessEntries, removeAwareness } from './awareness.js'
 import type { Session } from './auth.js'
 import type { RelayConfig } from './config.js'
 import type { DocHost, LoadedDoc } from './doc-host.js'
@@ -42,8 +43,8 @@ export class YConnection extends Peer implements YSubscriber {
   private doc: LoadedDoc | undefined
   private waiting: Uint8Array[] = []
   private waitingBytes = 0
-  /** Awareness client ids this connection has announced. */
-  private readonly clientIds = new Set<number>()
+  /** This connection as the announcer of awareness entries (the ids it announced, its user). */
+  private readonly presence: AwarenessSource
 
   constructor(
     ws: RelaySocket,
@@ -53,6 +54,7 @@ export class YConnection extends Peer implements YSubscriber {
   ) {
     super(ws, 'y', ctx.config, ctx.metrics, ctx.log, ctx.host.runtime)
     this.setSession(session)
+    this.presence = { peer: this, user: session.user, announced: new Set() }
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
   }
 
@@ -192,12 +194,13 @@ export class YConnection extends Peer implements YSubscriber {
       this.close(CLOSE_CODES.MALFORMED, `${e.code}: ${e.message}`)
       return
     }
-    const { set, removed } = applyAwareness(doc.awareness, entries, this, this.runtime.now())
-    for (const id of set) this.clientIds.add(id)
-    for (const id of removed) this.clientIds.delete(id)
-    const bytes = encodeYMessage({ t: 'awareness', update })
+    const accepted = applyAwareness(doc.awareness, entries, this.presence, this.runtime.now())
+    if (accepted.length === 0) return
+    // Only what was accepted goes on, as sent when that is all of it.
+    const forward = accepted.length === entries.length ? update : encodeAwarenessUpdate(accepted)
+    const bytes = encodeYMessage({ t: 'awareness', update: forward })
     for (const peer of doc.rooms) peer.send(bytes)
-    this.ctx.host.publishAwareness(doc, update)
+    this.ctx.host.publishAwareness(doc, forward)
   }
 
   protected onClose(): void {
@@ -205,7 +208,7 @@ export class YConnection extends Peer implements YSubscriber {
     if (doc === undefined) return
     doc.rooms.delete(this)
     doc.lastUsed = this.runtime.now()
-    const gone = removeAwareness(doc.awareness, this.clientIds, (a) => a.peer === this)
+    const gone = removeAwareness(doc.awareness, this.presence.announced, (a) => a.peer === this)
     if (gone.length === 0) return
     const update = encodeAwarenessUpdate(gone)
     if (doc.rooms.size > 0) {
