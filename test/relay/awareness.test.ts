@@ -14,7 +14,7 @@ import { pino } from 'pino'
 import { type PurchaseId, parsePurchaseId } from '@concord/core'
 import { type AwarenessEntry, decodeAwarenessUpdate, decodeYMessage, encodeAwarenessUpdate, encodeYMessage } from '@concord/core/protocol'
 import { AuthError, type Session, parseConfig } from '@concord/relay'
-import { AWARENESS_TIMEOUT_MS, type RelayCore, type RelaySocket, createRelayCore } from '@concord/relay/internal'
+import { AWARENESS_TIMEOUT_MS, MAX_CLIENT_IDS_PER_CONNECTION, type RelayCore, type RelaySocket, createRelayCore } from '@concord/relay/internal'
 import { MemoryEventStore } from '@concord/relay/store'
 import { type Domain, VirtualScheduler } from '../support/sim/scheduler.js'
 import { SEED } from '../support/seed.js'
@@ -194,7 +194,7 @@ test('a connection owns a bounded number of client ids', async () => {
   flood.announce(Array.from({ length: 40 }, (_, i) => ({ clientId: 1000 + i, clock: 1, state: state(`bot ${i}`) })))
   await w.run(10)
   const ids = watcher.heard().map((e) => e.clientId)
-  assert.ok(ids.length > 0 && ids.length <= 8, `at most 8 ids forwarded, got ${ids.length}`)
+  assert.is(ids.length, MAX_CLIENT_IDS_PER_CONNECTION, `at most ${MAX_CLIENT_IDS_PER_CONNECTION} ids forwarded`)
   // Removing some makes room again.
   flood.announce([left(ids[0]!, 2)])
   flood.announce([{ clientId: 2000, clock: 1, state: state('another') }])
