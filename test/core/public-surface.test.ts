@@ -70,7 +70,7 @@ const PUBLIC: Record<string, Surface> = {
       'BreakerState', 'ClientError', 'ClientOptions', 'ClientStatus', 'ConnectionStatus', 'CreateOptions', 'DeadLetter',
       'DocChange', 'DocStatus', 'EventAckStatus', 'KvBackend', 'KvOp', 'Lease', 'LocalStorage', 'MemoryStorage', 'NetworkInfo',
       'NetworkQuality', 'Notification', 'PurchaseSummary', 'QueueStats', 'RetryOptions', 'ScanOptions', 'SeatChannel',
-      'SeatLiveness', 'SocketLike', 'SyncState', 'Table', 'Timers', 'WebSocketConstructor',
+      'SeatLiveness', 'SocketLike', 'SyncState', 'Table', 'Timers', 'WebSocketConstructor', 'WriteGuard',
     ],
   },
   '@concord/client/node': {
