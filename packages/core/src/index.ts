@@ -55,5 +55,7 @@ export {
 } from './purchase/replica.js'
 export { type Conflict, type ConflictKind, type ConflictBranch, type ResolutionOption, type Severity, CONFLICT_KINDS } from './conflicts/types.js'
 export { detectConflicts, detectViolations, conflictIdOf, SEVERITY } from './conflicts/detect.js'
+export { CONFLICT_SPECS, KIND_LABEL, type ConflictOption, isConflictKind, optionSpec } from './conflicts/registry.js'
+export type { ConflictSpec, OptionSpec } from './conflicts/spec.js'
 export { auditTrail, auditTrailFrom, flattenPurchase, type AuditEntry, type FieldChange } from './purchase/audit.js'
 export { automergeBackend, AutomergeDoc, validateAutomergeUpdate, automergeActorOf, registerBucketOf, AUTOMERGE_GENESIS_HEX, REGISTER_BUCKETS } from './backends/automerge.js'
