@@ -34,7 +34,7 @@ export { EventLog, type AppendResult, type LogSnapshot, type EventLogOptions, re
 export {
   type PurchaseSettings, type PurchaseState, type PurchaseLine, type PurchaseHeader, type Guarded, type Stamp,
   type LifecycleState, type TransitionAction, type TaxMode, type LineKind, type TaxSnapshot, type UnitPrice,
-  type ReceiptRecord, type ReturnRecord, type BillRecord, type PaymentRecord, type VoidRecord, type TransitionRecord,
+  type ReceiptRecord, type ReturnRecord, type BillRecord, type PaymentRecord, type RefundRecord, type VoidRecord, type TransitionRecord,
   type ResolutionRecord, type LineRecord, type VoidableSet, type HeaderField, type GuardedField, type StoredClock,
   HEADER_FIELDS, GUARDED_FIELDS,
 } from './purchase/model.js'

@@ -2,6 +2,7 @@
 import type { Json } from '../../json.js'
 import type { RecordId } from '../../ids.js'
 import { formatMinor, minorToString, parseMinor } from '../../money/amount.js'
+import type { RefundRecord } from '../../purchase/model.js'
 import { recordBranch, uniqSorted } from '../evidence.js'
 import { acceptWithNote, defineKind } from '../spec.js'
 import { param, today, voidRecord } from '../writes.js'
@@ -13,7 +14,8 @@ export const overpayment = defineKind({
   detect: ({ state, derived }) => {
     const { paid, total } = derived.totals
     if (paid <= total) return []
-    const live = [...state.payments, ...state.refunds].filter((p) => !derived.voided.has(p.id))
+    // A requested refund moves no money: it is not a cause, so requesting one leaves the violation's id as it was.
+    const live = [...state.payments, ...state.refunds.filter((r) => r.status !== 'requested')].filter((p) => !derived.voided.has(p.id))
     const payments = state.payments.filter((p) => !derived.voided.has(p.id))
     const exp = state.settings.currencyExponent
     return [{
@@ -35,11 +37,17 @@ export const overpayment = defineKind({
     },
     'request-refund': {
       label: (f) => `Request a refund of ${f.excess}`,
-      effect: 'removes',
+      // The excess stays paid until the supplier pays it back and that refund
+      // is recorded (which ends the violation); until then the request is on
+      // file and a person has accepted the overpayment.
+      effect: 'accepts',
       resolve: (ctx) => {
         const id = ctx.newRecordId()
         const excess = ctx.derived.totals.paid - ctx.derived.totals.total
-        ctx.w.addRecord('refunds', id, { id, amount: minorToString(excess), ref: 'refund requested (conflict resolution)', date: today(ctx), ...ctx.stamp } as unknown as Json)
+        const refund: RefundRecord = {
+          id, amount: minorToString(excess), ref: 'refund requested (conflict resolution)', date: today(ctx), status: 'requested', ...ctx.stamp,
+        }
+        ctx.w.addRecord('refunds', id, refund as unknown as Json)
       },
     },
   },
