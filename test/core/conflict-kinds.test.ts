@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import {
   type Conflict, type ConflictKind, type CrdtBackend, type LineId, type PurchaseReplica, CONFLICT_KINDS, CONFLICT_SPECS,
-  detectConflicts, detectViolations, isConcordError, optionSpec, yjsBackend,
+  checkRecord, detectConflicts, detectViolations, isConcordError, optionSpec, yjsBackend,
 } from '@concord/core'
 import { envelopeFor, rawYjsUpdate } from '../support/hostile.js'
 import { BACKENDS } from '../support/backends.js'
@@ -287,6 +287,10 @@ for (const backend of BACKENDS) {
       assert.is(r.derived().totals.paid, paid, `a requested refund is not money back on ${r.replica}`)
       assert.not.ok(r.conflicts().some((x) => x.kind === 'OVERPAYMENT'), 'accepted while the refund is awaited')
     }
+    // The schema both backends and the relay apply knows the mark, and only that one.
+    const request = p.a.state().refunds[0]!
+    assert.is(checkRecord('refunds', request.id, request), undefined)
+    assert.match(checkRecord('refunds', request.id, { ...request, status: 'received' }) ?? '', /^status: /)
     // The supplier pays the excess back: recording that refund ends the violation itself.
     p.b.recordRefund({ amount: c.facts.excess!, ref: 'CN-1' })
     sync(p.a, p.b)
