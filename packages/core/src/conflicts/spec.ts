@@ -6,11 +6,10 @@
  * is derived from it.
  */
 import type { DocWriter } from '../backends/backend.js'
-import type { ConflictId, EventId } from '../ids.js'
+import type { ConflictId, EventId, RecordId } from '../ids.js'
 import type { Json } from '../json.js'
 import type { PurchaseDerived } from '../purchase/derive.js'
 import type { PurchaseLine, PurchaseState, Stamp, StoredClock } from '../purchase/model.js'
-import type { RecordId } from '../ids.js'
 
 /** BLOCKING holds further receive / pay / confirm on its subject; REVIEW asks a person; INFO suggests. */
 export type Severity = 'BLOCKING' | 'REVIEW' | 'INFO'
