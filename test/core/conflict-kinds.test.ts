@@ -3,12 +3,19 @@
  * on both replicas with the same id; a resolution on one closes it on both;
  * two different concurrent resolutions raise CONCURRENT_RESOLUTIONS on both,
  * which a later pick settles; identical concurrent resolutions collapse.
+ * "Closes" is checked against the detector, not the queue alone: an option
+ * that removes the violation leaves the merged state without it, an option
+ * that accepts it leaves it detected and recorded as accepted.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import * as Y from 'yjs'
 import {
-  type Conflict, type ConflictKind, type CrdtBackend, type LineId, type PurchaseReplica, CONFLICT_KINDS,
+  type Conflict, type ConflictKind, type CrdtBackend, type LineId, type PurchaseReplica, CONFLICT_KINDS, CONFLICT_SPECS,
+  isConcordError, yjsBackend,
 } from '@concord/core'
+import { checkRecord, detectConflicts, detectViolations, optionSpec } from '@concord/core/internal'
+import { envelopeFor, rawYjsUpdate } from '../support/hostile.js'
 import { BACKENDS } from '../support/backends.js'
 import { type Sim, makeReplica, replicaOptions } from '../support/replicas.js'
 import { PurchaseReplica as Replica } from '@concord/core'
@@ -168,6 +175,27 @@ function raised(p: Pair, kind: ConflictKind): Conflict {
   return ca[0]!
 }
 
+/**
+ * What `option` did to conflict `c` on replica `r`, read from the detector on
+ * the merged state: an option that removes the violation leaves no violation
+ * of that kind on that subject; one that accepts it leaves the same violation
+ * detected and a resolution recording the choice. Either way it is closed.
+ */
+function assertSettled(r: PurchaseReplica, c: Conflict, option: string, why: string): void {
+  const input = { state: r.state(), derived: r.derived() }
+  const violations = detectViolations(input)
+  const effect = optionSpec(c.kind, option).effect
+  if (effect === 'removes') {
+    const still = violations.filter((v) => v.kind === c.kind && v.subject === c.subject)
+    assert.equal(still.map((v) => JSON.stringify(v.facts)), [], `${why}: ${c.kind} / ${option} removes the violation on ${r.replica}`)
+  } else {
+    assert.is(effect, 'accepts', `${why}: ${c.kind} / ${option} is not a deferral`)
+    assert.ok(violations.some((v) => v.id === c.id), `${why}: ${c.kind} / ${option} accepts the violation, which stays detected on ${r.replica}`)
+    assert.ok(input.state.resolutions.some((x) => x.conflict === c.id && x.option === option), `${why}: the acceptance is recorded on ${r.replica}`)
+  }
+  assert.not.ok(detectConflicts(input).some((x) => x.id === c.id), `${why}: ${c.kind} / ${option} closed on ${r.replica}`)
+}
+
 function build(backend: CrdtBackend, kind: keyof typeof SCENARIOS): Pair {
   const s = SCENARIOS[kind]
   const p = pair(backend, s.init ?? { currency: 'EUR', supplier: 'ACME' }, s.setup)
@@ -193,7 +221,10 @@ for (const backend of BACKENDS) {
       const option = SCENARIOS[kind].options[0]
       p.a.resolve(c.id, option, paramsFor(c, option, 0), 'resolved in test')
       sync(p.a, p.b)
-      for (const r of [p.a, p.b]) assert.not.ok(r.conflicts().some((x) => x.id === c.id), `${kind} closed on ${r.replica}`)
+      for (const r of [p.a, p.b]) {
+        assert.not.ok(r.conflicts().some((x) => x.id === c.id), `${kind} closed on ${r.replica}`)
+        assertSettled(r, c, option, 'resolved on A')
+      }
       assert.equal(p.a.conflicts().map((x) => x.id), p.b.conflicts().map((x) => x.id), 'same queue on both')
     })
 
@@ -207,11 +238,15 @@ for (const backend of BACKENDS) {
       const cr = raised(p, 'CONCURRENT_RESOLUTIONS')
       assert.ok(cr.subject.endsWith(c.id))
       // A person keeps one of them; that settles it everywhere.
-      p.b.resolve(cr.id, 'pick', paramsFor(cr, 'pick', 0))
+      const kept = paramsFor(cr, 'pick', 0).resolution!
+      const keptOption = p.b.state().resolutions.find((x) => x.id === kept)!.option
+      p.b.resolve(cr.id, 'pick', { resolution: kept })
       sync(p.a, p.b)
       for (const r of [p.a, p.b]) {
         assert.not.ok(r.conflicts().some((x) => x.kind === 'CONCURRENT_RESOLUTIONS'), `settled on ${r.replica}`)
         assert.not.ok(r.conflicts().some((x) => x.id === c.id), `original closed on ${r.replica}`)
+        assertSettled(r, cr, 'pick', 'picked')
+        assert.ok(r.state().resolutions.some((x) => x.conflict === c.id && x.option === keptOption && x.note === `kept resolution ${kept}`), 'the kept resolution is repeated after both')
       }
       assert.equal(p.a.conflicts().map((x) => x.id), p.b.conflicts().map((x) => x.id), 'same queue on both')
     })
@@ -229,6 +264,7 @@ for (const backend of BACKENDS) {
           p.a.resolve(c.id, option, paramsFor(c, option, which))
           const after = p.a.conflicts()
           assert.not.ok(after.some((x) => x.id === c.id), `${kind} / ${option}: the conflict closes`)
+          assertSettled(p.a, c, option, `choice ${which}`)
           const raisedNow = after.filter((x) => !before.has(x.id))
           assert.equal(raisedNow.map((x) => `${x.kind} ${JSON.stringify(x.facts)}`), [], `${kind} / ${option} (choice ${which}) raises nothing new`)
           sync(p.a, p.b)
@@ -238,6 +274,32 @@ for (const backend of BACKENDS) {
       }
     }
     assert.ok(checked >= 60, `checked ${checked} resolutions`)
+  })
+
+  test(`[${backend.name}] requesting a refund records an open request: the overpayment stands until the refund is recorded`, () => {
+    const p = build(backend, 'OVERPAYMENT')
+    const c = raised(p, 'OVERPAYMENT')
+    const paid = p.a.derived().totals.paid
+    p.a.resolve(c.id, 'request-refund')
+    sync(p.a, p.b)
+    for (const r of [p.a, p.b]) {
+      const [request] = r.state().refunds
+      assert.is(request?.status, 'requested', `the request is on file on ${r.replica}`)
+      assert.is(request?.amount, String(paid - r.derived().totals.total))
+      assert.is(r.derived().totals.paid, paid, `a requested refund is not money back on ${r.replica}`)
+      assert.not.ok(r.conflicts().some((x) => x.kind === 'OVERPAYMENT'), 'accepted while the refund is awaited')
+    }
+    // The schema both backends and the relay apply knows the mark, and only that one.
+    const request = p.a.state().refunds[0]!
+    assert.is(checkRecord('refunds', request.id, request), undefined)
+    assert.match(checkRecord('refunds', request.id, { ...request, status: 'received' }) ?? '', /^status: /)
+    // The supplier pays the excess back: recording that refund ends the violation itself.
+    p.b.recordRefund({ amount: c.facts.excess!, ref: 'CN-1' })
+    sync(p.a, p.b)
+    for (const r of [p.a, p.b]) {
+      assert.is(r.derived().totals.paid, r.derived().totals.total)
+      assert.not.ok(detectViolations({ state: r.state(), derived: r.derived() }).some((v) => v.kind === 'OVERPAYMENT'))
+    }
   })
 
   test(`[${backend.name}] a resolution that changes the lines restates a stated total`, () => {
@@ -278,5 +340,41 @@ for (const backend of BACKENDS) {
     assert.throws(() => p.a.recordReceipt({ line: p.lines[0]!, qty: '1', deliveryNote: 'DN-C' }), /conflict OVER_RECEIPT/)
   })
 }
+
+test('each spec names every option with its effect, and defer last', () => {
+  for (const kind of CONFLICT_KINDS) {
+    const options = Object.entries(CONFLICT_SPECS[kind].options)
+    assert.is(options[options.length - 1]![0], 'defer', kind)
+    for (const [id, o] of options) assert.ok(['removes', 'accepts', 'defers'].includes(o.effect) && typeof o.resolve === 'function', `${kind} / ${id}`)
+  }
+})
+
+test('an unknown kind or option is refused with INVALID_RESOLUTION, not looked up on Object', () => {
+  for (const [kind, option] of [['OVER_RECEIPT', 'constructor'], ['OVER_RECEIPT', 'toString'], ['OVER_RECEIPT', '__proto__'], ['OVER_RECEIPT', 'pick'], ['NOT_A_KIND', 'accept'], ['hasOwnProperty', 'defer']] as const) {
+    assert.throws(() => optionSpec(kind, option), (e: unknown) => isConcordError(e) && e.code === 'INVALID_RESOLUTION', `${kind} / ${option}`)
+  }
+})
+
+test('[yjs] picking a recorded resolution whose option its kind lacks is refused, and nothing is written', () => {
+  const p = build(yjsBackend, 'OVER_RECEIPT')
+  const c = raised(p, 'OVER_RECEIPT')
+  p.a.resolve(c.id, 'accept')
+  // A raw client records a resolution of the same conflict, concurrently, with an option OVER_RECEIPT does not have.
+  const actor = 'raw-client'
+  const event = envelopeFor(p.b, actor, new Uint8Array(), 'conflict.resolve')
+  const id = '01J00000000000000000000RAW'
+  const payload = rawYjsUpdate(p.b, actor, (d: Y.Doc) => d.getMap('set:resolutions').set(id, {
+    id, conflict: c.id, kind: 'OVER_RECEIPT', option: 'toString', params: {}, note: '', vv: {},
+    ev: event.id, hlc: event.hlc, by: 'mallory', dev: 'raw', at: event.meta.at,
+  }))
+  p.b.receive([{ ...event, payload }])
+  sync(p.a, p.b)
+  const cr = raised(p, 'CONCURRENT_RESOLUTIONS')
+  assert.ok(cr.options.find((o) => o.id === 'pick')!.params[0]!.choices!.includes(id), 'the raw resolution is a side')
+  const before = p.a.log.events().length
+  assert.throws(() => p.a.resolve(cr.id, 'pick', { resolution: id }), (e: unknown) => isConcordError(e) && e.code === 'INVALID_RESOLUTION' && /toString/.test(e.message))
+  assert.is(p.a.log.events().length, before, 'the refused pick wrote nothing')
+  assert.ok(p.a.conflicts().some((x) => x.id === cr.id), 'still open')
+})
 
 test.run()

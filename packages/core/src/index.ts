@@ -31,7 +31,7 @@ export { yjsBackend } from './backends/yjs.js'
 export {
   type PurchaseSettings, type PurchaseState, type PurchaseLine, type PurchaseHeader, type Guarded, type Stamp,
   type LifecycleState, type TransitionAction, type TaxMode, type LineKind, type TaxSnapshot, type UnitPrice,
-  type ReceiptRecord, type ReturnRecord, type BillRecord, type PaymentRecord, type VoidRecord, type TransitionRecord,
+  type ReceiptRecord, type ReturnRecord, type BillRecord, type PaymentRecord, type RefundRecord, type VoidRecord, type TransitionRecord,
   type ResolutionRecord, type LineRecord, type VoidableSet, type HeaderField, type GuardedField, type StoredClock,
   HEADER_FIELDS, GUARDED_FIELDS,
 } from './purchase/model.js'
@@ -46,5 +46,7 @@ export {
 } from './purchase/replica.js'
 export { type Conflict, type ConflictKind, type ConflictBranch, type ResolutionOption, type Severity, CONFLICT_KINDS } from './conflicts/types.js'
 export { SEVERITY } from './conflicts/detect.js'
+export { CONFLICT_SPECS, KIND_LABEL, type ConflictOption, isConflictKind } from './conflicts/registry.js'
+export type { ConflictSpec, OptionSpec } from './conflicts/spec.js'
 export { auditTrail, type AuditEntry, type FieldChange } from './purchase/audit.js'
 export { automergeBackend } from './backends/automerge.js'

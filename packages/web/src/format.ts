@@ -1,9 +1,10 @@
 /**
  * Display formatting: money through core's formatMinor (the order's exponent,
  * never floats), digit grouping on top, and the words a buyer reads for
- * states, actions, conflict kinds and audit fields.
+ * states, actions and audit fields (conflict kinds' labels come with
+ * their specs in core: KIND_LABEL).
  */
-import { type ConflictKind, type CurrencyExponent, type LifecycleState, type PurchaseState, type TransitionAction, formatMinor } from '@concord/core'
+import { type CurrencyExponent, type LifecycleState, type PurchaseState, type TransitionAction, formatMinor } from '@concord/core'
 
 /** 123456n at exponent 2 -> "1,234.56". */
 export function money(amount: bigint, exponent: CurrencyExponent): string {
@@ -51,25 +52,6 @@ export const ACTION_LABEL: Readonly<Record<Exclude<TransitionAction, 'force'>, s
 
 /** Actions that undo or end something: shown as secondary buttons. */
 export const RISKY_ACTIONS: ReadonlySet<string> = new Set(['cancel', 'reject', 'close'])
-
-export const KIND_LABEL: Readonly<Record<ConflictKind, string>> = {
-  TOTAL_MISMATCH: 'Stated total does not match the lines',
-  OVER_RECEIPT: 'More received than ordered',
-  DUPLICATE_RECEIPT: 'Same delivery note recorded twice',
-  ACTIVITY_ON_REMOVED_LINE: 'Activity on a removed line',
-  PRODUCT_CHANGED_AFTER_ACTIVITY: 'Product changed after receipt',
-  OVER_BILLED: 'Billed more than received',
-  OVERPAYMENT: 'Paid more than the total',
-  CANCELLED_WITH_ACTIVITY: 'Cancelled while goods or money moved',
-  CONTRADICTORY_TRANSITIONS: 'Contradictory status changes',
-  EDIT_AFTER_LOCK: 'Edited after the order was locked',
-  SUPPLIER_CHANGED_AFTER_SEND: 'Supplier changed after sending',
-  CURRENCY_CHANGED_WITH_LINES: 'Currency changed under priced lines',
-  APPROVAL_BYPASSED: 'Total went over the approval threshold',
-  CONCURRENT_GUARDED_WRITE: 'Two values set at the same time',
-  POSSIBLE_DUPLICATE_LINE: 'Possible duplicate line',
-  CONCURRENT_RESOLUTIONS: 'Resolved two different ways',
-}
 
 /** "2026-03-04T10:11:12.123Z" -> a short local date and time. */
 export function when(iso: string | null | undefined): string {

@@ -13,7 +13,7 @@ import { compareHlc } from '../time/hlc.js'
 import { recordProblem } from './invalid.js'
 import { foldLifecycle } from './lifecycle.js'
 import type {
-  BillRecord, PaymentRecord, PurchaseLine, PurchaseState, ReceiptRecord, ResolutionRecord, ReturnRecord, Stamp, TransitionRecord, VoidRecord,
+  BillRecord, PaymentRecord, PurchaseLine, PurchaseState, ReceiptRecord, RefundRecord, ResolutionRecord, ReturnRecord, Stamp, TransitionRecord, VoidRecord,
 } from './model.js'
 import { type LinesDelta, hasPurchase, linePositions, readPurchaseFrom } from './read.js'
 
@@ -95,8 +95,8 @@ function recordValue(set: ShownSet, r: ShownRecord): string {
     case 'receipts': { const x = r as unknown as ReceiptRecord; return `${x.qty} of line ${x.line}, note ${x.deliveryNote}, ${x.date}` }
     case 'returns': { const x = r as unknown as ReturnRecord; return `${x.qty} of line ${x.line}: ${x.reason}` }
     case 'bills': { const x = r as unknown as BillRecord; return `${x.qty} of line ${x.line}, ref ${x.ref}` }
-    case 'payments':
-    case 'refunds': { const x = r as unknown as PaymentRecord; return `${x.amount} (minor units), ref ${x.ref}` }
+    case 'payments': { const x = r as unknown as PaymentRecord; return `${x.amount} (minor units), ref ${x.ref}` }
+    case 'refunds': { const x = r as unknown as RefundRecord; return `${x.amount} (minor units), ref ${x.ref}${x.status === 'requested' ? ', requested' : ''}` }
     case 'voids': { const x = r as unknown as VoidRecord; return `voided ${x.set} ${x.target}: ${x.reason}` }
     case 'resolutions': { const x = r as unknown as ResolutionRecord; return `${x.kind} ${x.conflict}: ${x.option}` }
   }

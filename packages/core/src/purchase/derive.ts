@@ -399,7 +399,8 @@ export function deriveFrom(
     const sumMinor = (records: readonly { id: RecordId; amount: MinorString }[]) =>
       records.reduce((acc, r) => (voided.has(r.id) ? acc : acc + parseMinor(r.amount)), 0n)
     paid = sumMinor(state.payments)
-    refunded = sumMinor(state.refunds)
+    // A requested refund is not money back yet.
+    refunded = sumMinor(state.refunds.filter((r) => r.status !== 'requested'))
     latest = latestHlc(state)
   }
 

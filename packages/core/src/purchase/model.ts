@@ -90,6 +90,15 @@ export interface PaymentRecord extends Stamp {
   readonly date: IsoDate
 }
 
+/**
+ * A refund: money the supplier paid back, or, with status `requested`, a
+ * refund asked for and not yet received. A requested refund is not money
+ * back: the derived totals leave it out until the refund itself is recorded.
+ */
+export interface RefundRecord extends PaymentRecord {
+  readonly status?: 'requested'
+}
+
 export type VoidableSet = 'receipts' | 'returns' | 'bills' | 'payments' | 'refunds'
 
 export interface VoidRecord extends Stamp {
@@ -185,7 +194,7 @@ export interface PurchaseState {
   readonly returns: readonly ReturnRecord[]
   readonly bills: readonly BillRecord[]
   readonly payments: readonly PaymentRecord[]
-  readonly refunds: readonly PaymentRecord[]
+  readonly refunds: readonly RefundRecord[]
   readonly voids: readonly VoidRecord[]
   readonly transitions: readonly TransitionRecord[]
   readonly resolutions: readonly ResolutionRecord[]

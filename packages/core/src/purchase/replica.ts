@@ -28,7 +28,8 @@ import { type AppendResult, EventLog, type LogSnapshot } from '../log/event-log.
 import type { EventEnvelope, Priority } from '../log/envelope.js'
 import { clockToRecord } from '../conflicts/causality.js'
 import { detectViolations } from '../conflicts/detect.js'
-import { RESOLVERS } from '../conflicts/resolve.js'
+import { optionSpec } from '../conflicts/registry.js'
+import type { ResolveContext } from '../conflicts/spec.js'
 import type { Conflict } from '../conflicts/types.js'
 import type { PurchaseDerived } from './derive.js'
 import * as input from './inputs.js'
@@ -906,16 +907,13 @@ export class PurchaseReplica {
     const state = this.state()
     const derived = this.derived()
     const apply = (w: DocWriter, s: Stamp) => {
-      const ctx = {
+      const ctx: Omit<ResolveContext, 'conflict' | 'params'> = {
         state, derived, w, stamp: s, vv,
         newRecordId: () => parseRecordId(this.newId()),
         valueAsOf: (key: string, at: Record<string, number>) => this.valueAsOf(key, at),
+        repeatResolution: (chosen) => this.repeatResolution(ctx, chosen),
       }
-      if (conflict.kind === 'CONCURRENT_RESOLUTIONS' && option === 'pick') {
-        this.repeatResolution(ctx, clean.resolution as RecordId)
-      } else {
-        RESOLVERS[conflict.kind][option]?.({ ...ctx, conflict, params: clean })
-      }
+      optionSpec(conflict.kind, option).resolve({ ...ctx, conflict, params: clean })
       const id = parseRecordId(this.newId())
       w.addRecord('resolutions', id, { id, conflict: conflict.id, kind: conflict.kind, option, params: clean, note: why, vv, ...s } as unknown as Json)
     }
@@ -924,12 +922,19 @@ export class PurchaseReplica {
     return this.commit('conflict.resolve', apply, { check: false, restate: conflict.kind !== 'TOTAL_MISMATCH' })
   }
 
-  /** Settles two concurrent resolutions by repeating the chosen one after both. */
-  private repeatResolution(ctx: Omit<Parameters<(typeof RESOLVERS)['OVER_RECEIPT']['accept']>[0], 'conflict' | 'params'>, chosenId: RecordId): void {
+  /**
+   * Settles two concurrent resolutions by repeating the chosen one after both.
+   * The chosen record is any text a client wrote: an option its conflict's
+   * kind does not have is refused. Repeating a pick does not repeat what that
+   * pick chose again: its own event already did.
+   */
+  private repeatResolution(ctx: Omit<ResolveContext, 'conflict' | 'params'>, chosenId: RecordId): void {
     const chosen = ctx.state.resolutions.find((r) => r.id === chosenId)
     if (chosen === undefined) fail('INVALID_RESOLUTION', `no resolution ${chosenId}`)
     const original = detectViolations({ state: ctx.state, derived: ctx.derived }).find((c) => c.id === chosen.conflict)
-    if (original !== undefined) RESOLVERS[original.kind][chosen.option]?.({ ...ctx, conflict: { ...original, id: original.id }, params: chosen.params })
+    if (original !== undefined) {
+      optionSpec(original.kind, chosen.option).resolve({ ...ctx, repeatResolution: () => {}, conflict: original, params: chosen.params })
+    }
     const id = parseRecordId(this.newId())
     ctx.w.addRecord('resolutions', id, {
       id, conflict: chosen.conflict, kind: chosen.kind, option: chosen.option, params: chosen.params, note: `kept resolution ${chosen.id}`, vv: ctx.vv, ...ctx.stamp,

@@ -359,7 +359,10 @@ export const RECORD_SCHEMA: Readonly<Record<SetName, Check>> = {
   returns: object({ id: recordId, line: lineId, qty: decimal(BOUNDS.quantity, { positive: true }), reason: text(BOUNDS.text), date: isoDate, ...STAMP }),
   bills: object({ id: recordId, line: lineId, qty: decimal(BOUNDS.quantity, { positive: true }), ref: text(BOUNDS.text, { required: true }), date: isoDate, ...STAMP }),
   payments: object({ id: recordId, amount: minor({ positive: true }), ref: text(BOUNDS.text, { required: true }), date: isoDate, ...STAMP }),
-  refunds: object({ id: recordId, amount: minor({ positive: true }), ref: text(BOUNDS.text, { required: true }), date: isoDate, ...STAMP }),
+  refunds: object(
+    { id: recordId, amount: minor({ positive: true }), ref: text(BOUNDS.text, { required: true }), date: isoDate, ...STAMP },
+    { status: oneOf(['requested']) },
+  ),
   voids: object({ id: recordId, set: oneOf(VOIDABLE), target: recordId, reason: text(BOUNDS.text, { required: true }), ...STAMP }),
   transitions: transition,
   resolutions: object({

@@ -5,9 +5,9 @@
  * ordinary event, so it clears the conflict on every device that receives it.
  */
 import { useEffect, useId, useRef, useState } from 'preact/hooks'
-import { type Conflict, type ConflictBranch, type PurchaseState, type ResolutionOption, majorToMinor, parseMinor } from '@concord/core'
+import { type Conflict, type ConflictBranch, type PurchaseState, type ResolutionOption, KIND_LABEL, majorToMinor, parseMinor } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { KIND_LABEL, money, when } from '../format.js'
+import { money, when } from '../format.js'
 import { useAction, useApp } from '../hooks.js'
 import { Alert } from './fields.js'
 

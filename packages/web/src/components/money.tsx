@@ -256,7 +256,8 @@ function Refunds({ handle, state }: { readonly handle: PurchaseHandle; readonly 
         <ul>
           {state.refunds.map((p) => (
             <RecordRow key={p.id} handle={handle} set="refunds" record={p} label={`refund ${p.ref}`}>
-              <span><strong>{money(parseMinor(p.amount), exp)}</strong> refunded · ref <strong>{p.ref}</strong> · {p.date}</span>
+              {/* A requested refund is not money back yet: recording the refund when it arrives is. */}
+              <span><strong>{money(parseMinor(p.amount), exp)}</strong> {p.status === 'requested' ? 'requested, not yet received' : 'refunded'} · ref <strong>{p.ref}</strong> · {p.date}</span>
             </RecordRow>
           ))}
         </ul>
