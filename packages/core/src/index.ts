@@ -19,9 +19,14 @@ export {
   parseIsoDate, parseIsoInstant, instantFromEpochMs, epochMsOf, parseTimeZone, businessDateOf,
 } from './time/dates.js'
 export {
-  type EventEnvelope, type EventMeta, type BackendName, type Priority,
-  BACKEND_NAMES, PRIORITIES, validateEnvelope,
+  type EventEnvelope, type EventMeta, type Priority,
+  PRIORITIES, validateEnvelope,
 } from './log/envelope.js'
+export {
+  type BackendName, type BackendInfo,
+  BACKENDS, BACKEND_NAMES, DEFAULT_BACKEND, isBackendName, parseBackendName, backendList, backendOfWireId, backendOfSnapshotCode,
+} from './backends/registry.js'
+export { ALL_BACKENDS, backendNamed } from './backends/implementations.js'
 export {
   type CrdtBackend, type CrdtDoc, type DocSnapshot, type DocWriter, type DocWriteOp, type RegisterEntry, type SetName, type VersionVector,
   SET_NAMES,
