@@ -11,7 +11,7 @@
  */
 import {
   type CrdtBackend, type EventEnvelope, type LogSnapshot, type PurchaseId, type ReplicaId,
-  PurchaseReplica, automergeBackend, createUlidFactory, parsePurchaseId, seededRandom, yjsBackend,
+  PurchaseReplica, backendNamed, createUlidFactory, parsePurchaseId, seededRandom,
 } from '@concord/core'
 import { decodeEvent, encodeEvent } from '@concord/core/protocol'
 import type { ApplyThroughConcord, ConcordReplicaFactory } from './concord.js'
@@ -87,7 +87,7 @@ class ConcordTextReplica implements CrdtReplica {
 }
 
 export const applyThroughConcord: ApplyThroughConcord = (name) => {
-  const backend: CrdtBackend = name === 'yjs' ? yjsBackend : automergeBackend
+  const backend: CrdtBackend = backendNamed(name)
   const rng = seededRandom(42)
   let next = 0
   const options = () => {
