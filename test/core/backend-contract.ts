@@ -8,12 +8,11 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   type CrdtBackend, type CrdtDoc, type DocSnapshot, type EventId, type Hlc, type Json, type RegisterEntry, type ReplicaId, type SetName,
-  SET_NAMES, automergeBackend, canonicalJson, isConcordError, wrapSnapshot, yjsBackend,
+  ALL_BACKENDS, SET_NAMES, canonicalJson, isConcordError, wrapSnapshot,
 } from '@concord/core'
 import { check } from '../support/seed.js'
 
 /** Every backend, whatever BACKEND selects: the mismatch checks need the others. */
-const ALL_BACKENDS: readonly CrdtBackend[] = [yjsBackend, automergeBackend]
 
 const rid = (s: string) => s as ReplicaId
 

@@ -15,7 +15,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   type CrdtBackend, type CrdtDoc, type DocSnapshot, type EventId, type Hlc, type Json, type RegisterEntry, type ReplicaId, type SetName,
-  automergeBackend, canonicalJson, isConcordError, yjsBackend,
+  ALL_BACKENDS, canonicalJson, isConcordError,
 } from '@concord/core'
 import { check } from '../support/seed.js'
 import { canonicalSnapshot } from './backend-contract.js'
@@ -23,7 +23,6 @@ import { canonicalSnapshot } from './backend-contract.js'
 export type UpdateEffect = ReturnType<NonNullable<CrdtBackend['inspectUpdate']>>
 export type EffectOp = UpdateEffect['ops'][number]
 
-const ALL_BACKENDS: readonly CrdtBackend[] = [yjsBackend, automergeBackend]
 const OP_KINDS = new Set(['init', 'initDelete', 'reg', 'regDelete', 'record', 'recordDelete', 'text', 'clock', 'clockDelete', 'foreign', 'malformed'])
 
 const rid = (s: string) => s as ReplicaId

@@ -10,7 +10,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, auditTrail, automergeBackend,
+  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, ALL_BACKENDS, PurchaseReplica, auditTrail,
   createUlidFactory, parsePurchaseId, seededRandom, yjsBackend,
 } from '@concord/core'
 import { AuditCheckpoints, encodeSnapshot, historyPage } from '@concord/relay'
@@ -86,7 +86,7 @@ async function readAll(store: EventStore, backend: CrdtBackend, checkpoints: Aud
   return { out, pages }
 }
 
-for (const backend of [yjsBackend, automergeBackend] as CrdtBackend[]) {
+for (const backend of ALL_BACKENDS) {
   test(`${backend.name}: every page agrees with a full replay, however the history is read`, async () => {
     const n = 120
     const { events, replicaAt } = purchaseLog(backend, n, SEED)
