@@ -12,8 +12,6 @@
 import { fail } from '../errors.js'
 
 export interface BackendInfo {
-  /** How people read it in messages (`Yjs`). */
-  readonly label: string
   /** The byte naming the backend in an event body (events.ts) and a subscribe frame. Never reused. */
   readonly wireId: number
   /** Byte 4 of a snapshot header (snapshot-header.ts). Never reused. */
@@ -23,8 +21,8 @@ export interface BackendInfo {
 }
 
 export const BACKENDS = {
-  yjs: { label: 'Yjs', wireId: 0, snapshotCode: 1, snapshotFormats: [1, 2] },
-  automerge: { label: 'Automerge', wireId: 1, snapshotCode: 2, snapshotFormats: [1] },
+  yjs: { wireId: 0, snapshotCode: 1, snapshotFormats: [1, 2] },
+  automerge: { wireId: 1, snapshotCode: 2, snapshotFormats: [1] },
 } as const satisfies Record<string, BackendInfo>
 
 export type BackendName = keyof typeof BACKENDS

@@ -16,12 +16,16 @@ import { BACKENDS, type BackendName, backendOfSnapshotCode, parseBackendName } f
 const MAGIC = [0x43, 0x43, 0x44] // "CCD"
 export const YJS_V2_FORMAT = 2
 
-export function wrapSnapshot(backend: BackendName, body: Uint8Array, format = 1): Uint8Array {
-  if (!(BACKENDS[parseBackendName(backend)].snapshotFormats as readonly number[]).includes(format)) fail('INVALID_ARGUMENT', `${backend} has no snapshot format ${format}`)
+/** A saved document: the header, then `body` in `format` (by default the backend's first format in the registry). */
+export function wrapSnapshot(backend: BackendName, body: Uint8Array, format?: number): Uint8Array {
+  const info = BACKENDS[parseBackendName(backend)]
+  const formats: readonly number[] = info.snapshotFormats
+  const f = format ?? formats[0]!
+  if (!formats.includes(f)) fail('INVALID_ARGUMENT', `${backend} has no snapshot format ${f}`)
   const out = new Uint8Array(body.length + 5)
   out.set(MAGIC, 0)
-  out[3] = format
-  out[4] = BACKENDS[backend].snapshotCode
+  out[3] = f
+  out[4] = info.snapshotCode
   out.set(body, 5)
   return out
 }
