@@ -14,7 +14,9 @@ import { type ErrorCode, isConcordError } from '@concord/core'
 import { type LocalStorage, createClient, memoryStorage } from '@concord/client'
 import { SCHEMA_VERSION } from '@concord/client/internal'
 import { sqliteStorage } from '@concord/client/node'
+import { decodeEvent, decodeLegacyEvent, encodeEvent } from '@concord/core/protocol'
 import { removeDir } from '../support/client-relay.js'
+import { V2_AUTOMERGE_DOC, V2_ENCRYPTED_DOC, V2_ENCRYPTION_KEY, V2_YJS_DOC, asSchema2Event, loadStoreV2 } from './fixtures/store-v2.js'
 
 const dirs: string[] = []
 test.after(() => {
@@ -166,6 +168,8 @@ test('a version 1 store is migrated forward: outbox entries gain priority and si
     const { priority: _p, bytes: _b, ...old } = JSON.parse(td.decode(v)) as Record<string, unknown>
     outbox.set(k, te.encode(JSON.stringify(old)))
   }
+  const events = storage.tables.get('events')!
+  for (const [k, v] of events) events.set(k, asSchema2Event(v))
   storage.tables.get('meta')!.set('schema', te.encode(JSON.stringify({ version: 1, encrypted: false, createdAt: '2026-01-01T00:00:00.000Z' })))
 
   const c = await open(storage)
@@ -179,6 +183,93 @@ test('a version 1 store is migrated forward: outbox entries gain priority and si
   }
   const h = await c.open(p.id)
   assert.is(h.state().notes, 'call first')
+  await c.close()
+})
+
+test('a schema 2 store (event bodies with the backend as a flag bit) is migrated: every seat\'s events rewritten, both backends read, outbox sizes follow', async () => {
+  const storage = memoryStorage('v2')
+  loadStoreV2(storage)
+  const td = new TextDecoder()
+  const events = storage.tables.get('events')!
+  const old = new Map([...events].map(([k, v]) => [k, v.slice()]))
+  assert.is(old.size, 5)
+  assert.ok([...old.keys()].some((k) => k.startsWith('~1/')), 'the fixture has a second seat')
+  // The old bytes are not the current layout: read as such they fail, typed.
+  for (const v of old.values()) assert.throws(() => decodeEvent(v), (e: unknown) => isConcordError(e, 'MALFORMED_FRAME') || isConcordError(e, 'INVALID_EVENT'))
+  for (const v of old.values()) assert.equal(asSchema2Event(encodeEvent(decodeLegacyEvent(v))), v, 'the helper the version 1 test uses writes what schema 2 wrote')
+
+  const c = await open(storage)
+  const schema = JSON.parse(td.decode(storage.tables.get('meta')!.get('schema')!)) as { version: number }
+  assert.is(schema.version, SCHEMA_VERSION)
+  assert.is(SCHEMA_VERSION, 3)
+  const backends = new Set<string>()
+  for (const [k, v] of old) {
+    const e = decodeEvent(events.get(k)!)
+    assert.equal(e, decodeLegacyEvent(v), `${k} carries the same envelope`)
+    assert.equal(encodeEvent(e), events.get(k), `${k} is in the current canonical layout`)
+    backends.add(e.backend)
+  }
+  assert.equal([...backends].sort(), ['automerge', 'yjs'], 'the fixture has both backends, so the flag bit was read both ways')
+  for (const [k, v] of storage.tables.get('outbox')!) {
+    const entry = JSON.parse(td.decode(v)) as { eventKey: string; bytes: number }
+    const seat = k.startsWith('~') ? k.slice(0, k.indexOf('/') + 1) : ''
+    assert.is(entry.bytes, events.get(seat + entry.eventKey)!.length, `outbox ${k} has the new size`)
+  }
+  // Seat 0's instance carries seat 1's purchase in (absorb.ts), reading its migrated events.
+  const y = await c.open(V2_YJS_DOC)
+  assert.equal(y.state().supplier.values, ['Acme Yjs'])
+  assert.is(y.state().notes, 'call first')
+  const a = await c.open(V2_AUTOMERGE_DOC)
+  assert.equal(a.state().supplier.values, ['Acme Automerge'])
+  assert.equal(a.state().lines.map((l) => l.product), ['Nuts'])
+  await a.run((r) => r.addLine({ product: 'Washers', qty: '1', price: '0.10' }))
+  await c.close()
+
+  // Opened again, nothing is migrated twice and the new event is there.
+  const again = await open(storage)
+  assert.equal((await again.open(V2_AUTOMERGE_DOC)).state().lines.map((l) => l.product), ['Nuts', 'Washers'])
+  await again.close()
+})
+
+test('an encrypted schema 2 store is migrated under its key: the rewritten events are sealed again and read back', async () => {
+  const storage = memoryStorage('v2-encrypted')
+  loadStoreV2(storage, 'encrypted')
+  const events = storage.tables.get('events')!
+  const old = new Map([...events].map(([k, v]) => [k, v.slice()]))
+  await refused(open(storage), 'STORE_KEY_MISMATCH', 'KEY_REQUIRED')
+  const c = await open(storage, V2_ENCRYPTION_KEY)
+  for (const [k, v] of old) {
+    // Sealing adds the same overhead to every value: one byte more is the backend byte.
+    assert.is(events.get(k)!.length, v.length + 1, `${k} rewritten`)
+  }
+  const a = await c.open(V2_ENCRYPTED_DOC)
+  assert.equal(a.state().supplier.values, ['Sealed Automerge'])
+  assert.equal(a.state().lines.map((l) => l.product), ['Rivets'])
+  assert.is(c.status.docs.get(a.id)!.pending, 2, 'the outbox survived')
+  await c.close()
+  assert.not.match(Buffer.from([...events.values()].flatMap((v) => [...v])).toString('latin1'), /Rivets|Sealed/, 'nothing readable at rest')
+})
+
+test('a backend this build does not know is STORE_CORRUPT: in a document record, and as an event body\'s backend id', async () => {
+  const storage = memoryStorage('unknown-backend')
+  const { id } = await seed(storage)
+  const te = new TextEncoder()
+  const td = new TextDecoder()
+  const docs = storage.tables.get('docs')!
+  const record = docs.get(id)!
+  docs.set(id, te.encode(JSON.stringify({ ...(JSON.parse(td.decode(record)) as object), backend: 'loro' })))
+  await refused(open(storage), 'STORE_CORRUPT', 'CORRUPT', new RegExp(`docs/${id} names unknown backend "loro"`))
+  docs.set(id, record)
+  const events = storage.tables.get('events')!
+  const key = `${id}/0000000001`
+  const bytes = events.get(key)!.slice()
+  // docId (length byte and text), flags, then the backend id.
+  const at = 1 + id.length + 1
+  assert.is(bytes[at], 0, 'a Yjs event')
+  bytes[at] = 9
+  events.set(key, bytes)
+  const c = await open(storage)
+  await refused(c.open(id), 'STORE_CORRUPT', 'CORRUPT', new RegExp(`event ${key} does not decode: .*unknown backend id 9`))
   await c.close()
 })
 

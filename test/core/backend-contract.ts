@@ -6,12 +6,11 @@
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type CrdtBackend, type EventId, type Hlc, type Json, type ReplicaId, automergeBackend, isConcordError, yjsBackend } from '@concord/core'
-import { type CrdtDoc, type DocSnapshot, type RegisterEntry, type SetName, SET_NAMES, canonicalJson, wrapSnapshot } from '@concord/core/internal'
+import { type CrdtBackend, type EventId, type Hlc, type Json, type ReplicaId, ALL_BACKENDS, isConcordError } from '@concord/core'
+import { type CrdtDoc, type DocSnapshot, type RegisterEntry, type SetName, canonicalJson, SET_NAMES, wrapSnapshot } from '@concord/core/internal'
 import { check } from '../support/seed.js'
 
 /** Every backend, whatever BACKEND selects: the mismatch checks need the others. */
-const ALL_BACKENDS: readonly CrdtBackend[] = [yjsBackend, automergeBackend]
 
 const rid = (s: string) => s as ReplicaId
 

@@ -11,9 +11,7 @@ import fc from 'fast-check'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  type CrdtBackend, type LineId, type PurchaseReplica as Replica, type RecordId, type ReplicaId, type TransitionAction, type VoidableSet,
-  HEADER_FIELDS, PurchaseReplica, auditTrail, automergeBackend, createUlidFactory, formatMinor, isConcordError, parsePurchaseId,
-  yjsBackend,
+  type CrdtBackend, type LineId, type PurchaseReplica as Replica, type RecordId, type ReplicaId, type TransitionAction, type VoidableSet, ALL_BACKENDS, auditTrail, createUlidFactory, formatMinor, HEADER_FIELDS, isConcordError, parsePurchaseId, PurchaseReplica,
 } from '@concord/core'
 import { seededRandom } from '@concord/core/internal'
 import { canonicalOf } from '../support/canonical.js'
@@ -220,7 +218,7 @@ function firstDifference(a: string, b: string): string {
 const outcomes = new Map<string, number>()
 
 function compareScript(seed: number, script: readonly Cmd[]): void {
-  const results = [yjsBackend, automergeBackend].map((backend) => {
+  const results = ALL_BACKENDS.map((backend) => {
     const r = PurchaseReplica.create(replicaOptions(backend, seed), { currency: 'EUR', approvalThreshold: '5000.00', supplier: 'ACME GmbH' })
     const done = script.map((cmd) => `${cmd.c}:${run(r, cmd)}`)
     const print = canonicalOf(businessState(backend, r), { sortMaps: true })
@@ -228,11 +226,14 @@ function compareScript(seed: number, script: readonly Cmd[]): void {
     const rebuilt = PurchaseReplica.fromEvents(replicaOptions(backend, seed, 'dev2'), r.log.events())
     assert.is(canonicalOf(rebuilt.derived(), { sortMaps: true }), canonicalOf(r.derived(), { sortMaps: true }), `${backend.name} rebuilt from events`)
     assert.is(canonicalOf(rebuilt.state().lines, { sortMaps: true }), canonicalOf(r.state().lines, { sortMaps: true }), `${backend.name} rebuilt lines`)
-    return { done, print }
+    return { name: backend.name, done, print }
   })
-  const [y, a] = results as [(typeof results)[0], (typeof results)[0]]
-  assert.equal(a.done, y.done, 'the same commands succeed and the same are refused')
-  if (a.print !== y.print) assert.unreachable(`business state differs (yjs vs automerge):\n${firstDifference(y.print, a.print)}`)
+  // Every backend against the first (the default).
+  const [y, ...others] = results as [(typeof results)[0], ...typeof results]
+  for (const a of others) {
+    assert.equal(a.done, y.done, `the same commands succeed and the same are refused (${y.name} vs ${a.name})`)
+    if (a.print !== y.print) assert.unreachable(`business state differs (${y.name} vs ${a.name}):\n${firstDifference(y.print, a.print)}`)
+  }
   for (const o of y.done) outcomes.set(o, (outcomes.get(o) ?? 0) + 1)
 }
 

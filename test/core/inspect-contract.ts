@@ -13,7 +13,7 @@
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type CrdtBackend, type EventId, type Hlc, type Json, type ReplicaId, automergeBackend, isConcordError, yjsBackend } from '@concord/core'
+import { type CrdtBackend, type EventId, type Hlc, type Json, type ReplicaId, ALL_BACKENDS, isConcordError } from '@concord/core'
 import { type CrdtDoc, type DocSnapshot, type RegisterEntry, type SetName, canonicalJson } from '@concord/core/internal'
 import { check } from '../support/seed.js'
 import { canonicalSnapshot } from './backend-contract.js'
@@ -21,7 +21,6 @@ import { canonicalSnapshot } from './backend-contract.js'
 export type UpdateEffect = ReturnType<NonNullable<CrdtBackend['inspectUpdate']>>
 export type EffectOp = UpdateEffect['ops'][number]
 
-const ALL_BACKENDS: readonly CrdtBackend[] = [yjsBackend, automergeBackend]
 const OP_KINDS = new Set(['init', 'initDelete', 'reg', 'regDelete', 'record', 'recordDelete', 'text', 'clock', 'clockDelete', 'foreign', 'malformed'])
 
 const rid = (s: string) => s as ReplicaId

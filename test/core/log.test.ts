@@ -1,11 +1,10 @@
 /** The event log: causal buffering, idempotence, typed refusals, snapshots, history. */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type EventEnvelope, type PurchaseReplica, isConcordError } from '@concord/core'
+import { type EventEnvelope, type PurchaseReplica, BACKEND_NAMES, isConcordError, PurchaseReplica as Replica } from '@concord/core'
 import { seededRandom, validateEnvelope } from '@concord/core/internal'
 import { BACKENDS } from '../support/backends.js'
 import { type Sim, makeReplica, replicaOptions } from '../support/replicas.js'
-import { PurchaseReplica as Replica } from '@concord/core'
 
 function world(backend: (typeof BACKENDS)[number]) {
   const sim: Sim = { rng: seededRandom(11), time: 1_760_000_000_000 }
@@ -68,7 +67,7 @@ for (const backend of BACKENDS) {
       { ...add, deps: [add.id] },
       { ...add, kind: 'Not A Kind' },
       { ...add, meta: { at: 'yesterday' } },
-      { ...add, backend: backend.name === 'yjs' ? 'automerge' : 'yjs' },
+      { ...add, backend: BACKEND_NAMES.find((n) => n !== backend.name) },
     ] as unknown as EventEnvelope[]
     const codes = bad.map((e) => b.receive([e]).rejected[0]?.error.code)
     assert.equal(codes, ['INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'BACKEND_MISMATCH'])

@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import * as assert from 'uvu/assert'
 import {
-  type ConflictId, type EventEnvelope, type EventId, type IsoInstant, type PurchaseId, type ReplicaId,
+  BACKEND_NAMES, type ConflictId, type EventEnvelope, type EventId, type IsoInstant, type PurchaseId, type ReplicaId,
   encodeHlc, instantFromEpochMs, isConcordError,
 } from '@concord/core'
 import {
@@ -87,7 +87,7 @@ export function envelopeArb(docIdGen: fc.Arbitrary<PurchaseId> = docIdArb): fc.A
       counter: fc.integer({ min: 0, max: 999_999 }),
       hlcReplica: fc.option(replicaArb, { nil: undefined, freq: 4 }),
       kind: kindArb,
-      backend: fc.constantFrom('yjs', 'automerge' as const),
+      backend: fc.constantFrom(...BACKEND_NAMES),
       payload: fc.uint8Array({ maxLength: 64 }),
       meta: metaArb,
     })
@@ -136,7 +136,7 @@ type ByType<M extends { t: string }> = { [K in M['t']]: fc.Arbitrary<Extract<M, 
 export const clientMessageArbs: ByType<ClientMessage> = {
   hello: fc.record({ t: fc.constant('hello'), version: fc.constant(PROTOCOL_VERSION), token: textArb(200), client: textArb(), device: textArb() }),
   auth: fc.record({ t: fc.constant('auth'), token: textArb(200) }),
-  subscribe: fc.record({ t: fc.constant('subscribe'), docId: docIdArb, backend: fc.constantFrom('yjs', 'automerge' as const), cursor: cursorArb, actors: fc.uniqueArray(replicaArb, { maxLength: 16 }) }),
+  subscribe: fc.record({ t: fc.constant('subscribe'), docId: docIdArb, backend: fc.constantFrom(...BACKEND_NAMES), cursor: cursorArb, actors: fc.uniqueArray(replicaArb, { maxLength: 16 }) }),
   unsubscribe: fc.record({ t: fc.constant('unsubscribe'), docId: docIdArb }),
   push: docEventsArb().map(({ docId, events }) => ({ t: 'push' as const, docId, events })),
   ping: fc.record({ t: fc.constant('ping'), nonce: nonceArb }),

@@ -165,7 +165,8 @@ test('input that is not bytes is MALFORMED_FRAME', () => {
 // ---------------------------------------------------------------- versions
 
 test('hello and welcome of another protocol version are UNSUPPORTED_VERSION, whatever follows', () => {
-  for (const version of [0, 1, 300]) {
+  // 2 is the layout before event bodies named their backend by a wire id byte.
+  for (const version of [0, 1, 2, 300]) {
     const e = expectError(decodeC(frame(CLIENT_MESSAGE_TYPES.hello, { v: version }, 0xff, 0xff)), 'UNSUPPORTED_VERSION')
     assert.equal(e.details, { version, supported: [PROTOCOL_VERSION] })
     const hello = encodeClientMessage({ t: 'hello', version, token: 't', client: 'c', device: 'd' })
@@ -225,8 +226,8 @@ test('decoders validate every envelope: INVALID_EVENT naming the event and the f
   }
   // seq 0 cannot be encoded; written by hand it makes the id A.0, which is refused.
   const zero = encodeEvent(event())
-  assert.is(hex(zero.subarray(0, 9)), '04 50 4f 2d 31 20 01 41 01', 'docId, flags, actor, seq')
-  zero[8] = 0
+  assert.is(hex(zero.subarray(0, 10)), '04 50 4f 2d 31 20 00 01 41 01', 'docId, flags, backend, actor, seq')
+  zero[9] = 0
   assert.is(expectError(() => decodeEvent(zero), 'INVALID_EVENT').details.field, 'id')
 })
 
@@ -236,8 +237,9 @@ test('bad field values are MALFORMED_FRAME naming the field', () => {
   const C = CLIENT_MESSAGE_TYPES
   const S = SERVER_MESSAGE_TYPES
   const atMs = { v: Date.parse('2026-01-01T00:00:00.000Z') }
-  // An event body written by hand: flags, actor, seq, hlc wall, counter, ref, deps, kind, payload, at.
-  const body = (flags: number, ...tail: Part[]): Part[] => [flags, 'A', { v: 1 }, { v: 1 }, { v: 0 }, { v: 0 }, ...tail]
+  // An event body written by hand: flags, backend, actor, seq, hlc wall, counter, ref, deps, kind, payload, at.
+  const body = (flags: number, ...tail: Part[]): Part[] => bodyOf(flags, 0, ...tail)
+  const bodyOf = (flags: number, backend: number, ...tail: Part[]): Part[] => [flags, backend, 'A', { v: 1 }, { v: 1 }, { v: 0 }, { v: 0 }, ...tail]
   // Room for the rest of an event, so that the count check passes and the field itself is at fault.
   const pad = new Uint8Array(12)
   const ev = body(0x20, { v: 0 }, 'k', { v: 0 }, atMs)
@@ -250,8 +252,12 @@ test('bad field values are MALFORMED_FRAME naming the field', () => {
     ['push of no events', frame(C.push, 'PO-1', { v: 0 }), 'client', 'events'],
     ['push count beyond the frame', frame(C.push, 'PO-1', { v: 1000 }), 'client', 'events'],
     ['reserved event flag', frame(C.push, 'PO-1', { v: 1 }, ...body(0x80 | 0x20, { v: 0 }, 'k', { v: 0 }, atMs)), 'client', 'events[0].flags'],
-    ['hlc replica ref past the table', frame(C.push, 'PO-1', { v: 1 }, 0x20, 'A', { v: 1 }, { v: 1 }, { v: 0 }, { v: 2 }, pad), 'client', 'events[0].hlc'],
-    ['new replica repeating the actor', frame(C.push, 'PO-1', { v: 1 }, 0x20, 'A', { v: 1 }, { v: 1 }, { v: 0 }, { v: 1 }, 'A', pad), 'client', 'events[0].hlc'],
+    // Protocol 2's backend bit is reserved now: an old body is refused, never read as Yjs.
+    ['backend as the old flag bit', frame(C.push, 'PO-1', { v: 1 }, ...body(0x01 | 0x20, { v: 0 }, 'k', { v: 0 }, atMs)), 'client', 'events[0].flags'],
+    ['unknown backend id in an event', frame(C.push, 'PO-1', { v: 1 }, ...bodyOf(0x20, 2, { v: 0 }, 'k', { v: 0 }, atMs)), 'client', 'events[0].backend'],
+    ['unknown backend id in an events frame', frame(S.events, 'PO-1', { v: 1 }, { v: 5 }, ...bodyOf(0x20, 0xff, { v: 0 }, 'k', { v: 0 }, atMs), { v: 5 }), 'server', 'events[0].backend'],
+    ['hlc replica ref past the table', frame(C.push, 'PO-1', { v: 1 }, 0x20, 0, 'A', { v: 1 }, { v: 1 }, { v: 0 }, { v: 2 }, pad), 'client', 'events[0].hlc'],
+    ['new replica repeating the actor', frame(C.push, 'PO-1', { v: 1 }, 0x20, 0, 'A', { v: 1 }, { v: 1 }, { v: 0 }, { v: 1 }, 'A', pad), 'client', 'events[0].hlc'],
     ['at as text that has the ms form', frame(C.push, 'PO-1', { v: 1 }, ...body(0x00, { v: 0 }, 'k', { v: 0 }, '2026-01-01T00:00:00.000Z')), 'client', 'events[0].meta.at'],
     ['at past year 9999', frame(C.push, 'PO-1', { v: 1 }, ...body(0x20, { v: 0 }, 'k', { v: 0 }, { v: 253_402_300_800_000 })), 'client', 'events[0].meta.at'],
     ['extra meta not JSON', frame(C.push, 'PO-1', { v: 1 }, ...body(0x60, { v: 0 }, 'k', { v: 0 }, atMs, '{x')), 'client', 'events[0].meta'],
@@ -322,7 +328,7 @@ test('hostile sizes stay linear: 200,000 distinct dep replicas, an ack of 100,00
   encoding.writeUint8(e, CLIENT_MESSAGE_TYPES.push)
   encoding.writeVarString(e, 'PO-1')
   encoding.writeVarUint(e, 1)
-  for (const b of [0x20]) encoding.writeUint8(e, b)
+  for (const b of [0x20, 0]) encoding.writeUint8(e, b)
   encoding.writeVarString(e, 'A')
   for (const v of [1, 1, 0, 0, n]) encoding.writeVarUint(e, v)
   for (let i = 0; i < n; i++) {

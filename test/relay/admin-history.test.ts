@@ -10,8 +10,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, auditTrail, automergeBackend, createUlidFactory,
-  parsePurchaseId, yjsBackend,
+  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, ALL_BACKENDS, auditTrail, createUlidFactory, parsePurchaseId, PurchaseReplica, yjsBackend,
 } from '@concord/core'
 import { seededRandom } from '@concord/core/internal'
 import { AuditCheckpoints, encodeSnapshot, historyPage } from '@concord/relay/internal'
@@ -87,7 +86,7 @@ async function readAll(store: EventStore, backend: CrdtBackend, checkpoints: Aud
   return { out, pages }
 }
 
-for (const backend of [yjsBackend, automergeBackend] as CrdtBackend[]) {
+for (const backend of ALL_BACKENDS) {
   test(`${backend.name}: every page agrees with a full replay, however the history is read`, async () => {
     const n = 120
     const { events, replicaAt } = purchaseLog(backend, n, SEED)

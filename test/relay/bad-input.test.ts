@@ -112,6 +112,14 @@ test('an unsupported protocol version', async () => {
   await expectClose(c, CLOSE.UNSUPPORTED_VERSION, 'UNSUPPORTED_VERSION')
 })
 
+test('a protocol 2 client (event bodies with the backend as a flag bit) is refused with UNSUPPORTED_VERSION, not misread', async () => {
+  const c = await client(rw, false)
+  c.sendRaw(encodeClientMessage({ t: 'hello', version: 2, token: rw, client: 'concord-client/old', device: 'test' }))
+  await expectClose(c, CLOSE.UNSUPPORTED_VERSION, 'UNSUPPORTED_VERSION')
+  const refusal = c.errors.find((e) => e.code === 'UNSUPPORTED_VERSION')!
+  assert.match(refusal.message, new RegExp(`protocol version 2 is not supported \\(this side speaks ${PROTOCOL_VERSION}\\)`))
+})
+
 test('no hello within the handshake time', async () => {
   const c = await client(rw, false)
   await expectClose(c, CLOSE.HANDSHAKE_TIMEOUT, 'HANDSHAKE_TIMEOUT')

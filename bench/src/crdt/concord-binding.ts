@@ -10,8 +10,7 @@
  * A purchase has no generic arrays or maps, so only the text cases run.
  */
 import {
-  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory,
-  parsePurchaseId, yjsBackend,
+  type CrdtBackend, type EventEnvelope, type PurchaseId, type ReplicaId, backendNamed, createUlidFactory, parsePurchaseId, PurchaseReplica,
 } from '@concord/core'
 import { type LogSnapshot, seededRandom } from '@concord/core/internal'
 import { decodeEvent, encodeEvent } from '@concord/core/protocol'
@@ -88,7 +87,7 @@ class ConcordTextReplica implements CrdtReplica {
 }
 
 export const applyThroughConcord: ApplyThroughConcord = (name) => {
-  const backend: CrdtBackend = name === 'yjs' ? yjsBackend : automergeBackend
+  const backend: CrdtBackend = backendNamed(name)
   const rng = seededRandom(42)
   let next = 0
   const options = () => {

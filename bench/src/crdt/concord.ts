@@ -16,9 +16,10 @@
  * `concord-yjs` and `concord-automerge` join every B table with a ratio
  * against the raw library (the target: at most 1.15x).
  */
+import type { BackendName } from '@concord/core'
 import type { CrdtFactory } from './adapter.js'
 
-export type BackendName = 'yjs' | 'automerge'
+export type { BackendName } from '@concord/core'
 
 /** What `applyThroughConcord` returns: a factory without the naming fields, which the harness adds. */
 export type ConcordReplicaFactory = Pick<CrdtFactory, 'create' | 'load' | 'supports'> & Partial<Pick<CrdtFactory, 'library'>>

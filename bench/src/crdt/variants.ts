@@ -1,6 +1,7 @@
 /** The CRDT variants every B table compares: raw libraries, then Concord's when they exist. */
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
+import { BACKEND_NAMES } from '@concord/core'
 import type { CrdtFactory } from './adapter.js'
 import { yjsFactory } from './yjs.js'
 import { automergeFactory } from './automerge.js'
@@ -17,7 +18,7 @@ export async function loadVariants(): Promise<CrdtFactory[]> {
   ]
   const applyThroughConcord = await findApplyThroughConcord()
   if (applyThroughConcord !== undefined) {
-    variants.push(concordVariant('yjs', applyThroughConcord), concordVariant('automerge', applyThroughConcord))
+    variants.push(...BACKEND_NAMES.map((name) => concordVariant(name, applyThroughConcord)))
   }
   return variants
 }

@@ -4,17 +4,14 @@
  * must agree on, an independent total, and timing helpers.
  */
 import {
-  type CrdtBackend, type EventEnvelope, type LineId, type PurchaseId, type PurchaseReplica as Replica, type RandomSource, type ReplicaId,
-  type ReplicaOptions, PurchaseReplica, automergeBackend, createUlidFactory, parsePurchaseId, yjsBackend,
+  type BackendName, type CrdtBackend, type EventEnvelope, type LineId, type PurchaseId, type PurchaseReplica as Replica, type RandomSource, type ReplicaId, type ReplicaOptions, ALL_BACKENDS, createUlidFactory, parsePurchaseId, PurchaseReplica,
 } from '@concord/core'
 import { canonicalJson, flattenPurchase, seededRandom } from '@concord/core/internal'
 import { median } from '../stats.js'
 
 export const DOC: PurchaseId = parsePurchaseId('01J0000000000000000000PB01')
-export const BACKENDS: ReadonlyArray<{ readonly id: string; readonly backend: CrdtBackend }> = [
-  { id: 'yjs', backend: yjsBackend },
-  { id: 'automerge', backend: automergeBackend },
-]
+/** Every backend of core's registry. */
+export const BACKENDS: ReadonlyArray<{ readonly id: BackendName; readonly backend: CrdtBackend }> = ALL_BACKENDS.map((backend) => ({ id: backend.name, backend }))
 
 /** One seeded world: a PRNG and a simulated wall clock every replica shares (each with its own skew). */
 export interface World {

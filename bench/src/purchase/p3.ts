@@ -16,8 +16,8 @@
  */
 import * as A from '@automerge/automerge'
 import * as Y from 'yjs'
-import { type CrdtBackend, type EventEnvelope, type LineId, PurchaseReplica } from '@concord/core'
-import { type LogSnapshot, YJS_V2_FORMAT, unwrapSnapshotFormat } from '@concord/core/internal'
+import { type BackendName, type CrdtBackend, type EventEnvelope, type LineId, PurchaseReplica } from '@concord/core'
+import { type LogSnapshot, unwrapSnapshotFormat, YJS_V2_FORMAT } from '@concord/core/internal'
 import { fmtBytes, fmtInt, fmtMs, fmtRatio } from '../report/markdown.js'
 import type { Check, RunOptions, ScenarioResult } from '../types.js'
 import { BACKENDS, CREATE, type World, fingerprint, int, lineInput, medianOf, ms, newWorld, options, pick, randomLine } from './common.js'
@@ -85,8 +85,8 @@ export function writeHistory(world: World, backend: CrdtBackend, total: number, 
 }
 
 /** The library alone: load the snapshot's document, apply the tail's updates, read the notes. */
-export function rawLoad(backendId: string, h: History): string {
-  const { body, format } = unwrapSnapshotFormat(backendId === 'yjs' ? 'yjs' : 'automerge', h.snapshot.doc)
+export function rawLoad(backendId: BackendName, h: History): string {
+  const { body, format } = unwrapSnapshotFormat(backendId, h.snapshot.doc)
   if (backendId === 'yjs') {
     const d = new Y.Doc({ gc: true })
     // Concord saves Yjs snapshots in update format v2 (format byte 2); older ones are v1.

@@ -16,13 +16,13 @@
  * disagree.
  */
 import {
-  type BackendName, type CurrencyExponent, type EventId, type PurchaseId, type ReplicaId, ConcordError, PurchaseReplica,
-  createUlidFactory, formatMinor, instantFromEpochMs, parsePurchaseId, parseReplicaId,
+  type BackendName, type CurrencyExponent, type EventId, type PurchaseId, type ReplicaId, ConcordError, DEFAULT_BACKEND, PurchaseReplica,
+  backendNamed, createUlidFactory, formatMinor, instantFromEpochMs, parsePurchaseId, parseReplicaId,
 } from '@concord/core'
 import { absorbSeats } from './absorb.js'
 import { Connector } from './connector.js'
 import { ClientContext } from './context.js'
-import { backendByName, newDocRecord } from './doc-summary.js'
+import { newDocRecord } from './doc-summary.js'
 import { Documents } from './documents.js'
 import { type DocChange, PurchaseHandle } from './handle.js'
 import { Inbound } from './inbound.js'
@@ -104,7 +104,7 @@ export class SyncClient {
     if (typeof o.url !== 'string' || !/^wss?:\/\//.test(o.url)) throw new ConcordError('INVALID_ARGUMENT', `url must be ws:// or wss://, got ${JSON.stringify(o.url)}`, { field: 'url' })
     if (typeof o.token !== 'string' && typeof o.token !== 'function') throw new ConcordError('INVALID_ARGUMENT', 'token must be a string or a function', { field: 'token' })
     if (o.storage === undefined) throw new ConcordError('INVALID_ARGUMENT', 'storage is required: memoryStorage(), sqliteStorage(path) or indexedDbStorage(name)', { field: 'storage' })
-    if (o.backend !== undefined) backendByName(o.backend)
+    if (o.backend !== undefined) backendNamed(o.backend)
     const now = o.now ?? (() => Date.now())
     const random = o.random ?? Math.random
     const newUlid = createUlidFactory(now, random)
@@ -143,8 +143,8 @@ export class SyncClient {
     this.live()
     const { ctx, documents } = this
     const id = parsePurchaseId(input.id ?? ctx.newId())
-    const backend = input.backend ?? this.o.backend ?? 'yjs'
-    backendByName(backend)
+    const backend = input.backend ?? this.o.backend ?? DEFAULT_BACKEND
+    backendNamed(backend)
     if (input.priority !== undefined && RANK[input.priority] === undefined) throw new ConcordError('INVALID_ARGUMENT', 'priority must be high, normal or low', { field: 'priority' })
     return ctx.serial(async () => {
       if (ctx.docs.has(id)) throw new ConcordError('COMMAND_REFUSED', `purchase ${id} already exists on this device`)
@@ -174,7 +174,7 @@ export class SyncClient {
     const id = parsePurchaseId(purchaseId)
     return ctx.serial(async () => {
       if (!ctx.docs.has(id)) {
-        const d = newDocRecord(id, options.backend ?? this.o.backend ?? 'yjs', null)
+        const d = newDocRecord(id, options.backend ?? this.o.backend ?? DEFAULT_BACKEND, null)
         await ctx.store.batch().putDoc(d).commit()
         ctx.docs.set(id, d)
         this.connector.subscribe(id)

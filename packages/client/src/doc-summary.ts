@@ -4,15 +4,8 @@
  * open conflicts...) that lists and search show without loading the replica.
  */
 import * as core from '@concord/core'
-import { type BackendName, type CrdtBackend, type Priority, type PurchaseId, ConcordError, type PurchaseReplica, yjsBackend } from '@concord/core'
+import type { BackendName, Priority, PurchaseId, PurchaseReplica } from '@concord/core'
 import type { DocRecord, DocSummary } from './storage/store.js'
-
-export function backendByName(name: BackendName): CrdtBackend {
-  if (name === 'yjs') return yjsBackend
-  const am = (core as unknown as Record<string, unknown>).automergeBackend as CrdtBackend | undefined
-  if (am === undefined) throw new ConcordError('INVALID_ARGUMENT', `backend ${name} is not available in this build of @concord/core`, { field: 'backend' })
-  return am
-}
 
 export function emptySummary(): DocSummary {
   return { exists: false, number: null, supplier: '', lifecycle: 'draft', total: '0' as DocSummary['total'], currency: '', exponent: 2, conflictIds: [], lines: '', notes: '' }

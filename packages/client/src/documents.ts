@@ -8,10 +8,10 @@
  * replica is ahead of the store, so it is dropped and reloaded from what was
  * saved: nothing unsaved is ever shown or sent.
  */
-import { type EventEnvelope, type PurchaseId, ConcordError, PurchaseReplica, isConcordError } from '@concord/core'
+import { type EventEnvelope, type PurchaseId, backendNamed, ConcordError, isConcordError, PurchaseReplica } from '@concord/core'
 import { priorityOf } from '@concord/core/internal'
 import type { ClientContext } from './context.js'
-import { backendByName, summarize } from './doc-summary.js'
+import { summarize } from './doc-summary.js'
 import type { DocChange } from './handle.js'
 import { type DocRecord, type OutboxEntry, eventKey } from './storage/store.js'
 
@@ -29,7 +29,7 @@ export class Documents {
   replicaOptions(d: DocRecord) {
     const o = this.ctx.options
     return {
-      docId: d.id, replica: d.actor ?? this.ctx.replicaId, backend: backendByName(d.backend), now: this.ctx.now, newId: this.ctx.newId,
+      docId: d.id, replica: d.actor ?? this.ctx.replicaId, backend: backendNamed(d.backend), now: this.ctx.now, newId: this.ctx.newId,
       // A command whose input cannot fit the relay's frame is refused before it is applied (EVENT_TOO_LARGE).
       maxEventBytes: () => this.ctx.eventRoom(),
       // Own changes are held to the relay's rules before they are made: a command bug is caught here, not refused later.

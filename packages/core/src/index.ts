@@ -23,9 +23,11 @@ export {
   parseIsoDate, parseIsoInstant, instantFromEpochMs, epochMsOf, parseTimeZone, businessDateOf,
 } from './time/dates.js'
 export {
-  type EventEnvelope, type EventMeta, type BackendName, type Priority,
-  BACKEND_NAMES, PRIORITIES,
+  type EventEnvelope, type EventMeta, type Priority,
+  PRIORITIES,
 } from './log/envelope.js'
+export { type BackendName, BACKEND_NAMES, DEFAULT_BACKEND, isBackendName, parseBackendName } from './backends/registry.js'
+export { ALL_BACKENDS, backendNamed } from './backends/implementations.js'
 export type { CrdtBackend } from './backends/backend.js'
 export { yjsBackend } from './backends/yjs.js'
 export {

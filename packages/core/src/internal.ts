@@ -9,6 +9,7 @@ export { canonicalJson, isJsonObject } from './json.js'
 export { hashText, sha256Hex } from './hash.js'
 export { HybridLogicalClock } from './time/hlc.js'
 export { validateEnvelope } from './log/envelope.js'
+export { type BackendInfo, BACKENDS, backendList, backendOfWireId, backendOfSnapshotCode } from './backends/registry.js'
 export {
   type CrdtDoc, type DocSnapshot, type DocWriter, type DocWriteOp, type RegisterEntry, type SetName, type VersionVector,
   SET_NAMES,

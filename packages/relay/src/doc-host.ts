@@ -25,10 +25,9 @@
  *   and the next load starts again from the store.
  */
 import {
-  type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, type Runtime, ConcordError,
-  PurchaseReplica, automergeBackend, businessDateOf, createUlidFactory, instantFromEpochMs, invalidValues, isConcordError, yjsBackend,
+  type BackendName, type CrdtBackend, type EventEnvelope, type EventId, type PurchaseId, type ReplicaId, type Runtime, backendNamed, businessDateOf, ConcordError, createUlidFactory, DEFAULT_BACKEND, instantFromEpochMs, invalidValues, isBackendName, isConcordError, PurchaseReplica,
 } from '@concord/core'
-import { sameContent } from '@concord/core/internal'
+import { backendList, sameContent } from '@concord/core/internal'
 import {
   type AwarenessEntry, type RejectCode, type SequencedEvent, CLOSE_CODES, REJECT_CODES, encodeAwarenessUpdate, encodeServerMessage, encodeYMessage, rightsFor,
 } from '@concord/core/protocol'
@@ -63,13 +62,10 @@ export const Y_DEVICE = 'y-websocket'
 /** At most one `validated` per document this often, in ms: the step a person sees after "stored". */
 const VALIDATED_EVERY_MS = 50
 
-/** Backends this relay can host; y-websocket rooms are Yjs only. */
-const BACKENDS: Partial<Record<BackendName, CrdtBackend>> = { yjs: yjsBackend, automerge: automergeBackend }
-
+/** The backend of a document; the relay hosts every backend of the registry (y-websocket rooms are Yjs only). */
 export function backendFor(name: BackendName): CrdtBackend {
-  const b = BACKENDS[name]
-  if (b === undefined) throw new ConcordError('BACKEND_MISMATCH', `this relay has no ${name} backend (it hosts ${Object.keys(BACKENDS).join(', ')})`)
-  return b
+  if (!isBackendName(name)) throw new ConcordError('BACKEND_MISMATCH', `this relay has no ${String(name)} backend (it hosts ${backendList()})`)
+  return backendNamed(name)
 }
 
 export class LoadedDoc implements FanoutTarget {
@@ -278,14 +274,14 @@ export class DocHost {
   /**
    * The loaded document, loading it first if needed. `want` is the backend a
    * subscriber expects; a stored document of the other backend is refused
-   * with BACKEND_MISMATCH, and a new document takes `want` (default yjs).
+   * with BACKEND_MISMATCH, and a new document takes `want` (default the registry's first backend).
    */
   async load(docId: PurchaseId, want?: BackendName): Promise<LoadedDoc> {
     let doc = this.docs.get(docId)
     if (doc === undefined) {
       let p = this.loading.get(docId)
       if (p === undefined) {
-        p = this.build(docId, want ?? 'yjs').catch((e: unknown) => {
+        p = this.build(docId, want ?? DEFAULT_BACKEND).catch((e: unknown) => {
           if (isConcordError(e)) throw e
           // Whatever the stored document holds, a failed load is this document's alone, and typed.
           this.o.metrics.documentFailures.inc({ step: 'load' })

@@ -11,7 +11,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import {
-  type ConcordError, type ErrorCode, type EventEnvelope, type PurchaseId, type ReplicaId, instantFromEpochMs, isConcordError, parseReplicaId,
+  BACKEND_NAMES, DEFAULT_BACKEND, type ConcordError, type ErrorCode, type EventEnvelope, type PurchaseId, type ReplicaId, instantFromEpochMs, isConcordError, parseReplicaId,
 } from '@concord/core'
 import type { AppendResult, EventOutcome, EventStore, StoredEvent } from '@concord/relay/store'
 import { type StoreTestHooks, loadDocument } from '@concord/relay/internal'
@@ -710,7 +710,8 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
     })
     const requestArb = fc.record({
       doc: fc.integer({ min: 0, max: 2 }),
-      automerge: fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      // Mostly the default backend, sometimes any other of the registry.
+      backend: fc.oneof({ weight: 8, arbitrary: fc.constant(DEFAULT_BACKEND) }, { weight: 1, arbitrary: fc.constantFrom(...BACKEND_NAMES.filter((n) => n !== DEFAULT_BACKEND)) }),
       subject: fc.constantFrom(undefined, 's1', 's2'),
       events: fc.array(eventArb, { maxLength: 6 }),
     })
@@ -729,7 +730,7 @@ export function runEventStoreContract(name: string, setup: Setup, options: Contr
           const expectedErrors: (string | undefined)[] = []
           const requests = batch.map((r) => {
             const name = docName(r.doc)
-            const backend = r.automerge ? ('automerge' as const) : ('yjs' as const)
+            const backend = r.backend
             const events = r.events.map((e) => {
               const made = ev(name, actorName(e.actor), e.n, { backend, payload: new Uint8Array([e.n, e.variant]) })
               return e.invalid ? ({ ...made, hlc: 'not a clock' } as unknown as EventEnvelope) : made

@@ -192,6 +192,29 @@ s('a v1 store keeps every row, migrates once to v3 (a test migration after 2) in
   assert.equal(version.rows, [{ value: '3' }])
 })
 
+s('a backend name this relay does not know, in a document row or an event row, is STORE_CORRUPT naming it', async () => {
+  const schema = newSchema()
+  const store = await PostgresEventStore.open({ connectionString, schema })
+  try {
+    await store.append([{ docId: doc('PO-LORO'), backend: 'yjs', events: [ev('PO-LORO', 'a', 1)] }])
+    const corrupt = async (p: Promise<unknown>, what: RegExp) => {
+      const e = await p.then(() => undefined, (err: unknown) => err)
+      assert.ok(isConcordError(e, 'STORE_CORRUPT'), `expected STORE_CORRUPT, got ${String(e)}`)
+      assert.match((e as Error).message, what)
+      assert.is((e as { details: Record<string, unknown> }).details.backend, 'loro')
+    }
+    await admin.query(`UPDATE "${schema}".docs SET backend = 'loro'`)
+    await corrupt(store.getDoc(doc('PO-LORO')), /document PO-LORO names unknown backend "loro"/)
+    await corrupt(store.listDocs({ limit: 10 }), /document PO-LORO names unknown backend "loro"/)
+    await corrupt(store.append([{ docId: doc('PO-LORO'), backend: 'yjs', events: [ev('PO-LORO', 'a', 2)] }]), /document PO-LORO names unknown backend/)
+    await admin.query(`UPDATE "${schema}".docs SET backend = 'yjs'`)
+    await admin.query(`UPDATE "${schema}".events SET backend = 'loro'`)
+    await corrupt(store.readFrom(doc('PO-LORO'), 0), /event a\.1 names unknown backend "loro"/)
+  } finally {
+    await store.close()
+  }
+})
+
 s('batches touching the same documents in opposite orders from two relays do not deadlock', async () => {
   const schema = newSchema()
   const [a, b] = await Promise.all([0, 1].map(() => PostgresEventStore.open({ connectionString, schema, poolSize: 3 })))

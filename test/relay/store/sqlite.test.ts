@@ -209,6 +209,34 @@ s('a test migration 3 runs once, in place, on a v1 store (after 2); a newer sche
   assert.is(sha(path), before)
 })
 
+s('a backend name this relay does not know, in a document row or an event row, is STORE_CORRUPT naming it', async () => {
+  const path = join(dir, 'unknown-backend.db')
+  const first = await SqliteEventStore.open({ path })
+  await first.append([{ docId: doc('PO-LORO'), backend: 'yjs', events: [ev('PO-LORO', 'a', 1)] }])
+  await first.close()
+  const corrupt = async (p: Promise<unknown>, what: RegExp) => {
+    const e = await p.then(() => undefined, (err: unknown) => err)
+    assert.ok(isConcordError(e, 'STORE_CORRUPT'), `expected STORE_CORRUPT, got ${String(e)}`)
+    assert.match((e as Error).message, what)
+    assert.is((e as { details: Record<string, unknown> }).details.backend, 'loro')
+  }
+  const db = new Database(path)
+  db.prepare(`UPDATE docs SET backend = 'loro'`).run()
+  db.close()
+  let store = await SqliteEventStore.open({ path })
+  await corrupt(store.getDoc(doc('PO-LORO')), /document PO-LORO names unknown backend "loro"/)
+  await corrupt(store.listDocs({ limit: 10 }), /document PO-LORO names unknown backend "loro"/)
+  await corrupt(store.append([{ docId: doc('PO-LORO'), backend: 'yjs', events: [ev('PO-LORO', 'a', 2)] }]), /document PO-LORO names unknown backend/)
+  await store.close()
+  const db2 = new Database(path)
+  db2.prepare(`UPDATE docs SET backend = 'yjs'`).run()
+  db2.prepare(`UPDATE events SET backend = 'loro'`).run()
+  db2.close()
+  store = await SqliteEventStore.open({ path })
+  await corrupt(store.readFrom(doc('PO-LORO'), 0), /event a\.1 names unknown backend "loro"/)
+  await store.close()
+})
+
 s('a migration list with a gap is refused', async () => {
   await openRefused({ path: join(dir, 'x.db'), migrations: [SQLITE_MIGRATIONS[0]!, { ...testMigration3 }] }, 'INVALID_ARGUMENT')
 })

@@ -10,7 +10,7 @@
  *  - no honest device was refused anything its token allows; no dead letter is left;
  *  - nothing the hostile writer sent is in the store, or was acknowledged to it.
  */
-import { type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory, yjsBackend } from '@concord/core'
+import { type EventEnvelope, type PurchaseId, type ReplicaId, backendNamed, createUlidFactory, PurchaseReplica } from '@concord/core'
 import { eventHash } from '@concord/core/internal'
 import type { Notification } from '@concord/client'
 import { fingerprint } from '../replicas.js'
@@ -31,7 +31,7 @@ export async function storedEvents(w: World, docId: PurchaseId): Promise<EventEn
 export function rebuild(w: World, docId: PurchaseId, events: readonly EventEnvelope[]): PurchaseReplica {
   const now = () => w.sched.time
   return PurchaseReplica.fromEvents({
-    docId, replica: 'checker' as ReplicaId, backend: w.plan.backend === 'automerge' ? automergeBackend : yjsBackend,
+    docId, replica: 'checker' as ReplicaId, backend: backendNamed(w.plan.backend),
     now, newId: createUlidFactory(now, () => 0.5), user: 'checker', device: 'checker',
   }, events)
 }

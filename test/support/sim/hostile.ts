@@ -5,7 +5,7 @@
  * device's existing id with other content, and a resolution or approval it
  * has no right to. None of it may get in, and no relay may fall over.
  */
-import { type EventEnvelope, type PurchaseId, type ReplicaId, PurchaseReplica, automergeBackend, createUlidFactory, yjsBackend } from '@concord/core'
+import { type EventEnvelope, type PurchaseId, type ReplicaId, backendNamed, createUlidFactory, PurchaseReplica } from '@concord/core'
 import { eventHash } from '@concord/core/internal'
 import { type ClientMessage, PROTOCOL_VERSION, decodeServerMessage, encodeClientMessage } from '@concord/core/protocol'
 import type { SocketLike } from '@concord/client'
@@ -90,7 +90,7 @@ export class Hostile {
     const victims = [...new Set(events.map((e) => e.actor))].filter((a) => !a.startsWith(this.w.storeRelayId.slice(0, 20)))
     const victim = victims[Math.floor(this.domain.random() * victims.length)]
     const replica = (actor: string, base: readonly EventEnvelope[]) => PurchaseReplica.fromEvents({
-      docId, replica: actor as ReplicaId, backend: this.w.plan.backend === 'automerge' ? automergeBackend : yjsBackend,
+      docId, replica: actor as ReplicaId, backend: backendNamed(this.w.plan.backend),
       now: this.domain.now, newId: createUlidFactory(this.domain.now, this.domain.random), user: USER, device: 'mallory-laptop',
     }, base)
     const attempt = (what: string, f: () => EventEnvelope) => {

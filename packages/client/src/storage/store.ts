@@ -16,17 +16,20 @@
  *           sequence, counted on across the actors a refusal made the device switch to)
  */
 import {
-  type BackendName, ConcordError, type EventEnvelope, type EventId, type MinorString, type Priority, type PurchaseId, type ReplicaId,
-  isConcordError, parseReplicaId,
+  type BackendName, type EventEnvelope, type EventId, type MinorString, type Priority, type PurchaseId, type ReplicaId, ConcordError, isBackendName, isConcordError, parseReplicaId,
 } from '@concord/core'
-import { priorityOf } from '@concord/core/internal'
-import { decodeEvent, encodeEvent } from '@concord/core/protocol'
+import { backendList, priorityOf } from '@concord/core/internal'
+import { decodeEvent, decodeLegacyEvent, encodeEvent } from '@concord/core/protocol'
 import { type ValueCipher, aesGcmCipher, importKey } from './crypto.js'
 import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES } from './kv.js'
 import { Seat, type SeatLiveness, isSeatKey, replicaKey, seatPrefix } from './seats.js'
 
-/** The schema this build writes. Version 1 kept outbox entries without priority and size. */
-export const SCHEMA_VERSION = 2
+/**
+ * The schema this build writes. Version 1 kept outbox entries without
+ * priority and size; version 2 kept events in the body layout of protocol 2
+ * (the backend as a flag bit, events.ts).
+ */
+export const SCHEMA_VERSION = 3
 
 export interface DocSummary {
   readonly exists: boolean
@@ -377,6 +380,32 @@ export class ClientStore {
           ops.push({ table: 'outbox', key, value: await this.seal('outbox', key, te.encode(JSON.stringify(entry))) })
         }
       }
+      if (version === 2) {
+        // v3: events are rewritten in the current body layout (the backend as a
+        // wire id byte) rather than decoded in both layouts on every read, so
+        // that one decoder reads a store and the old layout lives only here.
+        // Every seat's events are rewritten (keys are physical, the seal is
+        // bound to them), and outbox sizes follow the new encoding.
+        const sizes = new Map<string, number>()
+        for (const [key, value] of await guard('events', () => this.kv.scan('events'))) {
+          const plain = await this.open('events', key, value)
+          let event: EventEnvelope
+          try {
+            event = decodeLegacyEvent(plain)
+          } catch (e) {
+            throw storeError('CORRUPT', `${this.kv.describe}: event ${key} does not decode: ${(e as Error).message}`, { record: `events/${key}` }, e)
+          }
+          const bytes = encodeEvent(event)
+          sizes.set(key, bytes.length)
+          ops.push({ table: 'events', key, value: await this.seal('events', key, bytes) })
+        }
+        for (const [key, value] of await guard('outbox', () => this.kv.scan('outbox'))) {
+          const entry = await this.decodeJson<OutboxEntry>('outbox', key, value)
+          const seat = isSeatKey(key) ? key.slice(0, key.indexOf('/') + 1) : ''
+          const size = sizes.get(seat + entry.eventKey)
+          if (size !== undefined) ops.push({ table: 'outbox', key, value: await this.seal('outbox', key, te.encode(JSON.stringify({ ...entry, bytes: size }))) })
+        }
+      }
       version += 1
       const next: SchemaRecord = { ...schema, version }
       ops.push({ table: 'meta', key: 'schema', value: te.encode(JSON.stringify(next)) })
@@ -423,7 +452,12 @@ export class ClientStore {
 
   async loadDocs(): Promise<DocRecord[]> {
     const rows = await this.scanSeat('docs')
-    return Promise.all(rows.map(([k, v]) => this.decodeJson<DocRecord>('docs', k, v)))
+    return Promise.all(rows.map(async ([k, v]) => {
+      const d = await this.decodeJson<DocRecord>('docs', k, v)
+      // A name this build's registry lacks (a newer client wrote it) is refused here, not when the document is opened.
+      if (!isBackendName(d.backend)) throw storeError('CORRUPT', `${this.kv.describe}: docs/${k} names unknown backend ${JSON.stringify(d.backend)} (this client knows ${backendList()})`, { record: `docs/${k}`, backend: d.backend })
+      return d
+    }))
   }
 
   async loadOutbox(): Promise<OutboxEntry[]> {

@@ -20,7 +20,7 @@
 import type { EventId, ReplicaId } from '../ids.js'
 import type { Hlc } from '../time/hlc.js'
 import type { Json } from '../json.js'
-import type { BackendName } from '../log/envelope.js'
+import type { BackendName } from './registry.js'
 import type { UpdateEffect } from './effect.js'
 import type { SetName } from './sets.js'
 

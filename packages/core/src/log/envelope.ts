@@ -7,9 +7,9 @@ import { fail } from '../errors.js'
 import { type EventId, type PurchaseId, type ReplicaId, eventIdOf, parseEventId, parsePurchaseId, parseReplicaId } from '../ids.js'
 import { type Hlc, parseHlc } from '../time/hlc.js'
 import { type IsoInstant, parseIsoInstant } from '../time/dates.js'
+import { type BackendName, backendList, isBackendName } from '../backends/registry.js'
 
-export type BackendName = 'yjs' | 'automerge'
-export const BACKEND_NAMES: readonly BackendName[] = ['yjs', 'automerge']
+export type { BackendName } from '../backends/registry.js'
 
 /** How urgently an event should reach the relay: approvals and payments first. */
 export type Priority = 'high' | 'normal' | 'low'
@@ -91,7 +91,7 @@ export function validateEnvelope(e: unknown): EventEnvelope {
   if (new Set(deps).size !== deps.length) bad('deps', 'has duplicates')
   if (deps.includes(id)) bad('deps', 'includes the event itself')
   if (typeof r.kind !== 'string' || r.kind.length > 64 || !KIND_RE.test(r.kind)) bad('kind', 'must be a dotted name')
-  if (r.backend !== 'yjs' && r.backend !== 'automerge') bad('backend', 'must be yjs or automerge')
+  if (!isBackendName(r.backend)) bad('backend', `must be ${backendList()}`)
   if (!(r.payload instanceof Uint8Array)) bad('payload', 'must be bytes')
   const meta = r.meta as Record<string, unknown> | undefined
   if (typeof meta !== 'object' || meta === null) return bad('meta', 'must be an object')

@@ -2,11 +2,12 @@
  * The binary form of one EventEnvelope, on the hot path of every push,
  * broadcast and catch-up, so it spends bytes only on what cannot be derived:
  *
- *   flags      u8       bit 0 backend (0 yjs, 1 automerge)
+ *   flags      u8       bit 0 reserved, 0 (it held the backend before protocol 3)
  *                       bits 1-2 meta.priority (0 none, 1 high, 2 normal, 3 low)
  *                       bit 3 meta.user, bit 4 meta.device present
  *                       bit 5 meta.at as epoch milliseconds (else as text)
  *                       bit 6 other meta keys follow as JSON; bit 7 reserved, 0
+ *   backend    u8       the backend's wire id (backends/registry.ts)
  *   actor      string   replica table entry 0
  *   seq        varuint  (id is `<actor>.<seq>`, so it is not sent)
  *   hlc        varuint wall, varuint counter, replica ref
@@ -23,6 +24,11 @@
  * The document id is not in the body: a frame names it once for all its
  * events, and `encodeEvent` puts it in front of a standalone event.
  *
+ * Up to protocol 2 the backend was flag bit 0 (0 yjs, 1 automerge: the same
+ * numbers as their wire ids) and no backend byte followed. `decodeLegacyEvent`
+ * still reads that form, for stores written before protocol 3; nothing
+ * writes it.
+ *
  * Every encoding is canonical (one byte string per envelope): the decoder
  * refuses a new table entry that repeats an existing one, a textual `at` that
  * the millisecond form could carry, and a non-canonical extra-meta JSON, so
@@ -31,17 +37,19 @@
 import { ConcordError, type ErrorCode, fail, isConcordError } from '../errors.js'
 import { type PurchaseId, type ReplicaId, parsePurchaseId } from '../ids.js'
 import { type EventEnvelope, type EventMeta, type Priority, validateEnvelope } from '../log/envelope.js'
+import { BACKENDS, type BackendName, backendList, backendOfWireId, isBackendName } from '../backends/registry.js'
 import { encodeHlc, decodeHlc } from '../time/hlc.js'
 import { type CodecOptions, FrameReader, FrameWriter, parseField } from './wire.js'
 
-const FLAG_AUTOMERGE = 0x01
+/** Until protocol 3, bit 0 of the flags was the backend's wire id (0 or 1). */
+const LEGACY_FLAG_BACKEND = 0x01
 const PRIORITY_SHIFT = 1
 const PRIORITY_MASK = 0x06
 const FLAG_USER = 0x08
 const FLAG_DEVICE = 0x10
 const FLAG_AT_MS = 0x20
 const FLAG_EXTRA = 0x40
-const FLAG_RESERVED = 0x80
+const FLAG_RESERVED = 0x81
 
 const PRIORITY_CODES: readonly (Priority | undefined)[] = [undefined, 'high', 'normal', 'low']
 
@@ -149,6 +157,19 @@ function badEvent(field: string, why: string): never {
   return fail('INVALID_EVENT', `cannot encode event ${field}: ${why}`, { field })
 }
 
+/** A backend as its wire id byte; the writer's own error code for a name the registry lacks. */
+export function writeBackend(w: FrameWriter, field: string, backend: unknown): void {
+  if (!isBackendName(backend)) w.invalid(field, `must be ${backendList()}`)
+  w.u8(BACKENDS[backend as BackendName].wireId)
+}
+
+/** A backend from its wire id byte; MALFORMED_FRAME naming the id when the registry has none such. */
+export function readBackend(r: FrameReader, field: string): BackendName {
+  const at = r.offset
+  const id = r.u8(field)
+  return backendOfWireId(id) ?? r.malformed(field, `names unknown backend id ${id} (this side knows ${backendList()})`, at)
+}
+
 /**
  * Writes an event body. Checks only what the bytes need (types, integer
  * ranges, the id and dep shapes that are sent in parts); the receiving
@@ -169,7 +190,7 @@ export function writeEventBody(w: FrameWriter, e: EventEnvelope): void {
     return badEvent('hlc', 'is not a hybrid logical clock stamp')
   }
   if (!Array.isArray(e.deps)) badEvent('deps', 'must be an array')
-  if (e.backend !== 'yjs' && e.backend !== 'automerge') badEvent('backend', 'must be yjs or automerge')
+  if (!isBackendName(e.backend)) badEvent('backend', `must be ${backendList()}`)
   const priority = PRIORITY_CODES.indexOf(meta.priority)
   if (priority < 0) badEvent('meta.priority', 'must be high, normal or low')
   if (typeof meta.at !== 'string') badEvent('meta.at', 'must be a string')
@@ -185,13 +206,13 @@ export function writeEventBody(w: FrameWriter, e: EventEnvelope): void {
   }
 
   w.u8(
-    (e.backend === 'automerge' ? FLAG_AUTOMERGE : 0) |
-      (priority << PRIORITY_SHIFT) |
+    (priority << PRIORITY_SHIFT) |
       (meta.user !== undefined ? FLAG_USER : 0) |
       (meta.device !== undefined ? FLAG_DEVICE : 0) |
       (atMs >= 0 ? FLAG_AT_MS : 0) |
       (extra !== undefined ? FLAG_EXTRA : 0),
   )
+  writeBackend(w, 'backend', e.backend)
   const table = new ReplicaTable(e.actor)
   w.string('actor', e.actor, 'INVALID_EVENT')
   w.uint('seq', e.seq, 'INVALID_EVENT')
@@ -221,9 +242,14 @@ export function writeEventBody(w: FrameWriter, e: EventEnvelope): void {
  * validateEnvelope. `field` names the event in errors (`events[3]`).
  */
 export function readEventBody(r: FrameReader, docId: PurchaseId, field: string): EventEnvelope {
+  return readBody(r, docId, field, false)
+}
+
+function readBody(r: FrameReader, docId: PurchaseId, field: string, legacy: boolean): EventEnvelope {
   const flagsAt = r.offset
   const flags = r.u8(`${field}.flags`)
-  if ((flags & FLAG_RESERVED) !== 0) r.malformed(`${field}.flags`, 'has the reserved bit set', flagsAt)
+  if ((flags & (legacy ? FLAG_RESERVED & ~LEGACY_FLAG_BACKEND : FLAG_RESERVED)) !== 0) r.malformed(`${field}.flags`, 'has a reserved bit set', flagsAt)
+  const backend = legacy ? backendOfWireId(flags & LEGACY_FLAG_BACKEND)! : readBackend(r, `${field}.backend`)
   const actor = r.string(`${field}.actor`)
   const table = new ReplicaTable(actor)
   const seq = r.uint(`${field}.seq`)
@@ -266,7 +292,7 @@ export function readEventBody(r: FrameReader, docId: PurchaseId, field: string):
     hlc: encodeHlc({ wall, counter, replica: hlcReplica as ReplicaId }),
     deps,
     kind,
-    backend: (flags & FLAG_AUTOMERGE) !== 0 ? 'automerge' : 'yjs',
+    backend,
     payload,
     meta,
   }
@@ -291,10 +317,23 @@ export function encodeEvent(event: EventEnvelope, options?: CodecOptions): Uint8
 
 /** Reads what `encodeEvent` wrote; MALFORMED_FRAME for bad bytes, INVALID_EVENT for a bad envelope. */
 export function decodeEvent(bytes: Uint8Array, options?: CodecOptions): EventEnvelope {
+  return decodeStandalone(bytes, false, options)
+}
+
+/**
+ * Reads what `encodeEvent` wrote up to protocol 2, when the backend was flag
+ * bit 0: only for migrating stores written then (`encodeEvent` of the result
+ * gives the current form).
+ */
+export function decodeLegacyEvent(bytes: Uint8Array, options?: CodecOptions): EventEnvelope {
+  return decodeStandalone(bytes, true, options)
+}
+
+function decodeStandalone(bytes: Uint8Array, legacy: boolean, options?: CodecOptions): EventEnvelope {
   const r = new FrameReader(bytes, options)
   const at = r.offset
   const docId = parseField(r, 'docId', at, parsePurchaseId, r.string('docId'))
-  const event = readEventBody(r, docId, 'event')
+  const event = readBody(r, docId, 'event', legacy)
   r.end()
   return event
 }

@@ -20,13 +20,17 @@ import { fail } from '../errors.js'
 import {
   type ConflictId, type EventId, type PurchaseId, type ReplicaId, parseConflictId, parseEventId, parsePurchaseId, parseReplicaId,
 } from '../ids.js'
-import type { BackendName, EventEnvelope } from '../log/envelope.js'
+import type { BackendName } from '../backends/registry.js'
+import type { EventEnvelope } from '../log/envelope.js'
 import { type IsoInstant, parseIsoInstant } from '../time/dates.js'
-import { ReplicaTable, readEventBody, readReplica, writeEventBody, writeReplica } from './events.js'
+import { ReplicaTable, readBackend, readEventBody, readReplica, writeBackend, writeEventBody, writeReplica } from './events.js'
 import { type CodecOptions, FrameReader, FrameWriter, parseField } from './wire.js'
 
-/** 2: subscribe names the device's actors and caughtUp answers each one's highest stored event. */
-export const PROTOCOL_VERSION = 2
+/**
+ * 2: subscribe names the device's actors and caughtUp answers each one's highest stored event.
+ * 3: an event body names its backend by a wire id byte (events.ts) instead of a flag bit.
+ */
+export const PROTOCOL_VERSION = 3
 /** The versions this build can speak; a relay answers any other with UNSUPPORTED_VERSION. */
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION]
 
@@ -241,14 +245,13 @@ export const SERVER_MESSAGE_TYPES = {
 // ---------------------------------------------------------------- field codecs
 
 const CODE_RE = /^[A-Z][A-Z0-9_]{0,63}$/
-const BACKEND_BYTES: readonly BackendName[] = ['yjs', 'automerge']
 const AUTH_HAS_EXPIRY = 0x01
 const AUTH_HAS_USER = 0x02
 const ERROR_FATAL = 0x01
 const ERROR_HAS_DOC = 0x02
-// Smallest possible event body (flags, one-byte actor, seq, hlc, no deps,
-// one-byte kind, empty payload, at): a bound for counts, not a promise.
-const MIN_EVENT_BYTES = 11
+// Smallest possible event body (flags, backend, one-byte actor, seq, hlc, no
+// deps, one-byte kind, empty payload, at): a bound for counts, not a promise.
+const MIN_EVENT_BYTES = 12
 
 function writeDocId(w: FrameWriter, field: string, docId: unknown): void {
   try {
@@ -274,18 +277,6 @@ function readCode(r: FrameReader): string {
   const code = r.string('code')
   if (!CODE_RE.test(code)) r.malformed('code', 'must be an upper-case code such as FORBIDDEN', at)
   return code
-}
-
-function writeBackend(w: FrameWriter, backend: unknown): void {
-  const i = BACKEND_BYTES.indexOf(backend as BackendName)
-  if (i < 0) w.invalid('backend', 'must be yjs or automerge')
-  w.u8(i)
-}
-
-function readBackend(r: FrameReader): BackendName {
-  const at = r.offset
-  const b = r.u8('backend')
-  return BACKEND_BYTES[b] ?? r.malformed('backend', `has unknown value ${b}`, at)
 }
 
 function writeVersion(w: FrameWriter, version: unknown): void {
@@ -547,7 +538,7 @@ export function encodeClientMessage(m: ClientMessage, options?: CodecOptions): U
     case 'subscribe':
       w.u8(CLIENT_MESSAGE_TYPES.subscribe)
       writeDocId(w, 'docId', m.docId)
-      writeBackend(w, m.backend)
+      writeBackend(w, 'backend', m.backend)
       w.uint('cursor', m.cursor)
       writeActors(w, m.actors)
       break
@@ -592,7 +583,7 @@ function readClientMessage(r: FrameReader): ClientMessage {
       return { t: 'auth', token: r.string('token') }
     case 'subscribe': {
       const docId = readDocId(r)
-      const backend = readBackend(r)
+      const backend = readBackend(r, 'backend')
       const cursor = r.uint('cursor')
       return { t: 'subscribe', docId, backend, cursor, actors: readActors(r) }
     }

@@ -11,6 +11,7 @@
  * it is not; it never throws, whatever it is given.
  */
 import { SET_NAMES, type SetName } from '../backends/backend.js'
+import { BACKEND_NAMES } from '../backends/registry.js'
 import { isConcordError } from '../errors.js'
 import { parseEventId, parseLineId, parseRecordId, parsePurchaseId } from '../ids.js'
 import { type DecimalBounds, compareDecimal, parseDecimal } from '../money/decimal.js'
@@ -160,7 +161,7 @@ const ROUNDING = object({ mode: oneOf(['HALF_UP', 'HALF_EVEN']), tax: oneOf(['PE
 const settingsShape: Check = (() => {
   const shape = object({
     id: parses(parsePurchaseId),
-    backend: oneOf(['yjs', 'automerge']),
+    backend: oneOf(BACKEND_NAMES),
     currencyExponent: (v) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 4 ? undefined : 'must be 0 to 4'),
     rounding: ROUNDING,
     taxMode: oneOf(['EXCLUSIVE', 'INCLUSIVE']),

@@ -7,10 +7,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  type BackendName, type ConcordError, type EventEnvelope, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId,
-  type ReplicaId, ConcordError as ConcordErrorClass, isConcordError, parseEventId, parsePurchaseId, parseReplicaId,
+  type BackendName, type ConcordError, type EventEnvelope, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId, ConcordError as ConcordErrorClass, isBackendName, isConcordError, parseEventId, parsePurchaseId, parseReplicaId,
 } from '@concord/core'
-import { eventHash, fail, validateEnvelope } from '@concord/core/internal'
+import { backendList, eventHash, fail, validateEnvelope } from '@concord/core/internal'
 import { type AppendRequest, type AppendResult, type EventOutcome, type SnapshotInput, type StoredEvent, DEFAULT_PAGE, MAX_PAGE } from './types.js'
 
 export function checkDocId(docId: unknown): PurchaseId {
@@ -146,7 +145,7 @@ export function prepareRequest(request: unknown): PreparedRequest {
   try {
     if (!Array.isArray(r.events)) fail('INVALID_ARGUMENT', 'an append request needs an events array')
     parsePurchaseId(r.docId)
-    if (r.backend !== 'yjs' && r.backend !== 'automerge') fail('INVALID_ARGUMENT', `unknown backend ${JSON.stringify(r.backend)}`, { backend: r.backend })
+    if (!isBackendName(r.backend)) fail('INVALID_ARGUMENT', `unknown backend ${JSON.stringify(r.backend)} (expected ${backendList()})`, { backend: r.backend })
     // Never taken for "no subject": that would skip the ownership check.
     if (r.subject !== undefined && typeof r.subject !== 'string') fail('INVALID_ARGUMENT', 'an append request subject must be a string when given')
   } catch (e) {
@@ -332,7 +331,7 @@ export interface EventColumns {
 export function envelopeOf(docId: PurchaseId, c: EventColumns): EventEnvelope {
   return {
     id: c.eventId as EventId, docId, actor: c.actor as ReplicaId, seq: c.actorSeq, hlc: c.hlc as Hlc, deps: c.deps as EventId[],
-    kind: c.kind, backend: c.backend as BackendName, payload: c.payload, meta: c.meta,
+    kind: c.kind, backend: storedBackend(c.backend, `event ${c.eventId}`), payload: c.payload, meta: c.meta,
   }
 }
 
@@ -369,6 +368,17 @@ export async function* pagesOf(
 /** A zero-copy Uint8Array view of a driver's Buffer, so callers see plain bytes. */
 export function plainBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
+/**
+ * A backend column read back. Stores keep the registry name as text (not the
+ * wire id), so a change of event body layout never touches them; a name this
+ * build does not know (written by a newer relay, or edited by hand) is
+ * STORE_CORRUPT naming the row, never a backend lookup that fails later.
+ */
+export function storedBackend(text: string, what: string): BackendName {
+  if (!isBackendName(text)) fail('STORE_CORRUPT', `stored ${what} names unknown backend ${JSON.stringify(text)} (this relay knows ${backendList()})`, { backend: text })
+  return text
 }
 
 /** Safe parse of a JSON column the store itself wrote. */

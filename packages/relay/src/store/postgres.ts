@@ -37,6 +37,7 @@ import {
   actorsToCheck, checkActors, checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear,
   defaultRelayId, envelopeOf, isoStamp, formatNumber, hasValidEvents, pagesOf, planDocAppend, refusedPlan, resultOf, plainBytes,
   prepareRequest, schemaTooNew, storeClosed,
+  storedBackend,
 } from './common.js'
 import { type PostgresMigration, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import type {
@@ -210,7 +211,7 @@ export class PostgresEventStore implements EventStore {
         [docIds],
       )
       const docs = new Map<string, { backend: BackendName; lastSeq: number }>()
-      for (const row of locked.rows) docs.set(row.doc_id, { backend: row.backend as BackendName, lastSeq: Number(row.last_seq) })
+      for (const row of locked.rows) docs.set(row.doc_id, { backend: storedBackend(row.backend, `document ${row.doc_id}`), lastSeq: Number(row.last_seq) })
       const stored = await this.findStored(c, live, docs)
       const owners = await this.lockedOwners(c, actorsToCheck(live))
       // Plan in batch order; a document's requests see the rows planned by
@@ -540,7 +541,7 @@ async function inTransaction<T>(pool: Pool, body: (c: PoolClient) => Promise<T>)
 function toDocInfo(r: DocRow): DocInfo {
   return {
     docId: r.doc_id as PurchaseId,
-    backend: r.backend as BackendName,
+    backend: storedBackend(r.backend, `document ${r.doc_id}`),
     lastSeq: Number(r.last_seq),
     createdAt: r.created_at as IsoInstant,
     ...(r.number === null ? {} : { number: r.number }),

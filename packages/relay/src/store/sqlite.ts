@@ -29,8 +29,7 @@
  */
 import Database from 'better-sqlite3'
 import {
-  type BackendName, type EventEnvelope, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId,
-  ConcordError, isConcordError,
+  type EventEnvelope, type EventId, type EventMeta, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId, ConcordError, isConcordError,
 } from '@concord/core'
 import { fail } from '@concord/core/internal'
 import {
@@ -38,6 +37,7 @@ import {
   actorsToCheck, checkActors, checkBatch, checkDocId, checkLimit, checkMigrations, checkRelayId, checkSeq, checkSnapshot, checkYear,
   defaultRelayId, envelopeOf, isoStamp, formatNumber, pagesOf, parseJsonColumn, planDocAppend, refusedPlan, resultOf, plainBytes,
   prepareRequest, schemaTooNew, storeClosed,
+  storedBackend,
 } from './common.js'
 import { type CheckpointerOptions, WalCheckpointer } from './sqlite-checkpointer.js'
 import { type SqliteMigration, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
@@ -324,7 +324,7 @@ export class SqliteEventStore implements EventStore {
     const s = this.stmts
     if (req.error !== undefined) return resultOf(req.docId, refusedPlan(req))
     const row = s.getDoc.get(req.docId)
-    const doc = row === undefined ? undefined : { backend: row.backend as BackendName, lastSeq: row.last_seq }
+    const doc = row === undefined ? undefined : { backend: storedBackend(row.backend, `document ${req.docId}`), lastSeq: row.last_seq }
     const existing = new Map<string, ExistingEvent>()
     if (doc !== undefined && doc.lastSeq > 0) {
       const ids = req.items.flatMap((it) => (it.ok ? [it.prepared.id] : []))
@@ -501,7 +501,7 @@ function toEnvelope(docId: PurchaseId, r: EventRow, payload: Uint8Array): EventE
 function toDocInfo(r: DocRow): DocInfo {
   return {
     docId: r.doc_id as PurchaseId,
-    backend: r.backend as BackendName,
+    backend: storedBackend(r.backend, `document ${r.doc_id}`),
     lastSeq: r.last_seq,
     createdAt: r.created_at as IsoInstant,
     ...(r.number === null ? {} : { number: r.number }),
