@@ -18,8 +18,8 @@
 import {
   type BackendName, type EventEnvelope, type EventId, type MinorString, type Priority, type PurchaseId, type ReplicaId, ConcordError, isBackendName, isConcordError, parseReplicaId,
 } from '@concord/core'
-import { backendList, priorityOf } from '@concord/core/internal'
-import { decodeEvent, decodeLegacyEvent, encodeEvent } from '@concord/core/protocol'
+import { backendList, decodeLegacyEvent, priorityOf } from '@concord/core/internal'
+import { decodeEvent, encodeEvent } from '@concord/core/protocol'
 import { type ValueCipher, aesGcmCipher, importKey } from './crypto.js'
 import { type KvBackend, type KvOp, type LocalStorage, type ScanOptions, type Table, type WriteGuard, TABLES } from './kv.js'
 import { Seat, type SeatLiveness, isSeatKey, replicaKey, seatPrefix } from './seats.js'

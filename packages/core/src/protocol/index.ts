@@ -5,7 +5,7 @@ export {
   type CloseAction, type CloseCodeInfo, type CloseCodeName,
   CLOSE, CLOSE_CODES, closeCodeInfo, closeCodeForError,
 } from './close-codes.js'
-export { encodeEvent, decodeEvent, decodeLegacyEvent } from './events.js'
+export { encodeEvent, decodeEvent } from './events.js'
 export { type RejectAction, type RejectCodeInfo, type RejectCode, REJECT_CODES, rejectCodeInfo } from './reject-codes.js'
 export {
   type Right, type Grant, type AuthInfo,
