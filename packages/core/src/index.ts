@@ -42,10 +42,9 @@ export { BOUNDS } from './purchase/schema.js'
 export { derivePurchase, lineAmount, type PurchaseDerived, type PurchaseTotals, type LineTotals, type FlowStatus } from './purchase/derive.js'
 export { allowedActions, nextState, type Lifecycle } from './purchase/lifecycle.js'
 export { type EventKind, EVENT_KINDS, isEventKind } from './purchase/event-kinds.js'
-export {
-  PurchaseReplica,
-  type ReplicaOptions, type CreatePurchaseInput, type LineInput, type LinePatch, type ChangeListener, type ChangeOrigin,
-} from './purchase/replica.js'
+export { PurchaseReplica, type ReplicaOptions, type ChangeListener, type ChangeOrigin } from './purchase/replica.js'
+export type { CreatePurchaseInput } from './purchase/commands/header.js'
+export type { LineInput, LinePatch } from './purchase/commands/lines.js'
 export { type Conflict, type ConflictKind, type ConflictBranch, type ResolutionOption, type Severity, CONFLICT_KINDS } from './conflicts/types.js'
 export { SEVERITY } from './conflicts/detect.js'
 export { CONFLICT_SPECS, KIND_LABEL, type ConflictOption, isConflictKind } from './conflicts/registry.js'
