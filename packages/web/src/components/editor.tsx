@@ -193,7 +193,7 @@ function HeaderForm({ handle, editable }: { readonly handle: PurchaseHandle; rea
       <CommitInput label="Buyer" value={h.buyer} disabled={!editable} onCommit={set('buyer')} />
       <CommitInput label="Supplier reference" value={h.supplierRef} disabled={!editable} onCommit={set('supplierRef')} />
       <CommitInput label="Exchange rate" inputMode="decimal" value={state.fxRate.values.map((v) => inputValue(v)).join(' / ')} disabled={!editable || state.fxRate.values.length > 1}
-        numberDigits={4} hint="Units of company currency per unit of order currency"
+        numberDigits={4} placeholder="1" hint="Units of company currency per unit of order currency"
         onCommit={(v) => handle.run((r) => r.setFxRate(parseOptionalNumber(v) || '1'))} />
     </div>
   )
