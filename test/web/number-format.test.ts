@@ -12,6 +12,10 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { REPO_ROOT } from '../support/relay-process.js'
 
+import { type Conflict, type PurchaseReplica, type PurchaseState, PurchaseReplica as Replica, yjsBackend } from '@concord/core'
+import { seededRandom } from '@concord/core/internal'
+import { type Sim, makeReplica, replicaOptions } from '../support/replicas.js'
+
 interface OrderMoney { readonly currency: string | undefined; readonly exponent: 0 | 1 | 2 | 3 | 4 }
 interface Format {
   parseNumber(input: string, loc?: string): string
@@ -23,6 +27,13 @@ interface Format {
   summaryTotal(total: string, loc?: string): string
   plainWords(raw: string, code: string | undefined, m?: OrderMoney): { text: string; detail: string | null }
   looksInternal(text: string): boolean
+  setLocale(tag: string | null): string
+  conflictFacts(c: Conflict, state: PurchaseState): [string, string][]
+  branchText(c: Conflict, summary: string, state: PurchaseState): string
+  subjectText(c: Conflict, state: PurchaseState): string
+  optionLabel(c: Conflict, label: string, state: PurchaseState): string
+  fieldLabel(field: string, state: PurchaseState): string
+  fieldValue(field: string, value: string | null, state: PurchaseState): string
 }
 
 async function loadFormat(): Promise<Format> {
@@ -157,6 +168,81 @@ t('what a person reads has no codes or minor units; the raw message goes to the 
   const token = f.plainWords('the relay cannot be reached (TOKEN_UNAVAILABLE: token refresh failed); attempt 3 failed, next one at 2026-12-03T06:34:15.091Z; the circuit breaker is open', undefined)
   assert.not.ok(f.looksInternal(token.text), token.text)
   assert.is(f.plainWords('cannot refund more than was paid', 'COMMAND_REFUSED').text, 'Cannot refund more than was paid.')
+})
+
+/** A and B edit one order apart, then exchange their events: the conflicts both see. */
+function apart(setup: (a: PurchaseReplica) => void, sideA: (a: PurchaseReplica) => void, sideB: (b: PurchaseReplica) => void): PurchaseReplica {
+  const sim: Sim = { rng: seededRandom(11), time: 1_760_000_000_000 }
+  const a = Replica.create(replicaOptions(sim, yjsBackend, 0), { currency: 'EUR', supplier: 'ACME' })
+  setup(a)
+  const b = makeReplica(sim, yjsBackend, 1, a.log.events())
+  sideA(a)
+  sideB(b)
+  a.receive(b.log.events())
+  return a
+}
+
+const lineOf = (r: PurchaseReplica) => r.state().lines[0]!.id
+
+/** Everything the conflict panel and dialog show for one conflict, as one text. */
+function conflictScreen(f: Format, r: PurchaseReplica, c: Conflict): string {
+  const s = r.state()
+  return [
+    f.subjectText(c, s),
+    ...f.conflictFacts(c, s).map(([k, v]) => `${k}: ${v}`),
+    ...c.branches.map((b) => f.branchText(c, b.summary, s)),
+    ...c.options.map((o) => f.optionLabel(c, o.label, s)),
+  ].join('\n')
+}
+
+t('conflict facts, sides and options in German: amounts in euros, fields as labels, no codes or keys', ({ f }) => {
+  f.setLocale('de-DE')
+  try {
+    const mismatch = apart(
+      (a) => { a.addLine({ product: 'Widget', qty: '10', price: '100' }); a.transition('send'); a.setStatedTotal('1000') },
+      (a) => { a.addLine({ product: 'Gadget', qty: '1', price: '200' }) },
+      (b) => { b.updateLine(lineOf(b), { price: '105' }) },
+    )
+    const tm = mismatch.conflicts().find((c) => c.kind === 'TOTAL_MISMATCH')!
+    const tmText = conflictScreen(f, mismatch, tm)
+    assert.ok(tmText.includes(`Computed total: 1.250,00${NBSP}€`), tmText)
+    // Each side restated the total it computed: both are shown, in euros.
+    assert.ok(tmText.includes(`Stated total: 1.200,00${NBSP}€, 1.050,00${NBSP}€`) && tmText.includes(`stated total 1.050,00${NBSP}€`), tmText)
+    assert.not.ok(f.looksInternal(tmText), tmText)
+
+    const paid = apart(
+      (a) => { a.addLine({ product: 'Widget', qty: '10', price: '100' }); a.transition('send'); a.transition('confirm') },
+      (a) => { a.recordPayment({ amount: '600', ref: 'PAY-A' }) },
+      (b) => { b.recordPayment({ amount: '500', ref: 'PAY-B' }) },
+    )
+    const op = paid.conflicts().find((c) => c.kind === 'OVERPAYMENT')!
+    const opText = conflictScreen(f, paid, op)
+    assert.ok(opText.includes(`Excess: 100,00${NBSP}€`) && opText.includes(`paid 600,00${NBSP}€`), opText)
+    assert.ok(opText.includes(`Request a refund of 100,00${NBSP}€`), opText)
+    assert.not.ok(f.looksInternal(opText), opText)
+
+    const locked = apart(
+      (a) => { a.addLine({ product: 'Bolts', qty: '10', price: '5' }); a.transition('send'); a.transition('confirm') },
+      (a) => { a.transition('lock') },
+      (b) => { b.updateLine(lineOf(b), { price: '6' }) },
+    )
+    const el = locked.conflicts().find((c) => c.kind === 'EDIT_AFTER_LOCK')!
+    const elText = conflictScreen(f, locked, el)
+    assert.ok(elText.includes('Unit price of line 1 (Bolts)'), elText)
+    assert.not.ok(f.looksInternal(elText), elText)
+
+    // The history's keys and values of the same orders.
+    const s = paid.state()
+    const id = s.lines[0]!.id
+    assert.is(f.fieldLabel(`lines.${id}.qty`, s), 'Quantity of line 1 (Widget)')
+    assert.is(f.fieldLabel('h.statedTotal', s), 'Stated total')
+    assert.is(f.fieldValue(`lines.${id}.price`, '249.9 EUR', s), `249,90${NBSP}€`)
+    assert.is(f.fieldValue('statedTotal', '156840', s), `1.568,40${NBSP}€`)
+    assert.is(f.fieldValue(`lines.${id}.removed`, 'false', s), 'on the order')
+    assert.is(f.fieldValue(`payments.${s.payments[0]!.id}`, 'whatever core wrote', s), `600,00${NBSP}€ paid, ref PAY-A`)
+  } finally {
+    f.setLocale(null)
+  }
 })
 
 t.run()
