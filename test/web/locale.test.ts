@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  ARTIFACTS, type Device, type Env, addLine, assertPlainText, editLine, openDevice, startEnv, submitForm, textOf, untilInputValue, untilText,
+  ARTIFACTS, type Device, type Env, addLine, assertPlainText, editLine, openDevice, startEnv, submitForm, textOf, until, untilInputValue, untilText,
 } from './driver.js'
 
 const NBSP = '\u00a0'
@@ -50,6 +50,16 @@ async function createIn(d: Device, supplier: string, currency: string): Promise<
 
 t('de-DE: "1.000" and "12,50" are a thousand at twelve fifty; amounts read 12.500,00 €; "12.5" is refused with the format', async (ctx) => {
   const anna = await device(ctx, 'Anna', 'de-DE')
+  // A threshold with more decimals than euros have: core refuses it, and the app says so without core's field key.
+  await anna.page.getByRole('button', { name: 'New purchase' }).click()
+  await anna.page.getByLabel('Supplier').fill('Zu genau AG')
+  await anna.page.getByLabel('Approval above (optional)').fill('1,2345')
+  await anna.page.getByRole('button', { name: 'Create purchase' }).click()
+  const refused = anna.page.locator('form.create [role="alert"]')
+  await refused.waitFor()
+  assert.ok((await textOf(refused.locator('span').first())).startsWith('Approval threshold:'), await textOf(refused))
+  await assertPlainText(anna.page, 'a refused approval threshold')
+  await anna.page.getByRole('button', { name: 'Close' }).click()
   await createIn(anna, 'Müller GmbH', 'EUR')
   const form = anna.page.getByTestId('add-line')
   assert.is(await form.getByLabel('Unit price').getAttribute('placeholder'), '1.234,56', 'the price field shows the format it expects')
@@ -130,6 +140,17 @@ t('sv-SE: "1 000,50" with a plain, no-break or narrow space; SEK amounts read 1 
   await untilText(ed.page, 'total', `2.001.500,25${NBSP}SEK`)
   await untilInputValue(ed.page, 'Unit price, line 1 (Skruvar)', '1000,50')
   await assertPlainText(ed.page, 'the ?locale=de-DE override', [200150025n])
+
+  // Taxes in the totals by rate, named with the rate as a Swedish number, never by their codes.
+  await sven.page.getByLabel('Add a tax to line 1 (Skruvar)').selectOption('VAT10')
+  await sven.page.getByLabel('Add a tax to line 1 (Skruvar)').selectOption('VAT5_5')
+  await sven.page.getByLabel('Add a tax to line 1 (Skruvar)').selectOption('VAT20')
+  await until(sven.page, 'three taxes in the totals', () => document.querySelectorAll('[data-testid="totals"] dt.sub').length === 3, null)
+  const taxes = await sven.page.locator('[data-testid="totals"] dt.sub').allTextContents()
+  assert.equal(taxes, ['VAT 5,5 %', 'VAT 10 %', 'VAT 20 %'])
+  const chips = await textOf(sven.page.getByTestId('line-row').first().locator('.chips'))
+  assert.ok(chips.includes('VAT 5,5 %') && !/VAT\d/.test(chips), chips)
+  await assertPlainText(sven.page, 'Swedish totals with taxes')
 })
 
 t.run()
