@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  ARTIFACTS, type Device, type Env, addLine, assertPlainText, editLine, openDevice, startEnv, submitForm, textOf, until, untilInputValue, untilText,
+  ARTIFACTS, type Device, type Env, addLine, assertPlainText, editLine, openDevice, setOfflineSwitch, startEnv, untilConflicts, untilDocState, submitForm, textOf, until, untilInputValue, untilText,
 } from './driver.js'
 
 const NBSP = '\u00a0'
@@ -151,6 +151,51 @@ t('sv-SE: "1 000,50" with a plain, no-break or narrow space; SEK amounts read 1 
   const chips = await textOf(sven.page.getByTestId('line-row').first().locator('.chips'))
   assert.ok(chips.includes('VAT 5,5 %') && !/VAT\d/.test(chips), chips)
   await assertPlainText(sven.page, 'Swedish totals with taxes')
+})
+
+t('de-DE: a stated total that two devices disagree on reads in euros in the panel and the dialog; a total typed in German resolves it', async (ctx) => {
+  const anna = await device(ctx, 'Anna', 'de-DE')
+  const path = await createIn(anna, 'Schmidt KG', 'EUR')
+  await addLine(anna, { product: 'Rohre', qty: '10', price: '100,00' })
+  await anna.page.getByRole('button', { name: 'Send to supplier' }).click()
+  await untilText(anna.page, 'po-state', 'Sent')
+  await untilDocState(anna.page, 'synced')
+  const bert = await device(ctx, 'Bert', 'de-DE', `/${path}`)
+  await untilText(bert.page, 'total', `1.000,00${NBSP}€`)
+
+  // Anna raises the price offline while Bert commits to the total he sees.
+  await setOfflineSwitch(anna, true)
+  await editLine(anna, 'Unit price', 'line 1 (Rohre)', '105,00')
+  await untilText(anna.page, 'total', `1.050,00${NBSP}€`)
+  await bert.page.getByRole('button', { name: 'Commit to this total' }).click()
+  await bert.page.getByRole('button', { name: 'Commit to this total' }).waitFor({ state: 'detached' })
+  await untilDocState(bert.page, 'synced')
+  await setOfflineSwitch(anna, false)
+  for (const d of [anna, bert]) await untilConflicts(d.page, 1, `the total mismatch on ${d.name}`)
+
+  const panel = await textOf(bert.page.getByTestId('conflict'))
+  assert.ok(panel.includes(`1.050,00${NBSP}€`) && panel.includes(`1.000,00${NBSP}€`), panel)
+  await assertPlainText(bert.page, 'German conflict panel', [105000n, 100000n])
+  await bert.page.getByRole('button', { name: 'Resolve…' }).click()
+  const dialog = bert.page.getByTestId('resolve-dialog')
+  await dialog.waitFor()
+  const facts = await textOf(dialog.getByTestId('facts'))
+  assert.ok(facts.includes(`Computed total1.050,00${NBSP}€`) && facts.includes(`Stated total1.000,00${NBSP}€`), facts)
+  await dialog.getByLabel(/^Keep one stated total/).check()
+  const kept = await dialog.locator('select').first().locator('option').allTextContents()
+  assert.equal(kept, [`1.000,00${NBSP}€`], 'the stated total to keep, in euros')
+  await assertPlainText(bert.page, 'German resolution dialog', [105000n, 100000n])
+  await bert.page.screenshot({ path: join(ARTIFACTS, 'resolution-dialog-de-DE.png') })
+
+  // Another total, typed the German way.
+  await dialog.getByLabel('State another total').check()
+  await dialog.getByLabel(/^Total \(EUR/).fill('1.050,00')
+  await dialog.getByRole('button', { name: 'Resolve', exact: true }).click()
+  await dialog.waitFor({ state: 'detached' })
+  for (const d of [bert, anna]) await untilConflicts(d.page, 0, `the mismatch resolved on ${d.name}`)
+  await bert.page.getByRole('button', { name: 'Show who changed what' }).click()
+  await bert.page.getByTestId('audit-entry').filter({ hasText: 'Resolved a conflict' }).first().waitFor()
+  await assertPlainText(bert.page, 'German history after the resolution', [105000n, 100000n])
 })
 
 t.run()
