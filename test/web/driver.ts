@@ -55,9 +55,13 @@ export interface Device {
   readonly errors: string[]
 }
 
-/** A new browser profile (its own IndexedDB, its own device): signs in with `name`. */
-export async function openDevice(env: Env, name: string, path = '/', viewport = { width: 1280, height: 900 }): Promise<Device> {
-  const context = await env.browser.newContext({ viewport })
+/**
+ * A new browser profile (its own IndexedDB, its own device): signs in with
+ * `name`. The browser's language is `locale` (en-US unless a test asks for
+ * another): the app writes and reads numbers in it.
+ */
+export async function openDevice(env: Env, name: string, path = '/', viewport = { width: 1280, height: 900 }, locale = 'en-US'): Promise<Device> {
+  const context = await env.browser.newContext({ viewport, locale })
   context.setDefaultTimeout(WAIT_MS)
   const page = await context.newPage()
   const errors: string[] = []
@@ -120,12 +124,16 @@ export async function addLine(d: Device, l: { product: string; qty: string; pric
   await until(d.page, `line ${l.product} to be added`, (n) => document.querySelectorAll('[data-testid="line-row"]').length === n, before + 1)
 }
 
-/** Types into a line field and leaves it with Enter: one command, as a person would. */
-export async function editLine(d: Device, field: 'Quantity' | 'Unit price' | 'Discount percent', line: string, value: string): Promise<void> {
+/**
+ * Types into a line field and leaves it with Enter: one command, as a person
+ * would. The field then shows the saved value as the app writes it (`shown`:
+ * "1.000,50" typed reads back "1000,50", without grouping).
+ */
+export async function editLine(d: Device, field: 'Quantity' | 'Unit price' | 'Discount percent', line: string, value: string, shown = value): Promise<void> {
   const input = d.page.getByLabel(`${field}, ${line}`, { exact: true })
   await input.fill(value)
   await input.press('Enter')
-  await untilInputValue(d.page, `${field}, ${line}`, value)
+  await untilInputValue(d.page, `${field}, ${line}`, shown)
 }
 
 export async function setOfflineSwitch(d: Device, offline: boolean): Promise<void> {
@@ -156,4 +164,36 @@ export function pngSize(bytes: Uint8Array): { width: number; height: number } {
 export async function submitForm(form: Locator, fields: ReadonlyArray<readonly [label: string | RegExp, value: string]>, button: string): Promise<void> {
   for (const [label, value] of fields) await form.getByLabel(label).fill(value)
   await form.getByRole('button', { name: button }).click()
+}
+
+/** What no sentence on screen may hold: conflict and error codes, ULIDs and conflict ids, field keys, minor units. */
+export const INTERNAL_PATTERNS: readonly RegExp[] = [
+  /\b[A-Z]{2,}_[A-Z_]+\b/,
+  /\b[0-9A-HJKMNP-TV-Z]{26}\b/,
+  /\bc_[0-9a-zA-Z]+/,
+  /\bh\.[a-zA-Z]+/,
+  /\blines?\.[^\s.]+\.[a-zA-Z]+/,
+  /minor units/i,
+]
+
+/**
+ * Fails when the page's text outside <details> (the disclosures that keep
+ * codes for support) holds an internal code, id, field key, or one of
+ * `minorAmounts` written as bare minor units (12500n for €125.00).
+ */
+export async function assertPlainText(page: Page, where: string, minorAmounts: readonly bigint[] = []): Promise<void> {
+  const text = await page.evaluate(() => {
+    const clone = document.body.cloneNode(true) as HTMLElement
+    for (const d of clone.querySelectorAll('details')) d.remove()
+    // textContent, not innerText: it also holds what only a screen reader reads (sr-only labels, options of a select).
+    return clone.textContent ?? ''
+  })
+  for (const p of INTERNAL_PATTERNS) {
+    const m = p.exec(text)
+    if (m !== null) throw new Error(`${where}: the page shows internal text ${JSON.stringify(m[0])} in …${text.slice(Math.max(0, m.index - 80), m.index + 80)}…`)
+  }
+  for (const a of minorAmounts) {
+    const m = new RegExp(`(?<![\\d.,\\u00a0\\u202f ])${a}(?![\\d.,])`).exec(text)
+    if (m !== null) throw new Error(`${where}: the page shows the minor-unit amount ${a} in …${text.slice(Math.max(0, m.index - 80), m.index + 80)}…`)
+  }
 }

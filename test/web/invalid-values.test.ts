@@ -88,7 +88,7 @@ test('a stored null quantity and banana price: the purchase opens, the panel nam
 
     // 3. The line shows the valid stored values, not the refused ones.
     await untilInputValue(page, 'Quantity, line 1 (Desk)', '2')
-    await untilInputValue(page, 'Unit price, line 1 (Desk)', '100')
+    await untilInputValue(page, 'Unit price, line 1 (Desk)', '100.00')
 
     // 4. An edit of the quantity supersedes the null: it syncs, and the panel stops listing the quantity (the price is still refused).
     await editLine(d, 'Quantity', 'line 1 (Desk)', '3')
@@ -99,7 +99,7 @@ test('a stored null quantity and banana price: the purchase opens, the panel nam
     }, qtyKey)
     assert.equal(await listedKeys(d), [priceKey], 'only the price is left on the panel')
     await untilInputValue(page, 'Quantity, line 1 (Desk)', '3')
-    await untilInputValue(page, 'Unit price, line 1 (Desk)', '100')
+    await untilInputValue(page, 'Unit price, line 1 (Desk)', '100.00')
 
     // The relay has it: another device reads the new quantity.
     const reader = await NativeTestClient.connect(env.relay.wsUrl, await demoToken(env.relay.url, 'Bob'), { replica: 'reader', seed: SEED + 1 })

@@ -3,11 +3,15 @@ import { Component, type ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
 import type { AppClient } from './client-api.js'
 import type { Identity } from './session.js'
-import { setTabOffline, tabOffline } from './session.js'
+import { chooseLocale, setTabOffline, tabOffline } from './session.js'
+import { locale, numberExample } from './format.js'
 import { Ctx, explainSafe, useClientStatus, useClientTick, useRoute } from './hooks.js'
 import { Banner, ConflictBadge, OfflineSwitch, SyncIndicator } from './components/shell.js'
 import { ConflictQueue, PurchaseList } from './components/list.js'
 import { Editor } from './components/editor.js'
+
+/** Locales offered in the menu; any other comes from the browser or `?locale=`. */
+const LOCALES = ['en-US', 'en-GB', 'de-DE', 'de-CH', 'fr-FR', 'sv-SE', 'en-IN']
 
 export function App({ client, identity, onSwitchUser }: { readonly client: AppClient; readonly identity: Identity; readonly onSwitchUser: () => void }) {
   const status = useClientStatus(client)
@@ -40,6 +44,14 @@ export function App({ client, identity, onSwitchUser }: { readonly client: AppCl
               <p><strong>{identity.user}</strong></p>
               <p class="muted small">{identity.device}</p>
               <button type="button" class="link" onClick={onSwitchUser}>Change name</button>
+              <label for="locale-pick" class="small">Number format</label>
+              <select id="locale-pick" value={LOCALES.includes(locale()) ? locale() : ''} onChange={(e) => {
+                chooseLocale(e.currentTarget.value === '' ? null : e.currentTarget.value)
+                location.reload()
+              }}>
+                <option value="">Browser default ({navigator.language})</option>
+                {LOCALES.map((l) => <option key={l} value={l}>{l}: {numberExample(2, l)}</option>)}
+              </select>
             </div>
           </details>
         </div>

@@ -2,13 +2,14 @@
 import { render } from 'preact'
 import type { AppClient } from './client-api.js'
 import { App, Fatal, IdentityForm } from './app.js'
-import { type Identity, forgetUser, loadIdentity, saveUser, tabOffline } from './session.js'
+import { type Identity, forgetUser, initLocale, loadIdentity, saveUser, tabOffline } from './session.js'
 import { errorText } from './format.js'
 
 export type Connect = (identity: Identity, options: { readonly offline: boolean }) => Promise<AppClient>
 
 export function boot(connect: Connect, root: HTMLElement): void {
   let client: AppClient | null = null
+  initLocale()
   root.textContent = ''
   const start = async (identity: Identity) => {
     render(<p class="loading" role="status">Opening the purchases on this device…</p>, root)

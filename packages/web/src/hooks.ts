@@ -4,7 +4,7 @@ import { useContext, useEffect, useReducer, useState } from 'preact/hooks'
 import type { PurchaseId } from '@concord/core'
 import type { AppClient, ClientStatus, PurchaseHandle, PurchaseSummary } from './client-api.js'
 import type { Identity } from './session.js'
-import { errorText } from './format.js'
+import { type OrderMoney, type Said, errorText, explainError } from './format.js'
 import { automergeReady, loadAutomerge } from './automerge-lazy.js'
 
 export interface AppContext {
@@ -110,10 +110,13 @@ export function useNow(ms = 10_000): number {
   return now
 }
 
-/** Runs an action, keeping its error (a refused command) for an inline alert. */
-export function useAction(): { busy: boolean; error: string | null; run: (fn: () => Promise<unknown>) => Promise<boolean>; clear: () => void } {
+/**
+ * Runs an action, keeping its error (a refused command) for an inline alert,
+ * in words: amounts in it are shown in `money` (the order's currency) when given.
+ */
+export function useAction(money?: OrderMoney): { busy: boolean; error: Said | null; run: (fn: () => Promise<unknown>) => Promise<boolean>; clear: () => void } {
   const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
+  const [error, setError] = useState<Said | null>(null)
   const run = async (fn: () => Promise<unknown>) => {
     setBusy(true)
     setError(null)
@@ -121,7 +124,7 @@ export function useAction(): { busy: boolean; error: string | null; run: (fn: ()
       await fn()
       return true
     } catch (e) {
-      setError(errorText(e))
+      setError(explainError(e, money))
       return false
     } finally {
       setBusy(false)

@@ -11,7 +11,10 @@ export interface Identity {
   readonly device: string
 }
 
+import { setLocale, validLocale } from './format.js'
+
 const USER_KEY = 'concord.user'
+const LOCALE_KEY = 'concord.locale'
 const TAG_KEY = 'concord.deviceTag'
 const OFFLINE_KEY = 'concord.offline'
 
@@ -114,4 +117,20 @@ export async function demoToken(identity: Identity): Promise<string> {
     throw new Error('the relay answered /demo/token without a token')
   }
   return (body as { token: string }).token
+}
+
+/**
+ * The locale numbers and amounts are written in: the browser's language,
+ * unless this profile chose another (the menu, or `?locale=de-DE` in the URL,
+ * kept in localStorage; `?locale=` with nothing goes back to the browser's).
+ */
+export function initLocale(loc: Location = location): string {
+  const asked = new URLSearchParams(loc.search).get('locale')
+  if (asked !== null) storageSet(globalThis.localStorage, LOCALE_KEY, validLocale(asked))
+  return setLocale(storageGet(globalThis.localStorage, LOCALE_KEY))
+}
+
+export function chooseLocale(tag: string | null): void {
+  storageSet(globalThis.localStorage, LOCALE_KEY, validLocale(tag))
+  setLocale(tag)
 }

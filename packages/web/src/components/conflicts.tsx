@@ -7,7 +7,7 @@
 import { useEffect, useId, useRef, useState } from 'preact/hooks'
 import { type Conflict, type ConflictBranch, type PurchaseState, type ResolutionOption, KIND_LABEL, majorToMinor, parseMinor } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { money, when } from '../format.js'
+import { ACTION_LABEL, branchText, numberExample, optionLabel, conflictFacts, money, orderMoney, parseNumber, qty, subjectText, when } from '../format.js'
 import { useAction, useApp } from '../hooks.js'
 import { Alert } from './fields.js'
 
@@ -27,7 +27,7 @@ export function ConflictPanel({ handle }: { readonly handle: PurchaseHandle }) {
               <strong>{KIND_LABEL[c.kind] ?? c.kind}</strong>
               <span class={`pill sev sev-${c.severity}`}>{c.severity === 'BLOCKING' ? 'blocking' : c.severity === 'REVIEW' ? 'review' : 'suggestion'}</span>
               {c.deferred ? <span class="pill">deferred</span> : null}
-              <p class="small">{subjectText(c, state)} · {Object.entries(c.facts).filter(([k]) => k !== 'line').map(([k, v]) => `${k} ${v}`).join(', ')}</p>
+              <p class="small">{subjectText(c, state)} · {conflictFacts(c, state).filter(([k]) => k !== 'Line').map(([k, v]) => `${k.toLowerCase()} ${v}`).join(', ')}</p>
             </div>
             <button type="button" class="primary" onClick={() => setOpen(c.id)} aria-haspopup="dialog">Resolve…</button>
           </li>
@@ -38,43 +38,32 @@ export function ConflictPanel({ handle }: { readonly handle: PurchaseHandle }) {
   )
 }
 
-export function subjectText(c: Conflict, state: PurchaseState): string {
-  const line = /^line:(.+)$/.exec(c.subject)
-  if (line !== null) return `Line “${state.lines.find((l) => l.id === line[1])?.product ?? line[1]}”`
-  const note = /^receipt-note:([^:]+):(.+)$/.exec(c.subject)
-  if (note !== null) return `Delivery note ${note[2]} on “${state.lines.find((l) => l.id === note[1])?.product ?? note[1]}”`
-  const field = /^field:h\.(.+)$/.exec(c.subject)
-  if (field !== null) return `Field ${field[1]}`
-  if (c.subject === 'order') return 'The whole order'
-  if (c.subject === 'lifecycle') return 'The order status'
-  return c.subject
-}
-
 /** A readable name for an option's choice: record ids become "6 received on DN-1 by Bob". */
 function choiceLabel(value: string, param: string, c: Conflict, state: PurchaseState): string {
-  const exp = state.settings.currencyExponent
+  const m = orderMoney(state)
   const rec = state.receipts.find((r) => r.id === value)
-  if (rec !== undefined) return `${rec.qty} received on note ${rec.deliveryNote} by ${rec.by || 'someone'} (${when(rec.at)})`
+  if (rec !== undefined) return `${qty(rec.qty)} received on note ${rec.deliveryNote} by ${rec.by || 'someone'} (${when(rec.at)})`
   const bill = state.bills.find((b) => b.id === value)
-  if (bill !== undefined) return `bill ${bill.ref}: ${bill.qty} by ${bill.by || 'someone'}`
+  if (bill !== undefined) return `bill ${bill.ref}: ${qty(bill.qty)} by ${bill.by || 'someone'}`
   const pay = state.payments.find((p) => p.id === value)
-  if (pay !== undefined) return `${money(parseMinor(pay.amount), exp)} paid, ref ${pay.ref}, by ${pay.by || 'someone'}`
+  if (pay !== undefined) return `${money(parseMinor(pay.amount), m)} paid, ref ${pay.ref}, by ${pay.by || 'someone'}`
   const line = state.lines.find((l) => l.id === value)
-  if (line !== undefined) return `${line.qty} × ${line.product} (added by ${line.created.by || 'someone'})`
+  if (line !== undefined) return `${qty(line.qty)} × ${line.product} (added by ${line.created.by || 'someone'})`
   const tr = state.transitions.find((t) => t.ev === value || t.id === value)
-  if (tr !== undefined) return `${tr.action} by ${tr.by || 'someone'} (${when(tr.at)})`
+  if (tr !== undefined) return `${ACTION_LABEL[tr.action as keyof typeof ACTION_LABEL] ?? tr.action} by ${tr.by || 'someone'} (${when(tr.at)})`
   const res = state.resolutions.find((r) => r.id === value)
-  if (res !== undefined) return `${res.option} by ${res.by || 'someone'}`
-  if (c.kind === 'TOTAL_MISMATCH' && /^-?\d+$/.test(value)) return money(BigInt(value), exp)
+  if (res !== undefined) return `${c.options.find((o) => o.id === res.option)?.label ?? 'an earlier resolution'} by ${res.by || 'someone'}`
+  if (c.kind === 'TOTAL_MISMATCH' && /^-?\d+$/.test(value)) return money(BigInt(value), m)
+  if (/^-?\d+(\.\d+)?$/.test(value)) return qty(value)
   void param
   return value
 }
 
-function Branch({ b, mine }: { readonly b: ConflictBranch; readonly mine: boolean }) {
+function Branch({ b, mine, c, state }: { readonly b: ConflictBranch; readonly mine: boolean; readonly c: Conflict; readonly state: PurchaseState }) {
   return (
     <li class={`branch ${mine ? 'mine' : 'theirs'}`} data-testid="branch">
       <p class="side">{mine ? 'This device' : 'Another device'}</p>
-      <p class="what">{b.summary}</p>
+      <p class="what">{branchText(c, b.summary, state)}</p>
       <p class="muted small"><span class="who">{b.by || 'someone'}</span> · {b.device || 'unknown device'} · <time dateTime={b.at}>{when(b.at)}</time></p>
     </li>
   )
@@ -92,7 +81,7 @@ export function ResolveDialog({ handle, conflict: c, onClose }: {
   const [option, setOption] = useState<string>(c.options[0]?.id ?? 'defer')
   const [params, setParams] = useState<Record<string, string>>({})
   const [note, setNote] = useState('')
-  const action = useAction()
+  const action = useAction(orderMoney(state))
 
   useEffect(() => {
     const d = ref.current
@@ -104,14 +93,16 @@ export function ResolveDialog({ handle, conflict: c, onClose }: {
   const submit = (e: Event) => {
     e.preventDefault()
     if (spec === undefined) return
-    const values: Record<string, string> = {}
-    for (const p of spec.params) {
-      if (p.name === 'note') continue
-      const v = params[`${option}.${p.name}`] ?? p.choices?.[0] ?? ''
-      values[p.name] = c.kind === 'TOTAL_MISMATCH' && option === 'custom' && p.name === 'value' && v !== ''
-        ? safeMinor(v, state.settings.currencyExponent) : v
-    }
-    void action.run(() => handle.run((r) => r.resolve(c.id, option, values, note))).then((ok) => ok && onClose())
+    void action.run(() => {
+      const values: Record<string, string> = {}
+      for (const p of spec.params) {
+        if (p.name === 'note') continue
+        const v = params[`${option}.${p.name}`] ?? p.choices?.[0] ?? ''
+        values[p.name] = c.kind === 'TOTAL_MISMATCH' && option === 'custom' && p.name === 'value' && v !== ''
+          ? safeMinor(v, state.settings.currencyExponent) : v
+      }
+      return handle.run((r) => r.resolve(c.id, option, values, note))
+    }).then((ok) => ok && onClose())
   }
   // Sides: the branches written on this device first.
   const branches = [...c.branches].sort((a, b) => Number(b.device === identity.device) - Number(a.device === identity.device))
@@ -124,16 +115,20 @@ export function ResolveDialog({ handle, conflict: c, onClose }: {
       <form method="dialog" onSubmit={submit}>
         <header>
           <h2 id={titleId}>{KIND_LABEL[c.kind] ?? c.kind}</h2>
-          <p class="muted small">{subjectText(c, state)} · <span class={`pill sev sev-${c.severity}`}>{c.severity.toLowerCase()}</span></p>
+          <p class="muted small">{subjectText(c, state)} · <span class={`pill sev sev-${c.severity}`}>{c.severity === 'BLOCKING' ? 'blocking' : c.severity === 'REVIEW' ? 'review' : 'suggestion'}</span></p>
         </header>
         <h3>Both sides</h3>
         <ul class="branches">
-          {branches.map((b) => <Branch key={`${b.ev}-${b.summary}`} b={b} mine={b.device === identity.device} />)}
+          {branches.map((b) => <Branch key={`${b.ev}-${b.summary}`} b={b} mine={b.device === identity.device} c={c} state={state} />)}
         </ul>
         <h3>Facts</h3>
         <dl class="facts" data-testid="facts">
-          {Object.entries(c.facts).map(([k, v]) => [<dt key={`k-${k}`}>{k}</dt>, <dd key={`v-${k}`}>{v}</dd>])}
+          {conflictFacts(c, state).map(([k, v], i) => [<dt key={`k-${i}`}>{k}</dt>, <dd key={`v-${i}`}>{v}</dd>])}
         </dl>
+        <details class="tech small">
+          <summary>Details for support</summary>
+          <code>{c.kind} {c.id} on {c.subject}: {JSON.stringify(c.facts)}</code>
+        </details>
         <fieldset class="options">
           <legend>How to resolve it</legend>
           {c.options.map((o, i) => (
@@ -155,12 +150,9 @@ export function ResolveDialog({ handle, conflict: c, onClose }: {
   )
 }
 
+/** The custom total typed in the locale's format, as the minor units the option takes; throws in words when it is not a number. */
 function safeMinor(major: string, exp: 0 | 1 | 2 | 3 | 4): string {
-  try {
-    return majorToMinor(major.replace(/,/g, ''), exp).toString()
-  } catch {
-    return major
-  }
+  return majorToMinor(parseNumber(major), exp).toString()
 }
 
 function OptionRow({ o, first, checked, onPick, params, setParam, conflict, state }: {
@@ -178,13 +170,14 @@ function OptionRow({ o, first, checked, onPick, params, setParam, conflict, stat
   return (
     <div class={`option ${checked ? 'checked' : ''}`}>
       <input type="radio" id={id} name="option" value={o.id} checked={checked} onChange={onPick} />
-      <label for={id}>{o.label}{first ? <span class="muted small"> (suggested)</span> : null}</label>
+      <label for={id}>{optionLabel(conflict, o.label, state)}{first ? <span class="muted small"> (suggested)</span> : null}</label>
       {checked && shown.length > 0 ? (
         <div class="params">
           {shown.map((p) => {
             const pid = `${id}-${p.name}`
             const v = params[`${o.id}.${p.name}`]
-            const label = conflict.kind === 'TOTAL_MISMATCH' && o.id === 'custom' ? 'Total' : p.label
+            const custom = conflict.kind === 'TOTAL_MISMATCH' && o.id === 'custom'
+            const label = custom ? `Total (${state.currency.values[0] ?? ''}, format ${numberExample(state.settings.currencyExponent)})` : p.label
             return (
               <div class="field" key={p.name}>
                 <label for={pid}>{label}</label>

@@ -9,11 +9,14 @@ import {
   type HeaderField, type PurchaseDerived, type PurchaseId, type PurchaseState, allowedActions,
 } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { ACTION_LABEL, RISKY_ACTIONS, STATE_LABEL, ago, currencyOf, eventLabel, money, supplierOf, when } from '../format.js'
+import {
+  ACTION_LABEL, RISKY_ACTIONS, STATE_LABEL, ago, canonicalMoney, currencyOf, eventLabel, inputValue, money, orderMoney, parseOptionalNumber,
+  plainWords, qty, supplierOf, taxName, taxRate, when,
+} from '../format.js'
 import { explainSafe, useAction, useApp, useNow, usePurchase } from '../hooks.js'
-import { Alert, CommitInput, CommitSelect } from './fields.js'
+import { Alert, CommitInput, CommitSelect, Words } from './fields.js'
 import { Lines } from './lines.js'
-import { GoodsAndMoney } from './money.js'
+import { GoodsAndMoney } from './goods-and-money.js'
 import { ConflictPanel } from './conflicts.js'
 import { AsOf, History } from './history.js'
 import { Notes } from './notes.js'
@@ -55,7 +58,7 @@ export function Editor({ id, at }: { readonly id: PurchaseId; readonly at: strin
           <p class="meta">
             <span class={`pill state-${derived.lifecycle.state}`} data-testid="po-state">{STATE_LABEL[derived.lifecycle.state]}</span>
             {state.hold.on ? <span class="pill hold">On hold{state.hold.reason ? `: ${state.hold.reason}` : ''}</span> : null}
-            <span>{currencyOf(state)} · {exp} decimals</span>
+            <span>{currencyOf(state)} · {exp === 1 ? '1 decimal' : `${exp} decimals`}</span>
             <span class="muted">created {when(state.settings.createdAt)}{state.settings.createdBy ? ` by ${state.settings.createdBy}` : ''}</span>
           </p>
         </div>
@@ -114,6 +117,7 @@ function DocSync({ handle }: { readonly handle: PurchaseHandle }) {
   const now = useNow()
   const s = handle.status()
   const reason = s.state === 'synced' ? null : (s.reason ?? explainSafe(client, handle.id))
+  const said = reason === null || reason === '' ? null : plainWords(reason, undefined, undefined, 'Not synced yet.')
   return (
     <div class={`doc-sync sync-${s.state}`} data-testid="doc-sync" data-state={s.state} data-pending={s.pending}>
       <p>
@@ -123,8 +127,9 @@ function DocSync({ handle }: { readonly handle: PurchaseHandle }) {
       <p class="muted small">
         Last synced {ago(s.lastSyncedAt, now)}
         {s.rejected > 0 ? <span class="bad"> · {s.rejected} rejected</span> : null}
-        {reason && !s.deadLetter ? <span> · {reason}</span> : null}
+        {said !== null && !s.deadLetter && said.detail === null ? <span> · {said.text}</span> : null}
       </p>
+      {said !== null && !s.deadLetter && said.detail !== null ? <details class="tech small"><summary>Why not synced (for support)</summary><code>{said.detail}</code></details> : null}
       {s.deadLetter ? <DeadLetter handle={handle} reason={reason} /> : null}
     </div>
   )
@@ -145,10 +150,15 @@ function DeadLetter({ handle, reason }: { readonly handle: PurchaseHandle; reado
   return (
     <div class="alert" role="alert" data-testid="dead-letter">
       <p><strong>Sync of this purchase stopped: a change was refused.</strong> It was undone on this device, with the changes made on top of it; the others are kept and are sent when sync resumes.</p>
-      {reason ? <p class="small">{reason}</p> : null}
+      {reason ? <p class="small"><Words said={plainWords(reason, undefined, undefined, 'The relay refused a change of this purchase.')} /></p> : null}
       {undone.length > 0 ? (
         <ul class="small" data-testid="undone">
-          {undone.map((r) => <li key={r.id}>Undone: {r.kind !== undefined ? eventLabel(r.kind) : r.id} ({r.code === 'DEPENDS_ON_REFUSED' ? 'made on top of the refused change' : r.code})</li>)}
+          {undone.map((r) => (
+            <li key={r.id}>
+              Undone: {r.kind !== undefined ? eventLabel(r.kind) : 'a change'} ({r.code === 'DEPENDS_ON_REFUSED' ? 'made on top of the refused change' : 'refused'})
+              <details class="tech"><summary>Details for support</summary><code>{r.code} {r.id}: {r.reason}</code></details>
+            </li>
+          ))}
         </ul>
       ) : null}
       <button type="button" disabled={action.busy} onClick={() => void action.run(() => client.retryDeadLetter(handle.id))}>Send again</button>
@@ -182,8 +192,9 @@ function HeaderForm({ handle, editable }: { readonly handle: PurchaseHandle; rea
         options={INCOTERMS.map((c) => ({ value: c, label: c === '' ? '—' : c }))} />
       <CommitInput label="Buyer" value={h.buyer} disabled={!editable} onCommit={set('buyer')} />
       <CommitInput label="Supplier reference" value={h.supplierRef} disabled={!editable} onCommit={set('supplierRef')} />
-      <CommitInput label="Exchange rate" inputMode="decimal" value={state.fxRate.values.join(' / ')} disabled={!editable || state.fxRate.values.length > 1}
-        placeholder="1" hint="Units of company currency per unit of order currency" onCommit={(v) => handle.run((r) => r.setFxRate(v))} />
+      <CommitInput label="Exchange rate" inputMode="decimal" value={state.fxRate.values.map((v) => inputValue(v)).join(' / ')} disabled={!editable || state.fxRate.values.length > 1}
+        numberDigits={4} placeholder="1" hint="Units of company currency per unit of order currency"
+        onCommit={(v) => handle.run((r) => r.setFxRate(parseOptionalNumber(v) || '1'))} />
     </div>
   )
 }
@@ -228,10 +239,12 @@ function Totals({ state, shown, previewing, handle }: {
   readonly previewing: boolean
   readonly handle: PurchaseHandle
 }) {
-  const exp = state.settings.currencyExponent
+  const m = orderMoney(state)
   const t = shown.totals
   const cur = currencyOf(state)
-  const action = useAction()
+  const action = useAction(m)
+  // Taxes by rate, not by code as text ("VAT 5.5 %" before "VAT 10 %").
+  const taxes = [...t.taxByCode].sort(([a], [b]) => taxRate(a, state) - taxRate(b, state))
   const stated = state.statedTotal.values
   const statedMismatch = stated.some((v) => v !== null && BigInt(v) !== t.total)
   return (
@@ -239,25 +252,25 @@ function Totals({ state, shown, previewing, handle }: {
       <h2 id="totals-title">Totals <span class="muted">{cur}</span></h2>
       {previewing ? <p class="preview-note" role="status">Preview of what you are typing; saved when you leave the field.</p> : null}
       <dl>
-        <dt>Untaxed</dt><dd data-testid="total-untaxed">{money(t.untaxed, exp)}</dd>
-        {[...t.taxByCode].map(([code, v]) => [<dt key={`t-${code}`} class="sub">Tax {code}</dt>, <dd key={`v-${code}`} class="sub">{money(v, exp)}</dd>])}
-        <dt>Tax</dt><dd data-testid="total-tax">{money(t.tax, exp)}</dd>
-        {t.roundingAdjustment !== 0n ? [<dt key="ra" class="sub">Rounding adjustment</dt>, <dd key="rav" class="sub">{money(t.roundingAdjustment, exp)}</dd>] : null}
-        <dt class="grand">Total</dt><dd class="grand" data-testid="total">{money(t.total, exp)}</dd>
+        <dt>Untaxed</dt><dd data-testid="total-untaxed">{money(t.untaxed, m)}</dd>
+        {taxes.map(([code, v]) => [<dt key={`t-${code}`} class="sub">{taxName(code, state)}</dt>, <dd key={`v-${code}`} class="sub">{money(v, m)}</dd>])}
+        <dt>Tax</dt><dd data-testid="total-tax">{money(t.tax, m)}</dd>
+        {t.roundingAdjustment !== 0n ? [<dt key="ra" class="sub">Rounding adjustment</dt>, <dd key="rav" class="sub">{money(t.roundingAdjustment, m)}</dd>] : null}
+        <dt class="grand">Total</dt><dd class="grand" data-testid="total">{money(t.total, m)}</dd>
         {stated.length > 0 ? [
           <dt key="st">Stated total</dt>,
-          <dd key="stv" class={statedMismatch ? 'bad' : undefined}>{stated.map((v) => v === null ? 'withdrawn' : money(BigInt(v), exp)).join(' / ')}</dd>,
+          <dd key="stv" class={statedMismatch ? 'bad' : undefined}>{stated.map((v) => v === null ? 'withdrawn' : money(BigInt(v), m)).join(' / ')}</dd>,
         ] : null}
-        <dt>Paid</dt><dd data-testid="total-paid">{money(t.paid, exp)}</dd>
-        <dt>Due</dt><dd data-testid="total-due">{money(t.due, exp)}</dd>
+        <dt>Paid</dt><dd data-testid="total-paid">{money(t.paid, m)}</dd>
+        <dt>Due</dt><dd data-testid="total-due">{money(t.due, m)}</dd>
       </dl>
       <ul class="flow">
-        <li>Received {shown.percentReceived}% <span class={`pill flow-${shown.receiptStatus}`}>{shown.receiptStatus.toLowerCase()}</span></li>
-        <li>Billed {shown.percentBilled}% <span class={`pill flow-${shown.billingStatus}`}>{shown.billingStatus.toLowerCase()}</span></li>
+        <li>Received {qty(String(shown.percentReceived))} % <span class={`pill flow-${shown.receiptStatus}`}>{shown.receiptStatus.toLowerCase()}</span></li>
+        <li>Billed {qty(String(shown.percentBilled))} % <span class={`pill flow-${shown.billingStatus}`}>{shown.billingStatus.toLowerCase()}</span></li>
         <li>Payment <span class={`pill flow-${shown.paymentStatus}`}>{shown.paymentStatus.toLowerCase()}</span></li>
       </ul>
       {!previewing && (stated.length !== 1 || statedMismatch) && state.lines.some((l) => !l.removed) ? (
-        <button type="button" class="link" onClick={() => void action.run(() => handle.run((r) => r.setStatedTotal(money(t.total, exp).replace(/,/g, ''))))}
+        <button type="button" class="link" onClick={() => void action.run(() => handle.run((r) => r.setStatedTotal(canonicalMoney(t.total, m.exponent))))}
           title="Record this total as the amount the order commits to (what the supplier was sent)">
           Commit to this total
         </button>

@@ -6,7 +6,7 @@
  */
 import type { ComponentChildren } from 'preact'
 import { useId, useState } from 'preact/hooks'
-import { errorText } from '../format.js'
+import { type OrderMoney, type Said, explainError, numberExample } from '../format.js'
 
 interface CommitProps {
   readonly label: string
@@ -25,13 +25,18 @@ interface CommitProps {
   readonly list?: string
   readonly testId?: string
   readonly required?: boolean
+  /** The order's money, so that a refusal's amounts read in its currency. */
+  readonly money?: OrderMoney
+  /** A number input: its placeholder and title say the locale's format, with this many decimals. */
+  readonly numberDigits?: number
 }
 
 export function CommitInput(p: CommitProps) {
   const id = useId()
   const [draft, setDraft] = useState<string | null>(null)
-  const [error, setError] = useState<string | null>(null)
+  const [error, setError] = useState<Said | null>(null)
   const shown = draft ?? p.value
+  const example = p.numberDigits !== undefined ? numberExample(p.numberDigits) : undefined
   const drop = () => {
     setDraft(null)
     setError(null)
@@ -43,7 +48,7 @@ export function CommitInput(p: CommitProps) {
       await p.onCommit(v)
       drop()
     } catch (e) {
-      setError(errorText(e))
+      setError(explainError(e, p.money))
     }
   }
   const hintId = `${id}-hint`
@@ -55,7 +60,8 @@ export function CommitInput(p: CommitProps) {
         type={p.type ?? 'text'}
         inputMode={p.inputMode}
         value={shown}
-        placeholder={p.placeholder}
+        placeholder={p.placeholder ?? example}
+        title={example !== undefined ? `Number format: ${example}` : undefined}
         disabled={p.disabled}
         list={p.list}
         required={p.required}
@@ -75,7 +81,7 @@ export function CommitInput(p: CommitProps) {
           }
         }}
       />
-      {error !== null ? <p id={hintId} class="field-error" role="alert">{error}</p>
+      {error !== null ? <p id={hintId} class="field-error" role="alert"><Words said={error} /></p>
         : p.hint !== undefined ? <p id={hintId} class="field-hint">{p.hint}</p> : null}
     </div>
   )
@@ -92,7 +98,7 @@ interface SelectProps {
 
 export function CommitSelect(p: SelectProps) {
   const id = useId()
-  const [error, setError] = useState<string | null>(null)
+  const [error, setError] = useState<Said | null>(null)
   return (
     <div class="field">
       <label for={id} class={p.hideLabel ? 'sr-only' : undefined}>{p.label}</label>
@@ -104,12 +110,12 @@ export function CommitSelect(p: SelectProps) {
         onChange={(e) => {
           const v = e.currentTarget.value
           setError(null)
-          p.onCommit(v).catch((err: unknown) => setError(errorText(err)))
+          p.onCommit(v).catch((err: unknown) => setError(explainError(err)))
         }}
       >
         {p.options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
       </select>
-      {error !== null ? <p class="field-error" role="alert">{error}</p> : null}
+      {error !== null ? <p class="field-error" role="alert"><Words said={error} /></p> : null}
     </div>
   )
 }
@@ -126,26 +132,41 @@ export function Field(p: {
   readonly class?: string
   readonly onInput?: (v: string) => void
   readonly hint?: string
+  /** A number in the locale's format, with this many decimals in the example the field shows. */
+  readonly numberDigits?: number
   readonly children?: ComponentChildren
 }) {
   const id = useId()
+  const example = p.numberDigits !== undefined ? numberExample(p.numberDigits) : undefined
+  const hint = example !== undefined ? `${p.hint !== undefined ? `${p.hint} ` : ''}Format: ${example}` : p.hint
   return (
     <div class={`field ${p.class ?? ''}`}>
       <label for={id}>{p.label}</label>
-      <input id={id} name={p.name} type={(p.type ?? 'text') as 'text'} inputMode={p.inputMode} required={p.required} placeholder={p.placeholder}
+      <input id={id} name={p.name} type={(p.type ?? 'text') as 'text'} inputMode={p.inputMode ?? (example !== undefined ? 'decimal' : undefined)} required={p.required}
+        placeholder={p.placeholder ?? example}
         {...(p.value !== undefined ? { value: p.value } : {})}
-        aria-describedby={p.hint !== undefined ? `${id}-hint` : undefined}
+        aria-describedby={hint !== undefined ? `${id}-hint` : undefined}
         onInput={p.onInput === undefined ? undefined : (e) => p.onInput!(e.currentTarget.value)} />
-      {p.hint !== undefined ? <p id={`${id}-hint`} class="field-hint">{p.hint}</p> : null}
+      {hint !== undefined ? <p id={`${id}-hint`} class="field-hint">{hint}</p> : null}
     </div>
   )
 }
 
-export function Alert({ error, onClose }: { readonly error: string | null; readonly onClose?: () => void }) {
+/** A message in words, with its code and raw text (for support) in a disclosure. */
+export function Words({ said }: { readonly said: Said }) {
+  return (
+    <>
+      {said.text}
+      {said.detail !== null ? <details class="tech"><summary>Details for support</summary><code>{said.detail}</code></details> : null}
+    </>
+  )
+}
+
+export function Alert({ error, onClose }: { readonly error: Said | string | null; readonly onClose?: () => void }) {
   if (error === null) return null
   return (
     <div class="alert" role="alert">
-      <span>{error}</span>
+      <span>{typeof error === 'string' ? error : <Words said={error} />}</span>
       {onClose !== undefined ? <button type="button" class="link" onClick={onClose} aria-label="Dismiss">×</button> : null}
     </div>
   )

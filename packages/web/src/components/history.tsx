@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks'
 import { type AuditEntry, type EventId, type PurchaseState, derivePurchase, parseMinor } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { STATE_LABEL, currencyOf, eventLabel, fieldLabel, money, supplierOf, when } from '../format.js'
+import { STATE_LABEL, currencyOf, eventLabel, explainError, fieldLabel, fieldValue, money, orderMoney, price, qty, supplierOf, when } from '../format.js'
 import { hrefPurchase } from '../hooks.js'
 import { Alert } from './fields.js'
 
@@ -16,12 +16,12 @@ export function History({ handle }: { readonly handle: PurchaseHandle }) {
   const [limit, setLimit] = useState(PAGE)
   const state = handle.state()
   let entries: AuditEntry[] = []
-  let error: string | null = null
+  let error: ReturnType<typeof explainError> | null = null
   if (open) {
     try {
       entries = handle.history().slice().reverse()
     } catch (e) {
-      error = e instanceof Error ? e.message : String(e)
+      error = explainError(e)
     }
   }
   return (
@@ -43,8 +43,8 @@ export function History({ handle }: { readonly handle: PurchaseHandle }) {
               </p>
               {e.changes.length > 0 ? (
                 <ul class="changes">
-                  {e.changes.filter((c) => !c.field.endsWith('.position') || e.kind === 'line.move').slice(0, 8).map((c) => (
-                    <li key={c.field}>{fieldLabel(c.field, state)}: {c.from === null || c.from === '' ? '' : <><del>{short(c.from)}</del> → </>}<ins>{short(c.to ?? '—')}</ins></li>
+                  {e.changes.filter((c) => shownChange(c, e.kind)).slice(0, 8).map((c) => (
+                    <li key={c.field}>{fieldLabel(c.field, state)}: {c.from === null || c.from === '' ? '' : <><del>{short(fieldValue(c.field, c.from, state))}</del> → </>}<ins>{short(fieldValue(c.field, c.to, state))}</ins></li>
                   ))}
                 </ul>
               ) : null}
@@ -56,6 +56,13 @@ export function History({ handle }: { readonly handle: PurchaseHandle }) {
       ) : null}
     </section>
   )
+}
+
+/** A new line's position and "not removed" are not news: the trail shows them only when they change. */
+function shownChange(c: AuditEntry['changes'][number], kind: string): boolean {
+  if (c.field.endsWith('.position')) return kind === 'line.move'
+  if (c.field.endsWith('.removed')) return !(c.to === 'false' && (c.from === null || c.from === ''))
+  return true
 }
 
 function short(s: string): string {
@@ -72,18 +79,18 @@ export function AsOf({ handle, event }: { readonly handle: PurchaseHandle; reado
     return (
       <section>
         <a href={hrefPurchase(handle.id)} class="back">← Back to the current order</a>
-        <Alert error={`Cannot rebuild the order at that point: ${e instanceof Error ? e.message : String(e)}`} />
+        <Alert error={{ ...explainError(e), text: `Cannot rebuild the order at that point. ${explainError(e).text}` }} />
       </section>
     )
   }
   const d = derivePurchase(state)
-  const exp = state.settings.currencyExponent
+  const m = orderMoney(state)
   return (
     <article class="editor as-of" aria-labelledby="asof-title" data-testid="as-of">
       <a href={hrefPurchase(handle.id)} class="back">← Back to the current order</a>
       <div class="banner banner-history" role="note">
         <p>
-          <strong>As it was</strong> after “{entry === undefined ? event : eventLabel(entry.kind)}”
+          <strong>As it was</strong> after “{entry === undefined ? 'this change' : eventLabel(entry.kind)}”
           {entry !== undefined ? ` by ${entry.user || 'someone'} on ${entry.device || 'an unknown device'}, ${when(entry.at)}` : ''}. Read-only.
         </p>
       </div>
@@ -96,26 +103,26 @@ export function AsOf({ handle, event }: { readonly handle: PurchaseHandle; reado
           <tbody>
             {state.lines.filter((l) => !l.removed).map((l) => (
               <tr key={l.id}>
-                <td data-label="Product">{l.product}</td><td data-label="Qty" class="num">{l.qty} {l.uom}</td>
-                <td data-label="Unit price" class="num">{l.price.amount}</td><td data-label="Disc. %" class="num">{l.discount}</td>
-                <td data-label="Amount" class="num">{money(d.lines.get(l.id)?.amount ?? 0n, exp)}</td>
+                <td data-label="Product">{l.product}</td><td data-label="Qty" class="num">{qty(l.qty)} {l.uom}</td>
+                <td data-label="Unit price" class="num">{price(l.price.amount, m)}</td><td data-label="Disc. %" class="num">{qty(l.discount)}</td>
+                <td data-label="Amount" class="num">{money(d.lines.get(l.id)?.amount ?? 0n, m)}</td>
               </tr>
             ))}
           </tbody>
         </table>
         <dl class="totals-inline">
-          <dt>Untaxed</dt><dd>{money(d.totals.untaxed, exp)}</dd>
-          <dt>Tax</dt><dd>{money(d.totals.tax, exp)}</dd>
-          <dt>Total</dt><dd data-testid="asof-total">{money(d.totals.total, exp)}</dd>
-          <dt>Paid</dt><dd>{money(d.totals.paid, exp)}</dd>
+          <dt>Untaxed</dt><dd>{money(d.totals.untaxed, m)}</dd>
+          <dt>Tax</dt><dd>{money(d.totals.tax, m)}</dd>
+          <dt>Total</dt><dd data-testid="asof-total">{money(d.totals.total, m)}</dd>
+          <dt>Paid</dt><dd>{money(d.totals.paid, m)}</dd>
         </dl>
       </section>
       {state.notes !== '' ? <section class="card"><h2>Notes</h2><p class="prewrap">{state.notes}</p></section> : null}
       <section class="card">
         <h2>Receipts and payments</h2>
         <ul>
-          {state.receipts.map((r) => <li key={r.id}>{r.qty} × {state.lines.find((l) => l.id === r.line)?.product} · note {r.deliveryNote}</li>)}
-          {state.payments.map((p) => <li key={p.id}>paid {money(parseMinor(p.amount), exp)} · ref {p.ref}</li>)}
+          {state.receipts.map((r) => <li key={r.id}>{qty(r.qty)} × {state.lines.find((l) => l.id === r.line)?.product} · note {r.deliveryNote}</li>)}
+          {state.payments.map((p) => <li key={p.id}>paid {money(parseMinor(p.amount), m)} · ref {p.ref}</li>)}
           {state.receipts.length + state.payments.length === 0 ? <li class="muted">none</li> : null}
         </ul>
       </section>

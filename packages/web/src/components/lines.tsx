@@ -6,7 +6,7 @@
 import { useRef, useState } from 'preact/hooks'
 import type { LineId, PurchaseDerived, PurchaseLine } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { money } from '../format.js'
+import { type OrderMoney, inputValue, money, orderMoney, parseNumber, parseOptionalNumber, qty } from '../format.js'
 import { useAction } from '../hooks.js'
 import { Alert, CommitInput, Field, formValues } from './fields.js'
 import type { LinePreview } from './preview.js'
@@ -30,8 +30,8 @@ export function Lines({ handle, shown, editable, onPreview }: {
   const live = state.lines.filter((l) => !l.removed)
   const removed = state.lines.filter((l) => l.removed)
   const [showRemoved, setShowRemoved] = useState(false)
-  const action = useAction()
-  const exp = state.settings.currencyExponent
+  const m = orderMoney(state)
+  const action = useAction(m)
   const move = (i: number, dir: -1 | 1) => {
     const l = live[i]!
     const after = dir === -1 ? (i >= 2 ? live[i - 2]!.id : null) : live[i + 1]!.id
@@ -55,15 +55,15 @@ export function Lines({ handle, shown, editable, onPreview }: {
           <tbody>
             {live.map((l, i) => (
               <LineRow key={l.id} line={l} index={i} count={live.length} handle={handle} shown={shown} editable={editable}
-                onPreview={onPreview} onMove={move} exp={exp} />
+                onPreview={onPreview} onMove={move} m={m} />
             ))}
           </tbody>
         </table>
       )}
       {live.length > 0 ? (
         <p class="lines-total" aria-hidden="true">
-          <span>Untaxed {money(shown.totals.untaxed, exp)}</span><span>Tax {money(shown.totals.tax, exp)}</span>
-          <strong>Total {money(shown.totals.total, exp)} {state.currency.values[0] ?? ''}</strong>
+          <span>Untaxed {money(shown.totals.untaxed, m)}</span><span>Tax {money(shown.totals.tax, m)}</span>
+          <strong>Total {money(shown.totals.total, m)}</strong>
         </p>
       ) : null}
       <Alert error={action.error} onClose={action.clear} />
@@ -77,7 +77,7 @@ export function Lines({ handle, shown, editable, onPreview }: {
             <ul>
               {removed.map((l) => (
                 <li key={l.id}>
-                  <s>{l.qty} × {l.product}</s>{' '}
+                  <s>{qty(l.qty)} × {l.product}</s>{' '}
                   {editable ? <button type="button" class="link" onClick={() => void action.run(() => handle.run((r) => r.restoreLine(l.id)))}>Restore</button> : null}
                 </li>
               ))}
@@ -89,7 +89,7 @@ export function Lines({ handle, shown, editable, onPreview }: {
   )
 }
 
-function LineRow({ line: l, index, count, handle, shown, editable, onPreview, onMove, exp }: {
+function LineRow({ line: l, index, count, handle, shown, editable, onPreview, onMove, m }: {
   readonly line: PurchaseLine
   readonly index: number
   readonly count: number
@@ -98,13 +98,21 @@ function LineRow({ line: l, index, count, handle, shown, editable, onPreview, on
   readonly editable: boolean
   readonly onPreview: (p: LinePreview | null) => void
   readonly onMove: (i: number, dir: -1 | 1) => void
-  readonly exp: 0 | 1 | 2 | 3 | 4
+  readonly m: OrderMoney
 }) {
   const t = shown.lines.get(l.id)
-  const action = useAction()
+  const action = useAction(m)
   const name = `line ${index + 1} (${l.product})`
   const upd = (patch: Parameters<typeof handle.replica.updateLine>[1]) => handle.run((r) => r.updateLine(l.id, patch))
-  const preview = (field: LinePreview['field']) => (v: string | null) => onPreview(v === null ? null : { line: l.id, field, value: v })
+  // The preview follows what is typed once it reads as a number in the locale's format.
+  const preview = (field: LinePreview['field']) => (v: string | null) => {
+    if (v === null) return onPreview(null)
+    try {
+      onPreview({ line: l.id, field, value: parseNumber(v) })
+    } catch {
+      onPreview(null)
+    }
+  }
   const addable = TAX_PRESETS.filter((p) => !l.taxes.some((x) => x.code === p.code))
   return (
     <tr data-testid="line-row" data-line={l.id} data-product={l.product}>
@@ -114,27 +122,27 @@ function LineRow({ line: l, index, count, handle, shown, editable, onPreview, on
         <CommitInput label={`Description, ${name}`} hideLabel value={l.description} disabled={!editable} placeholder="Description"
           class="desc" onCommit={(v) => upd({ description: v })} />
         {l.kind === 'goods' && t !== undefined && (t.received !== '0' || t.billed !== '0') ? (
-          <p class="muted small">received {t.received} · billed {t.billed}</p>
+          <p class="muted small">received {qty(t.received)} · billed {qty(t.billed)}</p>
         ) : l.kind === 'service' ? <p class="muted small">service</p> : null}
       </td>
       <td data-label="Qty" class="num">
-        <CommitInput label={`Quantity, ${name}`} hideLabel inputMode="decimal" value={l.qty} disabled={!editable}
-          onDraft={preview('qty')} onCommit={(v) => upd({ qty: v })} testId="line-qty" />
+        <CommitInput label={`Quantity, ${name}`} hideLabel inputMode="decimal" value={inputValue(l.qty)} disabled={!editable}
+          numberDigits={2} money={m} onDraft={preview('qty')} onCommit={(v) => upd({ qty: parseNumber(v) })} testId="line-qty" />
         <span class="muted small">{l.uom}</span>
       </td>
       <td data-label="Unit price" class="num">
-        <CommitInput label={`Unit price, ${name}`} hideLabel inputMode="decimal" value={l.price.amount} disabled={!editable}
-          onDraft={preview('price')} onCommit={(v) => upd({ price: v })} testId="line-price" />
+        <CommitInput label={`Unit price, ${name}`} hideLabel inputMode="decimal" value={inputValue(l.price.amount, m.exponent)} disabled={!editable}
+          numberDigits={m.exponent} money={m} onDraft={preview('price')} onCommit={(v) => upd({ price: parseNumber(v) })} testId="line-price" />
       </td>
       <td data-label="Disc. %" class="num">
-        <CommitInput label={`Discount percent, ${name}`} hideLabel inputMode="decimal" value={l.discount} disabled={!editable}
-          onDraft={preview('discount')} onCommit={(v) => upd({ discount: v })} testId="line-discount" />
+        <CommitInput label={`Discount percent, ${name}`} hideLabel inputMode="decimal" value={inputValue(l.discount)} disabled={!editable}
+          numberDigits={2} money={m} onDraft={preview('discount')} onCommit={(v) => upd({ discount: parseNumber(v) })} testId="line-discount" />
       </td>
       <td data-label="Taxes" class="taxes">
         <ul class="chips" aria-label={`Taxes, ${name}`}>
           {l.taxes.map((x) => (
             <li key={x.code} class="chip">
-              {x.name} {x.name.includes('%') ? '' : `${x.rate}%`}
+              {taxLabel(x)}
               {editable ? (
                 <button type="button" aria-label={`Remove ${x.name} from ${name}`}
                   onClick={() => void action.run(() => handle.run((r) => r.setLineTax(l.id, x, false)))}>×</button>
@@ -149,13 +157,13 @@ function LineRow({ line: l, index, count, handle, shown, editable, onPreview, on
             if (p !== undefined) void action.run(() => handle.run((r) => r.setLineTax(l.id, p, true)))
           }}>
             <option value="">+ tax</option>
-            {addable.map((p) => <option key={p.code} value={p.code}>{p.name}</option>)}
+            {addable.map((p) => <option key={p.code} value={p.code}>{taxLabel(p)}</option>)}
           </select>
         ) : null}
       </td>
       <td data-label="Amount" class="num amount" data-testid="line-amount">
-        {t === undefined ? '' : money(t.amount, exp)}
-        {t !== undefined && t.tax !== 0n ? <span class="muted small block">+ tax {money(t.tax, exp)}</span> : null}
+        {t === undefined ? '' : money(t.amount, m)}
+        {t !== undefined && t.tax !== 0n ? <span class="muted small block">+ tax {money(t.tax, m)}</span> : null}
       </td>
       <td class="row-actions">
         {editable ? (
@@ -171,8 +179,15 @@ function LineRow({ line: l, index, count, handle, shown, editable, onPreview, on
   )
 }
 
+/** "VAT 5,5 %" in de-DE: the tax's name with its rate as a locale number. */
+function taxLabel(t: { readonly name: string; readonly rate: string }): string {
+  const base = t.name.replace(/\s*\d+(\.\d+)?%$/, '')
+  return t.rate === '0' && !/\d/.test(t.name) ? t.name : `${base} ${qty(t.rate)} %`
+}
+
 function AddLine({ handle }: { readonly handle: PurchaseHandle }) {
-  const action = useAction()
+  const m = orderMoney(handle.state())
+  const action = useAction(m)
   const form = useRef<HTMLFormElement>(null)
   const submit = (e: Event) => {
     e.preventDefault()
@@ -180,9 +195,9 @@ function AddLine({ handle }: { readonly handle: PurchaseHandle }) {
     const tax = TAX_PRESETS.find((p) => p.code === v.tax)
     void action.run(() => handle.run((r) => r.addLine({
       product: v.product ?? '',
-      qty: v.qty ?? '',
-      price: v.price ?? '',
-      ...(v.discount ? { discount: v.discount } : {}),
+      qty: parseNumber(v.qty ?? ''),
+      price: parseNumber(v.price ?? ''),
+      ...(v.discount ? { discount: parseOptionalNumber(v.discount) } : {}),
       ...(v.uom ? { uom: v.uom } : {}),
       kind: v.kind === 'service' ? 'service' : 'goods',
       taxes: tax === undefined ? [] : [tax],
@@ -198,15 +213,15 @@ function AddLine({ handle }: { readonly handle: PurchaseHandle }) {
       <h3 id="add-line-title">Add a line</h3>
       <div class="grid">
         <Field label="Product" name="product" required class="wide" />
-        <Field label="Quantity" name="qty" inputMode="decimal" required value={undefined} placeholder="1" />
+        <Field label="Quantity" name="qty" required value={undefined} numberDigits={2} />
         <Field label="Unit" name="uom" placeholder="unit" />
-        <Field label="Unit price" name="price" inputMode="decimal" required placeholder="0.00" />
-        <Field label="Discount %" name="discount" inputMode="decimal" placeholder="0" />
+        <Field label="Unit price" name="price" required numberDigits={m.exponent} />
+        <Field label="Discount %" name="discount" numberDigits={2} />
         <div class="field">
           <label for="add-tax">Tax</label>
           <select id="add-tax" name="tax">
             <option value="">No tax</option>
-            {TAX_PRESETS.map((p) => <option key={p.code} value={p.code}>{p.name}</option>)}
+            {TAX_PRESETS.map((p) => <option key={p.code} value={p.code}>{taxLabel(p)}</option>)}
           </select>
         </div>
         <div class="field">

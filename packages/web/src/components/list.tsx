@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks'
 import { type LifecycleState, currencyExponent, parseCurrencyCode } from '@concord/core'
 import type { PurchaseSummary } from '../client-api.js'
-import { STATE_LABEL } from '../format.js'
+import { STATE_LABEL, parseOptionalNumber, summaryTotal } from '../format.js'
 import { hrefPurchase, useAction, useApp, usePurchases } from '../hooks.js'
 import { Alert, Field, formValues } from './fields.js'
 import { SYNC_LABEL } from './shell.js'
@@ -50,7 +50,7 @@ function Row({ p }: { readonly p: PurchaseSummary }) {
       <td data-label="Number"><a href={hrefPurchase(p.id)}>{p.number ?? <span class="muted">Unnumbered draft</span>}</a></td>
       <td data-label="Supplier">{p.supplier || <span class="muted">—</span>}</td>
       <td data-label="Status"><span class={`pill state-${p.status}`}>{STATE_LABEL[p.status as LifecycleState] ?? p.status}</span></td>
-      <td data-label="Total" class="num">{p.exists ? p.total : <span class="muted">not here yet</span>}</td>
+      <td data-label="Total" class="num">{p.exists ? summaryTotal(p.total) : <span class="muted">not here yet</span>}</td>
       <td data-label="Conflicts">{p.conflicts > 0 ? <span class="pill conflict">{p.conflicts} open</span> : <span class="muted">none</span>}</td>
       <td data-label="Sync"><span class={`sync-chip sync-${p.sync}`}>{SYNC_LABEL[p.sync] ?? p.sync}{p.pending > 0 ? ` · ${p.pending} pending` : ''}</span></td>
     </tr>
@@ -75,8 +75,8 @@ export function CreatePurchase() {
       const h = await client.createPurchase({
         currency: v.currency ?? 'EUR',
         supplier: v.supplier ?? '',
-        ...(v.threshold ? { approvalThreshold: v.threshold } : {}),
-        ...(v.tolerance ? { receiptTolerance: v.tolerance } : {}),
+        ...(v.threshold ? { approvalThreshold: parseOptionalNumber(v.threshold) } : {}),
+        ...(v.tolerance ? { receiptTolerance: parseOptionalNumber(v.tolerance) } : {}),
         timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
       })
       location.hash = hrefPurchase(h.id)
@@ -92,10 +92,10 @@ export function CreatePurchase() {
           <select id="currency" name="currency" value={currency} onChange={(e) => setCurrency(e.currentTarget.value)}>
             {CURRENCIES.map((c) => <option key={c} value={c}>{c}</option>)}
           </select>
-          <p class="field-hint">{exponent === null ? '' : `${exponent} decimals; fixed for the life of the order.`}</p>
+          <p class="field-hint">{exponent === null ? '' : `${exponent === 1 ? '1 decimal' : `${exponent} decimals`}; fixed for the life of the order.`}</p>
         </div>
-        <Field label="Approval above (optional)" name="threshold" inputMode="decimal" placeholder="10000" hint="Orders above this total need approval." />
-        <Field label="Receipt tolerance % (optional)" name="tolerance" inputMode="decimal" placeholder="0" hint="Extra quantity a receipt may bring without a conflict." />
+        <Field label="Approval above (optional)" name="threshold" numberDigits={exponent ?? 2} hint="Orders above this total need approval." />
+        <Field label="Receipt tolerance % (optional)" name="tolerance" numberDigits={1} hint="Extra quantity a receipt may bring without a conflict." />
       </div>
       <Alert error={action.error} />
       <button type="submit" class="primary" disabled={action.busy}>Create purchase</button>

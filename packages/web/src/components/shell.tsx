@@ -1,6 +1,7 @@
 /** The header: sync indicator, conflict badge, offline switch; and the offline / error banner below it. */
 import type { ClientStatus, OverallState } from '../client-api.js'
-import { ago, when } from '../format.js'
+import { ago, plainWords, when } from '../format.js'
+import { Words } from './fields.js'
 import { useNow } from '../hooks.js'
 
 export const SYNC_LABEL: Readonly<Record<OverallState, string>> = {
@@ -65,9 +66,10 @@ export function Banner({ status, tabOffline, onGoOnline, onRetry, explain }: {
     return (
       <div class="banner banner-error" role="alert" data-testid="banner">
         <p>
-          <strong>Sync stopped: </strong>{status.error.message} <code>{status.error.code}</code>
+          <strong>Sync stopped: </strong>{plainWords(status.error.message, status.error.code).text}
           {status.error.fatal ? ' This needs attention before syncing can go on.' : ' Retrying on its own.'}
         </p>
+        <details class="tech small"><summary>Details for support</summary><code>{status.error.code}: {status.error.message}</code></details>
         <p>{saved}</p>
         {!status.error.fatal ? <button type="button" onClick={onRetry}>Retry now</button> : null}
       </div>
@@ -80,7 +82,7 @@ export function Banner({ status, tabOffline, onGoOnline, onRetry, explain }: {
           <strong>{tabOffline ? 'This tab is offline (switch on). ' : 'You are offline. '}</strong>
           {saved}
         </p>
-        {explain !== null && !tabOffline ? <p class="muted">{explain}</p> : null}
+        {explain !== null && !tabOffline ? <p class="muted"><Words said={plainWords(explain, undefined, undefined, 'Not synced yet; the details say why.')} /></p> : null}
         {tabOffline ? <button type="button" onClick={onGoOnline}>Go online</button> : null}
       </div>
     )

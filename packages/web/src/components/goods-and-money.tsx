@@ -9,7 +9,7 @@ import type { ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
 import { type LineId, type PurchaseState, type RecordId, type VoidableSet, compareDecimal, parseDecimal, parseMinor } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { money, when } from '../format.js'
+import { money, orderMoney, parseNumber, qty, when } from '../format.js'
 import { useAction } from '../hooks.js'
 import { Alert, Field, formValues } from './fields.js'
 
@@ -39,6 +39,9 @@ function lineName(state: PurchaseState, id: LineId): string {
   return state.lines.find((l) => l.id === id)?.product ?? 'removed line'
 }
 
+/** The amount field of a form in the locale's format, as the canonical decimal a command takes (throws, in words, when it is not a number). */
+const num = (v: string | undefined) => parseNumber(v ?? '')
+
 function LineSelect({ state, id, goodsOnly, only }: {
   readonly state: PurchaseState
   readonly id: string
@@ -50,7 +53,7 @@ function LineSelect({ state, id, goodsOnly, only }: {
     <div class="field">
       <label for={id}>Line</label>
       <select id={id} name="line" required>
-        {lines.map((l, i) => <option key={l.id} value={l.id}>{i + 1}. {l.product} ({l.qty} {l.uom})</option>)}
+        {lines.map((l, i) => <option key={l.id} value={l.id}>{i + 1}. {l.product} ({qty(l.qty)} {l.uom})</option>)}
       </select>
     </div>
   )
@@ -100,7 +103,7 @@ function Who({ r }: { readonly r: { by: string; dev: string; at: string } }) {
 }
 
 function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
-  const action = useAction()
+  const action = useAction(orderMoney(state))
   const goods = state.lines.some((l) => !l.removed && l.kind === 'goods')
   return (
     <div class="records" data-testid="receipts">
@@ -109,7 +112,7 @@ function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; re
         <ul>
           {state.receipts.map((r) => (
             <RecordRow key={r.id} handle={handle} set="receipts" record={r} label={`receipt ${r.deliveryNote}`}>
-              <span><strong>{r.qty}</strong> × {lineName(state, r.line)} · note <strong>{r.deliveryNote}</strong> · {r.date}</span>
+              <span><strong>{qty(r.qty)}</strong> × {lineName(state, r.line)} · note <strong>{r.deliveryNote}</strong> · {r.date}</span>
             </RecordRow>
           ))}
         </ul>
@@ -119,11 +122,11 @@ function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; re
           e.preventDefault()
           const f = e.currentTarget as HTMLFormElement
           const v = formValues(f)
-          void action.run(() => handle.run((r) => r.recordReceipt({ line: v.line as LineId, qty: v.qty ?? '', deliveryNote: v.note ?? '', ...(v.date ? { date: v.date } : {}) })))
+          void action.run(() => handle.run((r) => r.recordReceipt({ line: v.line as LineId, qty: num(v.qty), deliveryNote: v.note ?? '', ...(v.date ? { date: v.date } : {}) })))
             .then((ok) => ok && f.reset())
         }}>
           <LineSelect state={state} id="receipt-line" goodsOnly />
-          <Field label="Quantity received" name="qty" inputMode="decimal" required />
+          <Field label="Quantity received" name="qty" required numberDigits={2} />
           <Field label="Delivery note" name="note" required placeholder="DN-1234" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="primary" disabled={action.busy}>Record receipt</button>
@@ -135,7 +138,7 @@ function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; re
 }
 
 function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly state: PurchaseState }) {
-  const action = useAction()
+  const action = useAction(orderMoney(state))
   const derived = handle.derived()
   // What can go back: goods received and not yet returned (the derived quantity is net of returns).
   const returnable = (id: LineId) => compareDecimal(derived.lines.get(id)?.received ?? ZERO, ZERO) > 0
@@ -147,8 +150,8 @@ function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly 
       {state.returns.length === 0 ? <p class="muted small">Nothing returned.</p> : (
         <ul>
           {state.returns.map((r) => (
-            <RecordRow key={r.id} handle={handle} set="returns" record={r} label={`return of ${r.qty} ${lineName(state, r.line)}`}>
-              <span><strong>{r.qty}</strong> × {lineName(state, r.line)} returned{r.reason ? <> · {r.reason}</> : null} · {r.date}</span>
+            <RecordRow key={r.id} handle={handle} set="returns" record={r} label={`return of ${qty(r.qty)} ${lineName(state, r.line)}`}>
+              <span><strong>{qty(r.qty)}</strong> × {lineName(state, r.line)} returned{r.reason ? <> · {r.reason}</> : null} · {r.date}</span>
             </RecordRow>
           ))}
         </ul>
@@ -158,11 +161,11 @@ function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly 
           e.preventDefault()
           const f = e.currentTarget as HTMLFormElement
           const v = formValues(f)
-          void action.run(() => handle.run((r) => r.recordReturn({ line: v.line as LineId, qty: v.qty ?? '', reason: v.reason ?? '', ...(v.date ? { date: v.date } : {}) })))
+          void action.run(() => handle.run((r) => r.recordReturn({ line: v.line as LineId, qty: num(v.qty), reason: v.reason ?? '', ...(v.date ? { date: v.date } : {}) })))
             .then((ok) => ok && f.reset())
         }}>
           <LineSelect state={state} id="return-line" goodsOnly only={returnable} />
-          <Field label="Quantity returned" name="qty" inputMode="decimal" required />
+          <Field label="Quantity returned" name="qty" required numberDigits={2} />
           <Field label="Reason" name="reason" placeholder="Damaged in transit" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="secondary" disabled={action.busy}>Record return</button>
@@ -174,7 +177,7 @@ function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly 
 }
 
 function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
-  const action = useAction()
+  const action = useAction(orderMoney(state))
   return (
     <div class="records" data-testid="bills">
       <h3>Bills</h3>
@@ -182,7 +185,7 @@ function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; reado
         <ul>
           {state.bills.map((b) => (
             <RecordRow key={b.id} handle={handle} set="bills" record={b} label={`bill ${b.ref}`}>
-              <span><strong>{b.qty}</strong> × {lineName(state, b.line)} · bill <strong>{b.ref}</strong> · {b.date}</span>
+              <span><strong>{qty(b.qty)}</strong> × {lineName(state, b.line)} · bill <strong>{b.ref}</strong> · {b.date}</span>
             </RecordRow>
           ))}
         </ul>
@@ -192,11 +195,11 @@ function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; reado
           e.preventDefault()
           const f = e.currentTarget as HTMLFormElement
           const v = formValues(f)
-          void action.run(() => handle.run((r) => r.recordBill({ line: v.line as LineId, qty: v.qty ?? '', ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
+          void action.run(() => handle.run((r) => r.recordBill({ line: v.line as LineId, qty: num(v.qty), ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
             .then((ok) => ok && f.reset())
         }}>
           <LineSelect state={state} id="bill-line" goodsOnly={false} />
-          <Field label="Quantity billed" name="qty" inputMode="decimal" required />
+          <Field label="Quantity billed" name="qty" required numberDigits={2} />
           <Field label="Supplier bill ref." name="ref" required placeholder="INV-889" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="primary" disabled={action.busy}>Record bill</button>
@@ -208,8 +211,8 @@ function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; reado
 }
 
 function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
-  const action = useAction()
-  const exp = state.settings.currencyExponent
+  const action = useAction(orderMoney(state))
+  const m = orderMoney(state)
   return (
     <div class="records" data-testid="payments">
       <h3>Payments</h3>
@@ -217,7 +220,7 @@ function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; re
         <ul>
           {state.payments.map((p) => (
             <RecordRow key={p.id} handle={handle} set="payments" record={p} label={`payment ${p.ref}`}>
-              <span><strong>{money(parseMinor(p.amount), exp)}</strong> · ref <strong>{p.ref}</strong> · {p.date}</span>
+              <span><strong>{money(parseMinor(p.amount), m)}</strong> · ref <strong>{p.ref}</strong> · {p.date}</span>
             </RecordRow>
           ))}
         </ul>
@@ -227,11 +230,11 @@ function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; re
           e.preventDefault()
           const f = e.currentTarget as HTMLFormElement
           const v = formValues(f)
-          void action.run(() => handle.run((r) => r.recordPayment({ amount: v.amount ?? '', ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
+          void action.run(() => handle.run((r) => r.recordPayment({ amount: num(v.amount), ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
             .then((ok) => ok && f.reset())
         }}>
-          <Field label={`Amount (${state.currency.values[0] ?? ''})`} name="amount" inputMode="decimal" required
-            placeholder={money(handle.derived().totals.due, exp).replace(/,/g, '')} />
+          <Field label={`Amount (${state.currency.values[0] ?? ''})`} name="amount" required numberDigits={m.exponent}
+            hint={`Due: ${money(handle.derived().totals.due, m)}.`} />
           <Field label="Payment ref." name="ref" required placeholder="Bank transfer 42" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="primary" disabled={action.busy}>Record payment</button>
@@ -243,9 +246,9 @@ function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; re
 }
 
 function Refunds({ handle, state }: { readonly handle: PurchaseHandle; readonly state: PurchaseState }) {
-  const action = useAction()
+  const action = useAction(orderMoney(state))
   const derived = handle.derived()
-  const exp = state.settings.currencyExponent
+  const m = orderMoney(state)
   // The derived "paid" is net of refunds: what the supplier still holds of ours.
   const refundable = derived.totals.paid > 0n
   if (state.refunds.length === 0 && !refundable) return null
@@ -257,7 +260,7 @@ function Refunds({ handle, state }: { readonly handle: PurchaseHandle; readonly 
           {state.refunds.map((p) => (
             <RecordRow key={p.id} handle={handle} set="refunds" record={p} label={`refund ${p.ref}`}>
               {/* A requested refund is not money back yet: recording the refund when it arrives is. */}
-              <span><strong>{money(parseMinor(p.amount), exp)}</strong> {p.status === 'requested' ? 'requested, not yet received' : 'refunded'} · ref <strong>{p.ref}</strong> · {p.date}</span>
+              <span><strong>{money(parseMinor(p.amount), m)}</strong> {p.status === 'requested' ? 'requested, not yet received' : 'refunded'} · ref <strong>{p.ref}</strong> · {p.date}</span>
             </RecordRow>
           ))}
         </ul>
@@ -267,11 +270,11 @@ function Refunds({ handle, state }: { readonly handle: PurchaseHandle; readonly 
           e.preventDefault()
           const f = e.currentTarget as HTMLFormElement
           const v = formValues(f)
-          void action.run(() => handle.run((r) => r.recordRefund({ amount: v.amount ?? '', ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
+          void action.run(() => handle.run((r) => r.recordRefund({ amount: num(v.amount), ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
             .then((ok) => ok && f.reset())
         }}>
-          <Field label={`Refund amount (${state.currency.values[0] ?? ''})`} name="amount" inputMode="decimal" required
-            placeholder={money(derived.totals.paid, exp).replace(/,/g, '')} />
+          <Field label={`Refund amount (${state.currency.values[0] ?? ''})`} name="amount" required numberDigits={m.exponent}
+            hint={`Paid: ${money(derived.totals.paid, m)}.`} />
           <Field label="Refund ref." name="ref" required placeholder="Credit note CN-7" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="secondary" disabled={action.busy}>Record refund</button>
