@@ -11,7 +11,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import {
-  type Conflict, type ConflictKind, type CrdtBackend, type LineId, type PurchaseReplica, CONFLICT_KINDS, CONFLICT_SPECS,
+  type Conflict, type ConflictKind, type CrdtBackend, type LineId, type PurchaseReplica, type ResolutionRecord, CONFLICT_KINDS, CONFLICT_SPECS,
   isConcordError, yjsBackend,
 } from '@concord/core'
 import { checkRecord, detectConflicts, detectViolations, optionSpec } from '@concord/core/internal'
@@ -181,6 +181,20 @@ function raised(p: Pair, kind: ConflictKind): Conflict {
  * of that kind on that subject; one that accepts it leaves the same violation
  * detected and a resolution recording the choice. Either way it is closed.
  */
+/** What the resolution not kept wrote no longer shows: its lines removed, its records voided, its register values replaced. */
+function assertUndone(r: PurchaseReplica, undone: ResolutionRecord, kept: ResolutionRecord): void {
+  const s = r.state()
+  const voided = r.derived().voided
+  for (const l of s.lines) if (l.created.ev === undone.ev) assert.ok(l.removed, `${undone.option}'s line ${l.product} is removed on ${r.replica}`)
+  for (const set of ['receipts', 'returns', 'bills', 'payments', 'refunds'] as const) {
+    for (const x of s[set]) if (x.ev === undone.ev) assert.ok(voided.has(x.id), `${undone.option}'s ${set} record is voided on ${r.replica}`)
+  }
+  for (const [key, entries] of s.registers) {
+    if (key.startsWith('l.') || key.startsWith('x.')) continue
+    if (entries.some((e) => e.ev === undone.ev) && !entries.some((e) => e.ev === kept.ev)) assert.unreachable(`${undone.option}'s ${key} still shows on ${r.replica}`)
+  }
+}
+
 function assertSettled(r: PurchaseReplica, c: Conflict, option: string, why: string): void {
   const input = { state: r.state(), derived: r.derived() }
   const violations = detectViolations(input)
@@ -228,7 +242,7 @@ for (const backend of BACKENDS) {
       assert.equal(p.a.conflicts().map((x) => x.id), p.b.conflicts().map((x) => x.id), 'same queue on both')
     })
 
-    test(`[${backend.name}] ${kind}: two different concurrent resolutions raise a new conflict`, () => {
+    for (const which of [0, 1] as const) test(`[${backend.name}] ${kind}: two different concurrent resolutions raise a new conflict; keeping resolution ${which + 1} takes the other back`, () => {
       const p = build(backend, kind)
       const c = raised(p, kind)
       const [oa, ob] = SCENARIOS[kind].options
@@ -238,8 +252,10 @@ for (const backend of BACKENDS) {
       const cr = raised(p, 'CONCURRENT_RESOLUTIONS')
       assert.ok(cr.subject.endsWith(c.id))
       // A person keeps one of them; that settles it everywhere.
-      const kept = paramsFor(cr, 'pick', 0).resolution!
-      const keptOption = p.b.state().resolutions.find((x) => x.id === kept)!.option
+      const kept = paramsFor(cr, 'pick', which).resolution!
+      const keptRecord = p.b.state().resolutions.find((x) => x.id === kept)!
+      const keptOption = keptRecord.option
+      const rival = p.b.state().resolutions.find((x) => x.conflict === c.id && x.id !== kept)!
       p.b.resolve(cr.id, 'pick', { resolution: kept })
       sync(p.a, p.b)
       for (const r of [p.a, p.b]) {
@@ -247,6 +263,7 @@ for (const backend of BACKENDS) {
         assert.not.ok(r.conflicts().some((x) => x.id === c.id), `original closed on ${r.replica}`)
         assertSettled(r, cr, 'pick', 'picked')
         assert.ok(r.state().resolutions.some((x) => x.conflict === c.id && x.option === keptOption && x.note === `kept resolution ${kept}`), 'the kept resolution is repeated after both')
+        assertUndone(r, rival, keptRecord)
       }
       assert.equal(p.a.conflicts().map((x) => x.id), p.b.conflicts().map((x) => x.id), 'same queue on both')
     })

@@ -138,6 +138,10 @@ export class PurchaseReplica {
       clockRecord: () => this.clockRecord(),
       valueAsOf: (key, vv) => this.valueAsOf(key, vv),
       commit: (kind, write, opts) => this.commit(kind, write, opts),
+      preview: (ops) => {
+        const v = PurchaseView.of(overlaySnapshot(this.view().snapshot, (w) => replayWrites(w, ops)), this.view())
+        return { state: v.state, derived: v.derived }
+      },
     }
   }
 

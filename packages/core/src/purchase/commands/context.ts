@@ -7,7 +7,7 @@
  * reach the document. The replica (replica.ts) implements the context; the
  * commands never see its log or its document.
  */
-import type { DocWriter } from '../../backends/backend.js'
+import type { DocWriteOp, DocWriter } from '../../backends/backend.js'
 import type { Conflict } from '../../conflicts/types.js'
 import { fail } from '../../errors.js'
 import type { LineId, PurchaseId } from '../../ids.js'
@@ -50,6 +50,8 @@ export interface CommandContext {
   /** A register's value as an author whose clock was `vv` saw it. */
   valueAsOf(key: string, vv: Record<string, number>): Json | undefined
   commit(kind: EventKind, write: (w: DocWriter, s: Stamp) => void, opts?: CommitOptions): EventEnvelope
+  /** The purchase as it would be after `ops` (recorded writes), without writing them. */
+  preview(ops: readonly DocWriteOp[]): { readonly state: PurchaseState; readonly derived: PurchaseDerived }
 }
 
 export const EDITABLE: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])

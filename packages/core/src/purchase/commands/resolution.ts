@@ -2,12 +2,15 @@
 import type { DocWriter } from '../../backends/backend.js'
 import { detectViolations } from '../../conflicts/detect.js'
 import { optionSpec } from '../../conflicts/registry.js'
+import { decisionOf, maximalResolutions, resolutionsByConflict } from '../../conflicts/resolutions.js'
+import { undoResolution } from '../../conflicts/undo.js'
 import type { ResolveContext } from '../../conflicts/spec.js'
 import { fail } from '../../errors.js'
 import { type ConflictId, type RecordId, parseRecordId } from '../../ids.js'
 import type { Json } from '../../json.js'
 import type { EventEnvelope } from '../../log/envelope.js'
 import * as input from '../inputs.js'
+import { recordWrites, replayWrites } from '../writes.js'
 import type { Stamp } from '../model.js'
 import type { CommandContext } from './context.js'
 
@@ -51,21 +54,27 @@ export function resolve(ctx: CommandContext, conflictId: ConflictId, option: str
 }
 
 /**
- * Settles two concurrent resolutions by repeating the chosen one after both.
- * The chosen record is any text a client wrote: an option its conflict's
- * kind does not have is refused. Repeating a pick does not repeat what that
- * pick chose again: its own event already did.
+ * Settles two concurrent resolutions by keeping one: the others' effects are
+ * taken back (conflicts/undo.ts) and the kept one is repeated after both, on
+ * the purchase as it is once they are gone. The chosen record is any text a
+ * client wrote: an option its conflict's kind does not have is refused.
+ * Repeating a pick does not repeat what that pick chose again: its own event
+ * already did.
  */
 function repeatResolution(cmd: CommandContext, ctx: Omit<ResolveContext, 'conflict' | 'params'>, chosenId: RecordId): void {
   const chosen = ctx.state.resolutions.find((r) => r.id === chosenId)
   if (chosen === undefined) fail('INVALID_RESOLUTION', `no resolution ${chosenId}`)
-  const original = detectViolations({ state: ctx.state, derived: ctx.derived }).find((c) => c.id === chosen.conflict)
+  const rivals = maximalResolutions(resolutionsByConflict(ctx.state.resolutions).get(chosen.conflict) ?? [])
+    .filter((r) => r.id !== chosen.id && decisionOf(r) !== decisionOf(chosen))
+  const undo = recordWrites((w) => { for (const r of rivals) undoResolution({ ...ctx, w }, r, chosen) })
+  replayWrites(ctx.w, undo)
+  const after = undo.length === 0 ? ctx : { ...ctx, ...cmd.preview(undo) }
+  const original = detectViolations({ state: after.state, derived: after.derived }).find((c) => c.id === chosen.conflict)
   if (original !== undefined) {
-    optionSpec(original.kind, chosen.option).resolve({ ...ctx, repeatResolution: () => {}, conflict: original, params: chosen.params })
+    optionSpec(original.kind, chosen.option).resolve({ ...after, repeatResolution: () => {}, conflict: original, params: chosen.params })
   }
   const id = parseRecordId(cmd.newId())
   ctx.w.addRecord('resolutions', id, {
     id, conflict: chosen.conflict, kind: chosen.kind, option: chosen.option, params: chosen.params, note: `kept resolution ${chosen.id}`, vv: ctx.vv, ...ctx.stamp,
   } as unknown as Json)
 }
-
