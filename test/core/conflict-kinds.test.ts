@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import {
   type Conflict, type ConflictKind, type CrdtBackend, type LineId, type PurchaseReplica, type ResolutionRecord, CONFLICT_KINDS, CONFLICT_SPECS,
-  isConcordError, yjsBackend,
+  formatMinor, isConcordError, yjsBackend,
 } from '@concord/core'
 import { checkRecord, detectConflicts, detectViolations, optionSpec } from '@concord/core/internal'
 import { envelopeFor, rawYjsUpdate } from '../support/hostile.js'
@@ -266,6 +266,43 @@ for (const backend of BACKENDS) {
         assertUndone(r, rival, keptRecord)
       }
       assert.equal(p.a.conflicts().map((x) => x.id), p.b.conflicts().map((x) => x.id), 'same queue on both')
+    })
+  }
+
+
+  // An adjustment line carries the tax the person picks, so the tax follows the order's
+  // treatment; its price is whatever makes the total exactly the stated one under the
+  // order's tax mode and rounding (a rounding line takes a remainder none can reach).
+  for (const [taxMode, tax, rate] of [['EXCLUSIVE', 'PER_LINE', '20'], ['EXCLUSIVE', 'GLOBAL', '19'], ['INCLUSIVE', 'PER_LINE', '7.7'], ['EXCLUSIVE', 'PER_LINE', '7.7']] as const) {
+    test(`[${backend.name}] TOTAL_MISMATCH: an adjustment line with ${rate} % tax (${taxMode}, ${tax}) reaches the stated total exactly`, () => {
+      const taxes = [{ code: 'T', name: `Tax ${rate}`, rate }]
+      const p = pair(backend, { currency: 'EUR', supplier: 'ACME', taxMode, rounding: { mode: 'HALF_UP', tax } }, (a, l) => {
+        l.push(a.addLine({ product: 'Widget', qty: '7', price: '13.37', taxes }).lineId)
+        a.transition('send')
+        a.setStatedTotal(formatMinor(a.derived().totals.total, 2))
+      })
+      p.a.addLine({ product: 'Gadget', qty: '3', price: '9.99', taxes })
+      p.b.updateLine(p.lines[0]!, { price: '14.03' })
+      sync(p.a, p.b)
+      const c = raised(p, 'TOTAL_MISMATCH')
+      const option = c.options.find((o) => o.id === 'adjustment-line')!
+      assert.equal(option.params.find((x) => x.name === 'tax')!.choices, ['none', 'T'])
+      for (const stated of option.params.find((x) => x.name === 'stated')!.choices!) {
+        const r = makeReplica(p.sim, backend, 2, [...p.a.log.events()])
+        const taxBefore = r.derived().totals.tax
+        r.resolve(c.id, 'adjustment-line', { stated, tax: 'T' })
+        assert.is(r.derived().totals.total, BigInt(stated), `total reaches ${stated}`)
+        assert.not.ok(r.conflicts().some((x) => x.kind === 'TOTAL_MISMATCH'), 'closed')
+        const adj = r.state().lines.filter((l) => l.product === 'Adjustment')
+        assert.is(adj.length, 1)
+        assert.equal(adj[0]!.taxes.map((t) => [t.code, t.rate]), [['T', rate]], 'the adjustment carries the tax')
+        const moved = BigInt(stated) - p.a.derived().totals.total
+        if (moved !== 0n) assert.ok(r.derived().totals.tax !== taxBefore, 'the tax follows the new base')
+      }
+      // Without a tax the adjustment is untaxed, as before.
+      const r = makeReplica(p.sim, backend, 3, [...p.a.log.events()])
+      r.resolve(c.id, 'adjustment-line', { stated: option.params[0]!.choices![0]! })
+      assert.equal(r.state().lines.filter((l) => l.product === 'Adjustment').map((l) => l.taxes.length), [0])
     })
   }
 

@@ -53,7 +53,7 @@ function optionsOf(spec: ConflictSpec, found: Found<string>): ResolutionOption[]
     label: text(o.label, found.facts),
     params: (o.params ?? []).map((p) => {
       const choices = found.choices?.[id]?.[p.name]
-      return choices === undefined ? { name: p.name, label: text(p.label, found.facts) } : { name: p.name, label: text(p.label, found.facts), choices }
+      return { name: p.name, label: text(p.label, found.facts), ...(choices === undefined ? {} : { choices }), ...(p.optional ? { optional: true } : {}) }
     }),
   }))
 }

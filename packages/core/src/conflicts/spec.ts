@@ -29,7 +29,13 @@ export interface ResolutionOption {
   readonly id: string
   readonly label: string
   /** Parameters the option needs, with the choices when they are known. */
-  readonly params: readonly { readonly name: string; readonly label: string; readonly choices?: readonly string[] }[]
+  readonly params: readonly {
+    readonly name: string
+    readonly label: string
+    readonly choices?: readonly string[]
+    /** May be left out (the option says what it does without it). */
+    readonly optional?: boolean
+  }[]
 }
 
 export type Facts = { readonly [name: string]: string }
@@ -75,7 +81,7 @@ export type Label = string | ((facts: Facts) => string)
 
 export interface OptionSpec {
   readonly label: Label
-  readonly params?: readonly { readonly name: string; readonly label: Label }[]
+  readonly params?: readonly { readonly name: string; readonly label: Label; readonly optional?: boolean }[]
   /**
    * `removes`: the resolver's writes make the invariant hold again, so the
    * detector stops reporting the violation. `accepts`: the violation stands

@@ -7,7 +7,7 @@
 import { useEffect, useId, useRef, useState } from 'preact/hooks'
 import { type Conflict, type ConflictBranch, type PurchaseState, type ResolutionOption, KIND_LABEL, majorToMinor, parseMinor } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { ACTION_LABEL, branchText, numberExample, optionLabel, conflictFacts, money, orderMoney, parseNumber, qty, subjectText, when } from '../format.js'
+import { ACTION_LABEL, branchText, numberExample, optionLabel, conflictFacts, money, orderMoney, parseNumber, qty, subjectText, taxName, when } from '../format.js'
 import { useAction, useApp } from '../hooks.js'
 import { Alert } from './fields.js'
 
@@ -41,6 +41,7 @@ export function ConflictPanel({ handle }: { readonly handle: PurchaseHandle }) {
 /** A readable name for an option's choice: record ids become "6 received on DN-1 by Bob". */
 function choiceLabel(value: string, param: string, c: Conflict, state: PurchaseState): string {
   const m = orderMoney(state)
+  if (param === 'tax') return value === 'none' ? 'No tax' : taxName(value, state)
   const rec = state.receipts.find((r) => r.id === value)
   if (rec !== undefined) return `${qty(rec.qty)} received on note ${rec.deliveryNote} by ${rec.by || 'someone'} (${when(rec.at)})`
   const bill = state.bills.find((b) => b.id === value)
@@ -55,7 +56,6 @@ function choiceLabel(value: string, param: string, c: Conflict, state: PurchaseS
   if (res !== undefined) return `${c.options.find((o) => o.id === res.option)?.label ?? 'an earlier resolution'} by ${res.by || 'someone'}`
   if (c.kind === 'TOTAL_MISMATCH' && /^-?\d+$/.test(value)) return money(BigInt(value), m)
   if (/^-?\d+(\.\d+)?$/.test(value)) return qty(value)
-  void param
   return value
 }
 
@@ -176,7 +176,7 @@ function OptionRow({ o, first, checked, onPick, params, setParam, conflict, stat
           {shown.map((p) => {
             const pid = `${id}-${p.name}`
             const v = params[`${o.id}.${p.name}`]
-            const custom = conflict.kind === 'TOTAL_MISMATCH' && o.id === 'custom'
+            const custom = conflict.kind === 'TOTAL_MISMATCH' && o.id === 'custom' && p.name === 'value'
             const label = custom ? `Total (${state.currency.values[0] ?? ''}, format ${numberExample(state.settings.currencyExponent)})` : p.label
             return (
               <div class="field" key={p.name}>

@@ -29,6 +29,7 @@ export function resolve(ctx: CommandContext, conflictId: ConflictId, option: str
   for (const p of spec.params) {
     const v = params[p.name]
     if (p.name === 'note') continue
+    if (v === undefined && p.optional === true) continue
     if (v === undefined) fail('INVALID_RESOLUTION', `option ${option} needs ${p.name}`)
     if (p.choices !== undefined && !p.choices.includes(v)) fail('INVALID_RESOLUTION', `${p.name} must be one of ${p.choices.join(', ')}`)
   }
