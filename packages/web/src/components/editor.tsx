@@ -212,7 +212,7 @@ function Lifecycle({ handle, rules }: { readonly handle: PurchaseHandle; readonl
         {rules.offered.map((a) => {
           const can = rules.transition(a)
           return can.allowed ? (
-            <button key={a} type="button" class={RISKY_ACTIONS.has(a) ? 'secondary' : 'primary'} disabled={action.busy}
+            <button key={a} type="button" data-action={a} class={RISKY_ACTIONS.has(a) ? 'secondary' : 'primary'} disabled={action.busy}
               onClick={() => void action.run(() => handle.run((r) => r.transition(a)))}>{ACTION_LABEL[a]}</button>
           ) : <NotNow key={a} label={ACTION_LABEL[a]} why={can.why} />
         })}
