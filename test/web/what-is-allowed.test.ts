@@ -90,7 +90,7 @@ t('for every action that does not depend on a typed value, the rules say allowed
 })
 
 function agree(rules: Rules): void {
-  const seeds = Number(process.env.WHAT_IS_ALLOWED_SEEDS ?? 12)
+  const seeds = Number(process.env.WHAT_IS_ALLOWED_SEEDS ?? 8)
   const seen = new Map<string, number>()
   let checks = 0
   for (let seed = 1; seed <= seeds; seed++) {
@@ -100,7 +100,9 @@ function agree(rules: Rules): void {
       const i = step % 2
       const r = replicas[i]!
       sim.time += 1000
-      if (sim.rng() < 0.85) randomCommand(sim, r, ops)
+      // A draft is sent first: random transitions leave "sent" too quickly to be seen often.
+      if (step === 0 && r.derived().lifecycle.state === 'draft') r.transition('send')
+      else if (sim.rng() < 0.85) randomCommand(sim, r, ops)
       else extraCommand(sim, r, ops)
       if (sim.rng() < 0.3) net.deliverBatch()
       const state = r.state()

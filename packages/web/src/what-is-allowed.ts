@@ -11,7 +11,7 @@
  */
 import {
   type Conflict, type LifecycleState, type LineId, type PurchaseDerived, type PurchaseState, type TransitionAction,
-  KIND_LABEL, allowedActions, compareDecimal, parseDecimal, parseMinor,
+  KIND_LABEL, allowedActions, compareDecimal, derivePurchase, parseDecimal, parseMinor,
 } from '@concord/core'
 import { ACTION_LABEL, STATE_LABEL, money, orderMoney } from './format.js'
 
@@ -132,6 +132,11 @@ export function whatIsAllowed({ state, derived, conflicts }: OrderNow): OrderRul
       const t = lineTotals(id)
       if (t !== undefined && (compareDecimal(t.received, ZERO) !== 0 || compareDecimal(t.billed, ZERO) !== 0)) {
         return no('This line has receipts or bills: return or void them before removing it.')
+      }
+      // Core refuses a change that raises a conflict: here, a total below what was already paid.
+      const after = derivePurchase({ ...state, lines: state.lines.map((l) => l.id === id ? { ...l, removed: true } : l) })
+      if (after.totals.paid > after.totals.total && !(derived.totals.paid > derived.totals.total)) {
+        return no(`Without this line the total would be ${money(after.totals.total, m)}, less than the ${money(after.totals.paid, m)} paid: refund first.`)
       }
       return YES
     },
