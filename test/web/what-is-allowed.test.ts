@@ -93,8 +93,9 @@ function agree(rules: Rules): void {
   const seeds = Number(process.env.WHAT_IS_ALLOWED_SEEDS ?? 8)
   const seen = new Map<string, number>()
   let checks = 0
+  const refusals = new Map<string, number>()
   for (let seed = 1; seed <= seeds; seed++) {
-    const { sim, replicas, net } = newWorld(seed, yjsBackend, 2)
+    const { sim, replicas, net } = newWorld(seed, yjsBackend, 2, { currency: 'EUR', supplier: 'ACME', approvalThreshold: '1000', receiptTolerance: '10' })
     const ops = new Map<string, number>()
     for (let step = 0; step < 60; step++) {
       const i = step % 2
@@ -102,6 +103,10 @@ function agree(rules: Rules): void {
       sim.time += 1000
       // A draft is sent first: random transitions leave "sent" too quickly to be seen often.
       if (step === 0 && r.derived().lifecycle.state === 'draft') r.transition('send')
+      // ...and, on every other world, made too large to confirm without approval.
+      else if (step === 1 && seed % 2 === 0 && ['draft', 'sent'].includes(r.derived().lifecycle.state)) r.addLine({ product: 'Crane', qty: '1', price: '2000' })
+      // Holds come and go more often than at random, and the threshold (1000) is one a few lines pass: both refusals are met.
+      else if (sim.rng() < 0.1) r.setHold(!r.state().hold.on, 'budget')
       else if (sim.rng() < 0.85) randomCommand(sim, r, ops)
       else extraCommand(sim, r, ops)
       if (sim.rng() < 0.3) net.deliverBatch()
@@ -117,12 +122,19 @@ function agree(rules: Rules): void {
         checks++
         assert.is(allowed, got.ok, `SEED=${seed} step ${step}, order ${lc}: ${what}: the rules say ${allowed ? 'allowed' : `not allowed (${typeof said === 'boolean' ? '' : said.why})`}, core ${got.ok ? 'accepts it' : `refuses: ${got.why}`}`)
         if (typeof said !== 'boolean' && !said.allowed) assert.ok((said.why ?? '').length > 0, `${what}: a refusal says why`)
+        if (!got.ok) {
+          const kind = /on hold/.test(got.why) ? 'held' : /approval threshold/.test(got.why) ? 'above the threshold' : 'other'
+          refusals.set(kind, (refusals.get(kind) ?? 0) + 1)
+        }
       }
       for (const a of ACTIONS) check(`transition ${a}`, o.transition(a), (c) => c.transition(a))
       assert.equal([...o.offered], r.allowedActions(), 'the offered transitions are the state machine\'s')
       check('header edit', o.edit('the order'), (c) => c.setHeader('buyer', `Buyer ${step}`))
       if (state.currency.values.length === 1) check('add a free line', o.addLine(), (c) => c.addLine({ product: 'Sample', qty: '1', price: '0' }))
-      for (const l of live) check(`remove ${l.product}`, o.removeLine(l.id), (c) => c.removeLine(l.id))
+      // Once an overpayment was accepted, whether a removal raises it again depends on the conflict's id (its total and
+      // causes) matching the accepted one: the rules do not reproduce ids, so those orders are left out here.
+      const acceptedOverpayment = state.resolutions.some((x) => x.kind === 'OVERPAYMENT')
+      if (!acceptedOverpayment) for (const l of live) check(`remove ${l.product}`, o.removeLine(l.id), (c) => c.removeLine(l.id))
       for (const l of live) {
         const tl = derived.lines.get(l.id)!
         // Within the ordered quantity, so that no tolerance conflict depends on the amount typed.
@@ -131,7 +143,8 @@ function agree(rules: Rules): void {
       }
       for (const l of live) check(`bill on ${l.product}`, o.bill().allowed && o.billable(l.id), (c) => c.recordBill({ line: l.id, qty: '0.0001', ref: 'T' }))
       check('pay a cent', o.pay(), (c) => c.recordPayment({ amount: '0.01', ref: 'T' }))
-      check('refund a cent', o.refund(), (c) => c.recordRefund({ amount: '0.01', ref: 'T' }))
+      // Over the total (an overpayment accepted earlier), whether a refund is taken depends on its amount: below the excess it raises the overpayment again.
+      if (derived.totals.paid <= derived.totals.total && !acceptedOverpayment) check('refund a cent', o.refund(), (c) => c.recordRefund({ amount: '0.01', ref: 'T' }))
       if (live.length > 0 && compareDecimal(parseDecimal(String(derived.totals.total)), ZERO) >= 0) {
         const total = derived.totals.total
         check('commit to the total', o.commitTotal(), (c) => c.setStatedTotal(`${total / 100n}.${String(total % 100n).padStart(2, '0')}`))
@@ -142,6 +155,7 @@ function agree(rules: Rules): void {
     assert.ok((seen.get(s) ?? 0) > 0, `the random orders reach ${s} (seen: ${JSON.stringify(Object.fromEntries(seen))})`)
   }
   assert.ok(checks > 1000, `enough checks (${checks})`)
+  for (const why of ['held', 'above the threshold']) assert.ok((refusals.get(why) ?? 0) > 0, `refusals met: ${JSON.stringify(Object.fromEntries(refusals))}`)
 }
 
 t.run()

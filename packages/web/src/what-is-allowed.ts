@@ -133,9 +133,11 @@ export function whatIsAllowed({ state, derived, conflicts }: OrderNow): OrderRul
       if (t !== undefined && (compareDecimal(t.received, ZERO) !== 0 || compareDecimal(t.billed, ZERO) !== 0)) {
         return no('This line has receipts or bills: return or void them before removing it.')
       }
-      // Core refuses a change that raises a conflict: here, a total below what was already paid.
+      // Core refuses a change that raises a conflict not open before: here, a total below what was already paid
+      // (an overpayment accepted earlier was accepted at the old total, so it counts as raised again).
       const after = derivePurchase({ ...state, lines: state.lines.map((l) => l.id === id ? { ...l, removed: true } : l) })
-      if (after.totals.paid > after.totals.total && !(derived.totals.paid > derived.totals.total)) {
+      const overpaidNow = conflicts.some((c) => c.kind === 'OVERPAYMENT' && c.subject === 'order')
+      if (after.totals.paid > after.totals.total && !overpaidNow) {
         return no(`Without this line the total would be ${money(after.totals.total, m)}, less than the ${money(after.totals.paid, m)} paid: refund first.`)
       }
       return YES
