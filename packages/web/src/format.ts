@@ -322,11 +322,23 @@ export function canonicalMoney(minor: bigint, exponent: CurrencyExponent): strin
   return formatMinor(minor, exponent)
 }
 
-/** Tax codes in numeric order of their rate, not as strings ("VAT 5.5%" before "VAT 10%"). */
+/**
+ * A tax as a person reads it: its name with its rate as a locale number
+ * ("VAT 5,5 %" in de-DE). A rate written into the name ("VAT 20%", as older
+ * orders stored it) is dropped, so it is never said twice or in the wrong
+ * format; a name that is only a word ("Zero-rated") at 0 % stays as it is.
+ */
+export function taxLabel(t: { readonly name: string; readonly rate: string }, loc = current): string {
+  const base = t.name.replace(/\s*\d+(?:[.,]\d+)?\s*%/, '').trim()
+  if (t.rate === '0' && base !== '' && !/\d/.test(t.name)) return base
+  return `${base || 'Tax'} ${formatNumber(t.rate, 0, loc)} %`
+}
+
+/** A tax code of the order by its name and rate (tax codes in numeric order of their rate, not as strings: "VAT 5.5%" before "VAT 10%"). */
 export function taxName(code: string, state: PurchaseState): string {
   for (const l of state.lines) {
     const t = l.taxes.find((x) => x.code === code)
-    if (t !== undefined) return `${t.name.replace(/\d+(\.\d+)?%/, '').trim() || 'Tax'} ${qty(t.rate)} %`
+    if (t !== undefined) return taxLabel(t)
   }
   return 'Tax'
 }

@@ -5,16 +5,15 @@
  * edit is one command through handle.run, saved locally before it resolves.
  */
 import { useState } from 'preact/hooks'
-import {
-  type HeaderField, type PurchaseDerived, type PurchaseId, type PurchaseState, allowedActions,
-} from '@concord/core'
+import type { HeaderField, PurchaseDerived, PurchaseId, PurchaseState } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
 import {
   ACTION_LABEL, RISKY_ACTIONS, STATE_LABEL, ago, canonicalMoney, currencyOf, eventLabel, inputValue, money, orderMoney, parseOptionalNumber,
   plainWords, qty, supplierOf, taxName, taxRate, when,
 } from '../format.js'
 import { explainSafe, useAction, useApp, useNow, usePurchase } from '../hooks.js'
-import { Alert, CommitInput, CommitSelect, Words } from './fields.js'
+import { Alert, CommitInput, CommitSelect, NotNow, Words } from './fields.js'
+import { type OrderRules, whatIsAllowed } from '../what-is-allowed.js'
 import { Lines } from './lines.js'
 import { GoodsAndMoney } from './goods-and-money.js'
 import { ConflictPanel } from './conflicts.js'
@@ -22,8 +21,6 @@ import { AsOf, History } from './history.js'
 import { Notes } from './notes.js'
 import { SYNC_LABEL } from './shell.js'
 import { type LinePreview, previewDerived } from './preview.js'
-
-export const EDITABLE_STATES: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
 
 export function Editor({ id, at }: { readonly id: PurchaseId; readonly at: string | null }) {
   const { client } = useApp()
@@ -45,7 +42,8 @@ export function Editor({ id, at }: { readonly id: PurchaseId; readonly at: strin
   const derived = handle.derived()
   const shown = (preview !== null ? previewDerived(state, preview) : null) ?? derived
   const exp = state.settings.currencyExponent
-  const editable = EDITABLE_STATES.has(derived.lifecycle.state)
+  // What the order allows now, read once per render from the merged state (not the preview): every form asks it.
+  const rules = whatIsAllowed({ state, derived, conflicts: handle.conflicts() })
   return (
     <article class="editor" aria-labelledby="po-title" data-testid="editor">
       <a href="#/" class="back">← Purchases</a>
@@ -66,23 +64,23 @@ export function Editor({ id, at }: { readonly id: PurchaseId; readonly at: strin
       </header>
       <InvalidValues handle={handle} />
       <ConflictPanel handle={handle} />
-      <Lifecycle handle={handle} />
+      <Lifecycle handle={handle} rules={rules} />
       <div class="editor-grid">
         <div class="main-col">
           <section class="card" aria-labelledby="order-title">
             <h2 id="order-title">Order</h2>
-            <HeaderForm handle={handle} editable={editable} />
+            <HeaderForm handle={handle} rules={rules} />
             <Notes handle={handle} />
           </section>
           <section class="card" aria-labelledby="lines-title">
             <h2 id="lines-title">Lines</h2>
-            <Lines handle={handle} shown={shown} editable={editable} onPreview={setPreview} />
+            <Lines handle={handle} shown={shown} rules={rules} onPreview={setPreview} />
           </section>
-          <GoodsAndMoney handle={handle} />
+          <GoodsAndMoney handle={handle} rules={rules} />
           <History handle={handle} />
         </div>
         <aside class="side-col">
-          <Totals state={state} shown={shown} previewing={preview !== null && shown !== derived} handle={handle} />
+          <Totals state={state} shown={shown} previewing={preview !== null && shown !== derived} handle={handle} rules={rules} />
         </aside>
       </div>
       <p class="muted small">Amounts in {currencyOf(state)}, {exp} decimals, rounded {state.settings.rounding.mode === 'HALF_UP' ? 'half up' : 'half even'}, tax {state.settings.rounding.tax === 'PER_LINE' ? 'per line' : 'on the total'}, prices {state.settings.taxMode === 'EXCLUSIVE' ? 'before' : 'including'} tax.</p>
@@ -169,12 +167,16 @@ function DeadLetter({ handle, reason }: { readonly handle: PurchaseHandle; reado
 
 const INCOTERMS = ['', 'EXW', 'FCA', 'FAS', 'FOB', 'CFR', 'CIF', 'CPT', 'CIP', 'DAP', 'DPU', 'DDP']
 
-function HeaderForm({ handle, editable }: { readonly handle: PurchaseHandle; readonly editable: boolean }) {
+function HeaderForm({ handle, rules }: { readonly handle: PurchaseHandle; readonly rules: OrderRules }) {
   const state = handle.state()
+  const can = rules.edit('the order')
+  const editable = can.allowed
   const h = state.header
   const set = (field: HeaderField) => (v: string) => handle.run((r) => r.setHeader(field, v === '' && (field === 'orderDate' || field === 'requiredBy') ? null : v))
   const suppliers = state.supplier.values
   return (
+    <>
+    {can.why !== undefined ? <p class="why" data-testid="why-header">{can.why}</p> : null}
     <div class="grid header-form">
       {suppliers.length > 1 ? (
         <div class="field conflicted">
@@ -196,22 +198,24 @@ function HeaderForm({ handle, editable }: { readonly handle: PurchaseHandle; rea
         numberDigits={4} placeholder="1" hint="Units of company currency per unit of order currency"
         onCommit={(v) => handle.run((r) => r.setFxRate(parseOptionalNumber(v) || '1'))} />
     </div>
+    </>
   )
 }
 
-function Lifecycle({ handle }: { readonly handle: PurchaseHandle }) {
-  const derived = handle.derived()
+function Lifecycle({ handle, rules }: { readonly handle: PurchaseHandle; readonly rules: OrderRules }) {
   const state = handle.state()
-  const action = useAction()
+  const action = useAction(orderMoney(state))
   const [holdReason, setHoldReason] = useState('')
-  const actions = allowedActions(derived.lifecycle.state)
   return (
     <section class="lifecycle" aria-label="Status actions">
       <div class="actions" role="group" aria-label="Move the order on">
-        {actions.map((a) => (
-          <button key={a} type="button" class={RISKY_ACTIONS.has(a) ? 'secondary' : 'primary'} disabled={action.busy}
-            onClick={() => void action.run(() => handle.run((r) => r.transition(a)))}>{ACTION_LABEL[a]}</button>
-        ))}
+        {rules.offered.map((a) => {
+          const can = rules.transition(a)
+          return can.allowed ? (
+            <button key={a} type="button" data-action={a} class={RISKY_ACTIONS.has(a) ? 'secondary' : 'primary'} disabled={action.busy}
+              onClick={() => void action.run(() => handle.run((r) => r.transition(a)))}>{ACTION_LABEL[a]}</button>
+          ) : <NotNow key={a} label={ACTION_LABEL[a]} why={can.why} />
+        })}
         {state.hold.on ? (
           <button type="button" class="secondary" onClick={() => void action.run(() => handle.run((r) => r.setHold(false)))}>Release hold</button>
         ) : (
@@ -233,11 +237,12 @@ function Lifecycle({ handle }: { readonly handle: PurchaseHandle }) {
   )
 }
 
-function Totals({ state, shown, previewing, handle }: {
+function Totals({ state, shown, previewing, handle, rules }: {
   readonly state: PurchaseState
   readonly shown: PurchaseDerived
   readonly previewing: boolean
   readonly handle: PurchaseHandle
+  readonly rules: OrderRules
 }) {
   const m = orderMoney(state)
   const t = shown.totals
@@ -270,6 +275,7 @@ function Totals({ state, shown, previewing, handle }: {
         <li>Payment <span class={`pill flow-${shown.paymentStatus}`}>{shown.paymentStatus.toLowerCase()}</span></li>
       </ul>
       {!previewing && (stated.length !== 1 || statedMismatch) && state.lines.some((l) => !l.removed) ? (
+        !rules.commitTotal().allowed ? <NotNow label="Commit to this total" why={rules.commitTotal().why} class="link" /> :
         <button type="button" class="link" onClick={() => void action.run(() => handle.run((r) => r.setStatedTotal(canonicalMoney(t.total, m.exponent))))}
           title="Record this total as the amount the order commits to (what the supplier was sent)">
           Commit to this total

@@ -178,3 +178,18 @@ export function formValues(form: HTMLFormElement): Record<string, string> {
   for (const [k, v] of new FormData(form)) if (typeof v === 'string') out[k] = v
   return out
 }
+
+/**
+ * An action the order does not allow now: its button, disabled, with the
+ * sentence saying why (the button's description for assistive technology).
+ * Offered-then-refused never happens: the rule comes from what-is-allowed.ts.
+ */
+export function NotNow({ label, why, class: cls }: { readonly label: string; readonly why: string | undefined; readonly class?: string }) {
+  const id = useId()
+  return (
+    <span class="not-now" data-testid="not-now" data-action={label}>
+      <button type="button" class={cls ?? 'secondary'} disabled aria-describedby={id}>{label}</button>
+      <span id={id} class="why small" data-testid="why">{why}</span>
+    </span>
+  )
+}

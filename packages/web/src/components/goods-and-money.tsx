@@ -7,30 +7,23 @@
  */
 import type { ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
-import { type LineId, type PurchaseState, type RecordId, type VoidableSet, compareDecimal, parseDecimal, parseMinor } from '@concord/core'
+import { type LineId, type PurchaseState, type RecordId, type VoidableSet, parseMinor } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
 import { money, orderMoney, parseNumber, qty, when } from '../format.js'
 import { useAction } from '../hooks.js'
-import { Alert, Field, formValues } from './fields.js'
+import type { OrderRules } from '../what-is-allowed.js'
+import { Alert, Field, NotNow, formValues } from './fields.js'
 
-const RECEIVABLE = new Set(['confirmed', 'locked'])
-const BILLABLE = new Set(['confirmed', 'locked', 'closed'])
-const ZERO = parseDecimal('0')
-
-export function GoodsAndMoney({ handle }: { readonly handle: PurchaseHandle }) {
+export function GoodsAndMoney({ handle, rules }: { readonly handle: PurchaseHandle; readonly rules: OrderRules }) {
   const state = handle.state()
-  const lc = handle.derived().lifecycle.state
   return (
     <section class="card" aria-labelledby="gm-title">
       <h2 id="gm-title">Goods and money</h2>
-      {!RECEIVABLE.has(lc) && !BILLABLE.has(lc) ? (
-        <p class="muted">Goods can be received and bills and payments recorded once the order is confirmed.</p>
-      ) : null}
-      <Receipts handle={handle} state={state} open={RECEIVABLE.has(lc)} />
-      <Returns handle={handle} state={state} />
-      <Bills handle={handle} state={state} open={BILLABLE.has(lc)} />
-      <Payments handle={handle} state={state} open={BILLABLE.has(lc)} />
-      <Refunds handle={handle} state={state} />
+      <Receipts handle={handle} state={state} rules={rules} />
+      <Returns handle={handle} state={state} rules={rules} />
+      <Bills handle={handle} state={state} rules={rules} />
+      <Payments handle={handle} state={state} rules={rules} />
+      <Refunds handle={handle} state={state} rules={rules} />
     </section>
   )
 }
@@ -102,9 +95,9 @@ function Who({ r }: { readonly r: { by: string; dev: string; at: string } }) {
   return <span class="muted small">{r.by || 'someone'} · {r.dev || 'unknown device'} · {when(r.at)}</span>
 }
 
-function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
+function Receipts({ handle, state, rules }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly rules: OrderRules }) {
   const action = useAction(orderMoney(state))
-  const goods = state.lines.some((l) => !l.removed && l.kind === 'goods')
+  const can = rules.receive()
   return (
     <div class="records" data-testid="receipts">
       <h3>Receipts</h3>
@@ -117,7 +110,7 @@ function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; re
           ))}
         </ul>
       )}
-      {open && goods ? (
+      {!can.allowed ? <NotNow label="Record receipt" why={can.why} /> : (
         <form class="inline-form" data-testid="receipt-form" onSubmit={(e) => {
           e.preventDefault()
           const f = e.currentTarget as HTMLFormElement
@@ -125,24 +118,23 @@ function Receipts({ handle, state, open }: { readonly handle: PurchaseHandle; re
           void action.run(() => handle.run((r) => r.recordReceipt({ line: v.line as LineId, qty: num(v.qty), deliveryNote: v.note ?? '', ...(v.date ? { date: v.date } : {}) })))
             .then((ok) => ok && f.reset())
         }}>
-          <LineSelect state={state} id="receipt-line" goodsOnly />
+          <LineSelect state={state} id="receipt-line" goodsOnly only={rules.receivable} />
           <Field label="Quantity received" name="qty" required numberDigits={2} />
           <Field label="Delivery note" name="note" required placeholder="DN-1234" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="primary" disabled={action.busy}>Record receipt</button>
           <Alert error={action.error} onClose={action.clear} />
         </form>
-      ) : null}
+      )}
     </div>
   )
 }
 
-function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly state: PurchaseState }) {
+function Returns({ handle, state, rules }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly rules: OrderRules }) {
   const action = useAction(orderMoney(state))
-  const derived = handle.derived()
   // What can go back: goods received and not yet returned (the derived quantity is net of returns).
-  const returnable = (id: LineId) => compareDecimal(derived.lines.get(id)?.received ?? ZERO, ZERO) > 0
-  const any = state.lines.some((l) => !l.removed && l.kind === 'goods' && returnable(l.id))
+  const returnable = rules.returnable
+  const any = rules.returnGoods().allowed
   if (state.returns.length === 0 && !any) return null
   return (
     <div class="records" data-testid="returns">
@@ -176,8 +168,9 @@ function Returns({ handle, state }: { readonly handle: PurchaseHandle; readonly 
   )
 }
 
-function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
+function Bills({ handle, state, rules }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly rules: OrderRules }) {
   const action = useAction(orderMoney(state))
+  const can = rules.bill()
   return (
     <div class="records" data-testid="bills">
       <h3>Bills</h3>
@@ -190,29 +183,30 @@ function Bills({ handle, state, open }: { readonly handle: PurchaseHandle; reado
           ))}
         </ul>
       )}
-      {open && state.lines.some((l) => !l.removed) ? (
-        <form class="inline-form" onSubmit={(e) => {
+      {!can.allowed ? <NotNow label="Record bill" why={can.why} /> : (
+        <form class="inline-form" data-testid="bill-form" onSubmit={(e) => {
           e.preventDefault()
           const f = e.currentTarget as HTMLFormElement
           const v = formValues(f)
           void action.run(() => handle.run((r) => r.recordBill({ line: v.line as LineId, qty: num(v.qty), ref: v.ref ?? '', ...(v.date ? { date: v.date } : {}) })))
             .then((ok) => ok && f.reset())
         }}>
-          <LineSelect state={state} id="bill-line" goodsOnly={false} />
+          <LineSelect state={state} id="bill-line" goodsOnly={false} only={rules.billable} />
           <Field label="Quantity billed" name="qty" required numberDigits={2} />
           <Field label="Supplier bill ref." name="ref" required placeholder="INV-889" />
           <Field label="Date" name="date" type="date" />
           <button type="submit" class="primary" disabled={action.busy}>Record bill</button>
           <Alert error={action.error} onClose={action.clear} />
         </form>
-      ) : null}
+      )}
     </div>
   )
 }
 
-function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly open: boolean }) {
+function Payments({ handle, state, rules }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly rules: OrderRules }) {
   const action = useAction(orderMoney(state))
   const m = orderMoney(state)
+  const can = rules.pay()
   return (
     <div class="records" data-testid="payments">
       <h3>Payments</h3>
@@ -225,8 +219,8 @@ function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; re
           ))}
         </ul>
       )}
-      {open ? (
-        <form class="inline-form" onSubmit={(e) => {
+      {!can.allowed ? <NotNow label="Record payment" why={can.why} /> : (
+        <form class="inline-form" data-testid="payment-form" onSubmit={(e) => {
           e.preventDefault()
           const f = e.currentTarget as HTMLFormElement
           const v = formValues(f)
@@ -240,17 +234,17 @@ function Payments({ handle, state, open }: { readonly handle: PurchaseHandle; re
           <button type="submit" class="primary" disabled={action.busy}>Record payment</button>
           <Alert error={action.error} onClose={action.clear} />
         </form>
-      ) : null}
+      )}
     </div>
   )
 }
 
-function Refunds({ handle, state }: { readonly handle: PurchaseHandle; readonly state: PurchaseState }) {
+function Refunds({ handle, state, rules }: { readonly handle: PurchaseHandle; readonly state: PurchaseState; readonly rules: OrderRules }) {
   const action = useAction(orderMoney(state))
   const derived = handle.derived()
   const m = orderMoney(state)
   // The derived "paid" is net of refunds: what the supplier still holds of ours.
-  const refundable = derived.totals.paid > 0n
+  const refundable = rules.refund().allowed
   if (state.refunds.length === 0 && !refundable) return null
   return (
     <div class="records" data-testid="refunds">

@@ -6,27 +6,23 @@
 import { useRef, useState } from 'preact/hooks'
 import type { LineId, PurchaseDerived, PurchaseLine } from '@concord/core'
 import type { PurchaseHandle } from '../client-api.js'
-import { type OrderMoney, inputValue, money, orderMoney, parseNumber, parseOptionalNumber, qty } from '../format.js'
+import { type OrderMoney, errorText, inputValue, money, orderMoney, parseNumber, parseOptionalNumber, qty, taxLabel } from '../format.js'
 import { useAction } from '../hooks.js'
+import { OTHER_RATE, type TaxChoice, taxChoices, taxCodeFor } from '../taxes.js'
+import type { OrderRules } from '../what-is-allowed.js'
 import { Alert, CommitInput, Field, formValues } from './fields.js'
 import type { LinePreview } from './preview.js'
 
-/** Tax rates offered in the demo; each line keeps a snapshot of the rate it was given. */
-export const TAX_PRESETS = [
-  { code: 'VAT20', name: 'VAT 20%', rate: '20' },
-  { code: 'VAT10', name: 'VAT 10%', rate: '10' },
-  { code: 'VAT5_5', name: 'VAT 5.5%', rate: '5.5' },
-  { code: 'ST7_5', name: 'Sales tax 7.5%', rate: '7.5' },
-  { code: 'ZERO', name: 'Zero-rated', rate: '0' },
-] as const
-
-export function Lines({ handle, shown, editable, onPreview }: {
+export function Lines({ handle, shown, rules, onPreview }: {
   readonly handle: PurchaseHandle
   readonly shown: PurchaseDerived
-  readonly editable: boolean
+  readonly rules: OrderRules
   readonly onPreview: (p: LinePreview | null) => void
 }) {
   const state = handle.state()
+  const canEdit = rules.edit('its lines')
+  const editable = canEdit.allowed
+  const canAdd = rules.addLine()
   const live = state.lines.filter((l) => !l.removed)
   const removed = state.lines.filter((l) => l.removed)
   const [showRemoved, setShowRemoved] = useState(false)
@@ -54,7 +50,7 @@ export function Lines({ handle, shown, editable, onPreview }: {
           </thead>
           <tbody>
             {live.map((l, i) => (
-              <LineRow key={l.id} line={l} index={i} count={live.length} handle={handle} shown={shown} editable={editable}
+              <LineRow key={l.id} line={l} index={i} count={live.length} handle={handle} shown={shown} editable={editable} rules={rules}
                 onPreview={onPreview} onMove={move} m={m} />
             ))}
           </tbody>
@@ -67,7 +63,7 @@ export function Lines({ handle, shown, editable, onPreview }: {
         </p>
       ) : null}
       <Alert error={action.error} onClose={action.clear} />
-      {editable ? <AddLine handle={handle} /> : <p class="muted small">Lines can be changed while the order is a draft, sent, to approve or confirmed.</p>}
+      {canAdd.allowed ? <AddLine handle={handle} /> : <p class="why" data-testid="why-lines">{canAdd.why ?? canEdit.why}</p>}
       {removed.length > 0 ? (
         <div class="removed">
           <button type="button" class="link" aria-expanded={showRemoved} onClick={() => setShowRemoved(!showRemoved)}>
@@ -89,13 +85,14 @@ export function Lines({ handle, shown, editable, onPreview }: {
   )
 }
 
-function LineRow({ line: l, index, count, handle, shown, editable, onPreview, onMove, m }: {
+function LineRow({ line: l, index, count, handle, shown, editable, rules, onPreview, onMove, m }: {
   readonly line: PurchaseLine
   readonly index: number
   readonly count: number
   readonly handle: PurchaseHandle
   readonly shown: PurchaseDerived
   readonly editable: boolean
+  readonly rules: OrderRules
   readonly onPreview: (p: LinePreview | null) => void
   readonly onMove: (i: number, dir: -1 | 1) => void
   readonly m: OrderMoney
@@ -113,7 +110,7 @@ function LineRow({ line: l, index, count, handle, shown, editable, onPreview, on
       onPreview(null)
     }
   }
-  const addable = TAX_PRESETS.filter((p) => !l.taxes.some((x) => x.code === p.code))
+  const canRemove = rules.removeLine(l.id)
   return (
     <tr data-testid="line-row" data-line={l.id} data-product={l.product}>
       <td class="pos" data-label="#">{index + 1}</td>
@@ -150,15 +147,9 @@ function LineRow({ line: l, index, count, handle, shown, editable, onPreview, on
             </li>
           ))}
         </ul>
-        {editable && addable.length > 0 ? (
-          <select aria-label={`Add a tax to ${name}`} value="" onChange={(e) => {
-            const p = TAX_PRESETS.find((x) => x.code === e.currentTarget.value)
-            e.currentTarget.value = ''
-            if (p !== undefined) void action.run(() => handle.run((r) => r.setLineTax(l.id, p, true)))
-          }}>
-            <option value="">+ tax</option>
-            {addable.map((p) => <option key={p.code} value={p.code}>{taxLabel(p)}</option>)}
-          </select>
+        {editable ? (
+          <AddTax label={`Add a tax to ${name}`} choices={taxChoices(handle.state()).filter((p) => !l.taxes.some((x) => x.code === p.code))}
+            onAdd={(t) => action.run(() => handle.run((r) => r.setLineTax(l.id, t, true)))} />
         ) : null}
       </td>
       <td data-label="Amount" class="num amount" data-testid="line-amount">
@@ -170,29 +161,102 @@ function LineRow({ line: l, index, count, handle, shown, editable, onPreview, on
           <div role="group" aria-label={`Actions, ${name}`}>
             <button type="button" id={`move-up-${l.id}`} aria-label={`Move ${name} up`} disabled={index === 0} onClick={() => onMove(index, -1)}>↑</button>
             <button type="button" id={`move-down-${l.id}`} aria-label={`Move ${name} down`} disabled={index === count - 1} onClick={() => onMove(index, 1)}>↓</button>
-            <button type="button" aria-label={`Remove ${name}`} class="danger" onClick={() => void action.run(() => handle.run((r) => r.removeLine(l.id as LineId)))}>✕</button>
+            <button type="button" aria-label={`Remove ${name}`} class="danger" disabled={!canRemove.allowed}
+              aria-describedby={canRemove.allowed ? undefined : `why-remove-${l.id}`}
+              onClick={() => void action.run(() => handle.run((r) => r.removeLine(l.id as LineId)))}>✕</button>
           </div>
         ) : null}
+        {editable && !canRemove.allowed ? <p id={`why-remove-${l.id}`} class="why small">{canRemove.why}</p> : null}
         {action.error !== null ? <Alert error={action.error} onClose={action.clear} /> : null}
       </td>
     </tr>
   )
 }
 
-/** "VAT 5,5 %" in de-DE: the tax's name with its rate as a locale number. */
-function taxLabel(t: { readonly name: string; readonly rate: string }): string {
-  const base = t.name.replace(/\s*\d+(\.\d+)?%$/, '')
-  return t.rate === '0' && !/\d/.test(t.name) ? t.name : `${base} ${qty(t.rate)} %`
+/**
+ * A tax for a line: one of the order's choices, or another rate entered by
+ * name and percent in the locale's format. Resolves to true once added.
+ */
+function AddTax({ label, choices, onAdd }: {
+  readonly label: string
+  readonly choices: readonly TaxChoice[]
+  readonly onAdd: (t: TaxChoice) => Promise<boolean>
+}) {
+  const [other, setOther] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  if (other) {
+    return (
+      <form class="other-tax" aria-label={label} onSubmit={(e) => {
+        e.preventDefault()
+        const f = e.currentTarget as HTMLFormElement
+        const t = otherTax(formValues(f), setError)
+        if (t !== null) void onAdd(t).then((ok) => ok && setOther(false))
+      }}>
+        <OtherTaxFields />
+        {error !== null ? <Alert error={error} onClose={() => setError(null)} /> : null}
+        <button type="submit" class="secondary">Add tax</button>
+        <button type="button" class="link" onClick={() => setOther(false)}>Cancel</button>
+      </form>
+    )
+  }
+  return (
+    <select aria-label={label} value="" onChange={(e) => {
+      const v = e.currentTarget.value
+      e.currentTarget.value = ''
+      if (v === OTHER_RATE) return setOther(true)
+      const p = choices.find((x) => x.code === v)
+      if (p !== undefined) void onAdd(p)
+    }}>
+      <option value="">+ tax</option>
+      {choices.map((p) => <option key={p.code} value={p.code}>{taxLabel(p)}</option>)}
+      <option value={OTHER_RATE}>Other rate…</option>
+    </select>
+  )
+}
+
+function OtherTaxFields() {
+  return (
+    <>
+      <Field label="Tax name" name="taxName" required placeholder="VAT" />
+      <Field label="Tax rate %" name="taxRate" required numberDigits={1} />
+    </>
+  )
+}
+
+/** The tax a person entered by name and rate (the rate in the locale's format), or null with the reason set. */
+function otherTax(v: Record<string, string>, onError: (why: string) => void): TaxChoice | null {
+  const name = (v.taxName ?? '').trim()
+  if (name === '') {
+    onError('Give the tax a name.')
+    return null
+  }
+  let rate: string
+  try {
+    rate = parseNumber(v.taxRate ?? '')
+  } catch (e) {
+    onError(errorText(e))
+    return null
+  }
+  if (Number(rate) < 0 || Number(rate) > 100) {
+    onError('A tax rate is between 0 and 100 %.')
+    return null
+  }
+  return { code: taxCodeFor(name, rate), name, rate }
 }
 
 function AddLine({ handle }: { readonly handle: PurchaseHandle }) {
   const m = orderMoney(handle.state())
   const action = useAction(m)
   const form = useRef<HTMLFormElement>(null)
+  const [other, setOther] = useState(false)
+  const [taxError, setTaxError] = useState<string | null>(null)
+  const choices = taxChoices(handle.state())
   const submit = (e: Event) => {
     e.preventDefault()
     const v = formValues(e.currentTarget as HTMLFormElement)
-    const tax = TAX_PRESETS.find((p) => p.code === v.tax)
+    setTaxError(null)
+    const tax = v.tax === OTHER_RATE ? otherTax(v, setTaxError) : choices.find((p) => p.code === v.tax)
+    if (v.tax === OTHER_RATE && tax === null) return
     void action.run(() => handle.run((r) => r.addLine({
       product: v.product ?? '',
       qty: parseNumber(v.qty ?? ''),
@@ -200,10 +264,11 @@ function AddLine({ handle }: { readonly handle: PurchaseHandle }) {
       ...(v.discount ? { discount: parseOptionalNumber(v.discount) } : {}),
       ...(v.uom ? { uom: v.uom } : {}),
       kind: v.kind === 'service' ? 'service' : 'goods',
-      taxes: tax === undefined ? [] : [tax],
+      taxes: tax == null ? [] : [tax],
     }))).then((ok) => {
       if (ok && form.current !== null) {
         form.current.reset()
+        setOther(false)
         form.current.querySelector<HTMLInputElement>('input[name=product]')?.focus()
       }
     })
@@ -219,11 +284,13 @@ function AddLine({ handle }: { readonly handle: PurchaseHandle }) {
         <Field label="Discount %" name="discount" numberDigits={2} />
         <div class="field">
           <label for="add-tax">Tax</label>
-          <select id="add-tax" name="tax">
+          <select id="add-tax" name="tax" onChange={(e) => setOther(e.currentTarget.value === OTHER_RATE)}>
             <option value="">No tax</option>
-            {TAX_PRESETS.map((p) => <option key={p.code} value={p.code}>{taxLabel(p)}</option>)}
+            {choices.map((p) => <option key={p.code} value={p.code}>{taxLabel(p)}</option>)}
+            <option value={OTHER_RATE}>Other rate…</option>
           </select>
         </div>
+        {other ? <OtherTaxFields /> : null}
         <div class="field">
           <label for="add-kind">Kind</label>
           <select id="add-kind" name="kind">
@@ -232,6 +299,7 @@ function AddLine({ handle }: { readonly handle: PurchaseHandle }) {
           </select>
         </div>
       </div>
+      {taxError !== null ? <Alert error={taxError} onClose={() => setTaxError(null)} /> : null}
       <Alert error={action.error} onClose={action.clear} />
       <button type="submit" class="primary" disabled={action.busy}>Add line</button>
     </form>
