@@ -22,8 +22,8 @@ interface Surface {
 const PUBLIC: Record<string, Surface> = {
   '@concord/core': {
     values: [
-      'ALL_BACKENDS', 'BACKEND_NAMES', 'BOUNDS', 'CONFLICT_KINDS', 'CONFLICT_SPECS', 'ConcordError', 'DEFAULT_BACKEND',
-      'EVENT_KINDS', 'GUARDED_FIELDS', 'HEADER_FIELDS', 'KIND_LABEL', 'PRIORITIES', 'PurchaseReplica', 'SEVERITY',
+      'ALL_BACKENDS', 'BACKEND_NAMES', 'BILLABLE_STATES', 'BOUNDS', 'CONFLICT_KINDS', 'CONFLICT_SPECS', 'ConcordError', 'DEFAULT_BACKEND', 'EDITABLE_STATES',
+      'EVENT_KINDS', 'GUARDED_FIELDS', 'HEADER_FIELDS', 'KIND_LABEL', 'PRIORITIES', 'PurchaseReplica', 'RECEIVABLE_STATES', 'SEVERITY',
       'allowedActions', 'auditTrail', 'automergeBackend', 'backendNamed', 'businessDateOf', 'compareDecimal', 'compareHlc',
       'createUlidFactory', 'currencyExponent', 'decimalFromParts', 'decimalParts', 'decodeHlc', 'derivePurchase', 'encodeHlc',
       'epochMsOf', 'eventIdOf', 'formatMinor', 'instantFromEpochMs', 'invalidValues', 'isBackendName', 'isConcordError',

@@ -44,6 +44,7 @@ export { allowedActions, nextState, type Lifecycle } from './purchase/lifecycle.
 export { type EventKind, EVENT_KINDS, isEventKind } from './purchase/event-kinds.js'
 export { PurchaseReplica, type ReplicaOptions, type ChangeListener, type ChangeOrigin } from './purchase/replica.js'
 export type { CreatePurchaseInput } from './purchase/commands/header.js'
+export { EDITABLE as EDITABLE_STATES, RECEIVABLE as RECEIVABLE_STATES, BILLABLE as BILLABLE_STATES } from './purchase/commands/context.js'
 export type { LineInput, LinePatch } from './purchase/commands/lines.js'
 export { type Conflict, type ConflictKind, type ConflictBranch, type ResolutionOption, type Severity, CONFLICT_KINDS } from './conflicts/types.js'
 export { SEVERITY } from './conflicts/detect.js'

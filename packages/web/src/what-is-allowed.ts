@@ -11,7 +11,7 @@
  */
 import {
   type Conflict, type LifecycleState, type LineId, type PurchaseDerived, type PurchaseState, type TransitionAction,
-  KIND_LABEL, allowedActions, compareDecimal, derivePurchase, parseDecimal, parseMinor,
+  BILLABLE_STATES, EDITABLE_STATES, KIND_LABEL, RECEIVABLE_STATES, allowedActions, compareDecimal, derivePurchase, parseDecimal, parseMinor,
 } from '@concord/core'
 import { ACTION_LABEL, STATE_LABEL, money, orderMoney } from './format.js'
 
@@ -30,10 +30,6 @@ export interface OrderNow {
   readonly conflicts: readonly Conflict[]
 }
 
-// The state sets of core's commands (commands/context.ts).
-const EDITABLE: ReadonlySet<LifecycleState> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
-const RECEIVABLE: ReadonlySet<LifecycleState> = new Set(['confirmed', 'locked'])
-const BILLABLE: ReadonlySet<LifecycleState> = new Set(['confirmed', 'locked', 'closed'])
 const ZERO = parseDecimal('0')
 
 const YES: Allowed = { allowed: true }
@@ -80,7 +76,7 @@ export function whatIsAllowed({ state, derived, conflicts }: OrderNow): OrderRul
   const lineTotals = (id: LineId) => derived.lines.get(id)
   const received = (id: LineId) => compareDecimal(lineTotals(id)?.received ?? ZERO, ZERO) > 0
   const editWhy = (what: string): string | null => {
-    if (EDITABLE.has(lc)) return null
+    if (EDITABLE_STATES.has(lc)) return null
     return `${NOT_EDITABLE[lc] ?? `The order is ${STATE_LABEL[lc].toLowerCase()}: you cannot change`} ${what}.`
   }
   const edit = (what: string): Allowed => {
@@ -143,7 +139,7 @@ export function whatIsAllowed({ state, derived, conflicts }: OrderNow): OrderRul
       return YES
     },
     receive: () => {
-      if (!RECEIVABLE.has(lc)) {
+      if (!RECEIVABLE_STATES.has(lc)) {
         return no(lc === 'closed' ? 'The order is closed: reopen it to receive goods.'
           : lc === 'cancelled' ? 'The order is cancelled: no goods are received.'
             : 'Goods are received once the order is confirmed.')
@@ -159,7 +155,7 @@ export function whatIsAllowed({ state, derived, conflicts }: OrderNow): OrderRul
     returnGoods: () => live.some((l) => l.kind === 'goods' && received(l.id)) ? YES : no('Nothing received to return.'),
     returnable: (id) => received(id),
     bill: () => {
-      if (!BILLABLE.has(lc)) return no(lc === 'cancelled' ? 'The order is cancelled: no bills are recorded.' : 'Bills are recorded once the order is confirmed.')
+      if (!BILLABLE_STATES.has(lc)) return no(lc === 'cancelled' ? 'The order is cancelled: no bills are recorded.' : 'Bills are recorded once the order is confirmed.')
       const why = blockedWhy(['order'], 'record a bill')
       if (why !== null) return no(why)
       if (!live.some((l) => billLeft(l.id))) return no(live.some((l) => l.kind === 'goods') ? 'Nothing left to bill: goods are billed once they are received.' : 'Nothing left to bill.')
@@ -168,7 +164,7 @@ export function whatIsAllowed({ state, derived, conflicts }: OrderNow): OrderRul
     },
     billable,
     pay: () => {
-      if (!BILLABLE.has(lc)) return no(lc === 'cancelled' ? 'The order is cancelled: no more payments.' : 'Payments are recorded once the order is confirmed.')
+      if (!BILLABLE_STATES.has(lc)) return no(lc === 'cancelled' ? 'The order is cancelled: no more payments.' : 'Payments are recorded once the order is confirmed.')
       if (hold !== null) return no(`${hold} record a payment.`)
       const why = blockedWhy(['order'], 'record a payment')
       if (why !== null) return no(why)

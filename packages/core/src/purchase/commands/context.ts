@@ -18,7 +18,7 @@ import type { CurrencyCode } from '../../money/currency.js'
 import { type IsoDate, businessDateOf, instantFromEpochMs } from '../../time/dates.js'
 import type { PurchaseDerived } from '../derive.js'
 import type { EventKind } from '../event-kinds.js'
-import type { PurchaseLine, PurchaseState, Stamp, StoredClock } from '../model.js'
+import type { LifecycleState, PurchaseLine, PurchaseState, Stamp, StoredClock } from '../model.js'
 
 export interface CommitOptions {
   /** Run the invariant registry on the state the change would produce (default true). */
@@ -54,9 +54,10 @@ export interface CommandContext {
   preview(ops: readonly DocWriteOp[]): { readonly state: PurchaseState; readonly derived: PurchaseDerived }
 }
 
-export const EDITABLE: ReadonlySet<string> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
-export const RECEIVABLE: ReadonlySet<string> = new Set(['confirmed', 'locked'])
-export const BILLABLE: ReadonlySet<string> = new Set(['confirmed', 'locked', 'closed'])
+/** The states in which the order's content may change, goods be received, and bills and payments be recorded (an app offers its forms by them). */
+export const EDITABLE: ReadonlySet<LifecycleState> = new Set(['draft', 'sent', 'toApprove', 'confirmed'])
+export const RECEIVABLE: ReadonlySet<LifecycleState> = new Set(['confirmed', 'locked'])
+export const BILLABLE: ReadonlySet<LifecycleState> = new Set(['confirmed', 'locked', 'closed'])
 
 export function refuse(message: string, details: Record<string, unknown> = {}): never {
   fail('COMMAND_REFUSED', message, details)
@@ -67,7 +68,7 @@ export function entry(value: Json, s: Stamp) {
   return { value, ev: s.ev, hlc: s.hlc, ...(s.by ? { by: s.by } : {}), ...(s.dev ? { dev: s.dev } : {}) }
 }
 
-export function requireState(ctx: CommandContext, allowed: ReadonlySet<string>, what: string): void {
+export function requireState(ctx: CommandContext, allowed: ReadonlySet<LifecycleState>, what: string): void {
   const state = ctx.derived().lifecycle.state
   if (!allowed.has(state)) refuse(`cannot ${what} while the order is ${state}`, { state })
 }
