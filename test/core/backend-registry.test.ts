@@ -7,20 +7,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  type EventEnvelope, type EventId, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId, ALL_BACKENDS, BACKEND_NAMES, backendNamed, DEFAULT_BACKEND, isBackendName, isConcordError, parseBackendName,
+  type EventEnvelope, type EventId, type Hlc, type IsoInstant, type PurchaseId, type ReplicaId, ALL_BACKENDS, BACKEND_NAMES, backendNamed, DEFAULT_BACKEND, isBackendName, parseBackendName,
 } from '@concord/core'
 import { backendList, backendOfSnapshotCode, backendOfWireId, BACKENDS, unwrapSnapshot, wrapSnapshot } from '@concord/core/internal'
 import { decodeEvent, encodeEvent } from '@concord/core/protocol'
+import { errorCode } from '../support/errors.js'
 
-function code(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isConcordError(e), String(e))
-    return e.code
-  }
-  return 'no error'
-}
 
 test('names, wire ids and snapshot codes are unique bytes; the first backend is the default', () => {
   assert.equal(BACKEND_NAMES, Object.keys(BACKENDS))
@@ -48,9 +40,9 @@ test('every registry name has its implementation, in registry order; other names
   for (const n of BACKEND_NAMES) assert.is(backendNamed(n).name, n)
   for (const bad of ['loro', 'YJS', '', '__proto__', 'toString', null, 3]) {
     assert.not.ok(isBackendName(bad), String(bad))
-    assert.is(code(() => backendNamed(bad as never)), 'INVALID_ARGUMENT', String(bad))
-    assert.is(code(() => parseBackendName(bad)), 'INVALID_ARGUMENT', String(bad))
-    assert.is(code(() => wrapSnapshot(bad as never, new Uint8Array(1))), 'INVALID_ARGUMENT', String(bad))
+    assert.is(errorCode(() => backendNamed(bad as never)), 'INVALID_ARGUMENT', String(bad))
+    assert.is(errorCode(() => parseBackendName(bad)), 'INVALID_ARGUMENT', String(bad))
+    assert.is(errorCode(() => wrapSnapshot(bad as never, new Uint8Array(1))), 'INVALID_ARGUMENT', String(bad))
   }
 })
 
@@ -63,10 +55,10 @@ test('a saved document carries its snapshot code and default format; another cod
     const wrapped = wrapSnapshot(b.name, new Uint8Array([7]))
     assert.equal([wrapped[3], wrapped[4]], [info.snapshotFormats[0], info.snapshotCode])
     assert.equal(unwrapSnapshot(b.name, wrapped), new Uint8Array([7]))
-    for (const other of BACKEND_NAMES.filter((n) => n !== b.name)) assert.is(code(() => unwrapSnapshot(other, wrapped)), 'BACKEND_MISMATCH')
+    for (const other of BACKEND_NAMES.filter((n) => n !== b.name)) assert.is(errorCode(() => unwrapSnapshot(other, wrapped)), 'BACKEND_MISMATCH')
     const unknown = wrapped.slice()
     unknown[4] = 0xee
-    assert.is(code(() => unwrapSnapshot(b.name, unknown)), 'CORRUPT_SNAPSHOT')
+    assert.is(errorCode(() => unwrapSnapshot(b.name, unknown)), 'CORRUPT_SNAPSHOT')
   }
 })
 

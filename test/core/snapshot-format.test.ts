@@ -6,21 +6,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { type ReplicaId, automergeBackend, isConcordError, yjsBackend } from '@concord/core'
+import { type ReplicaId, automergeBackend, yjsBackend } from '@concord/core'
 import { type YjsDoc, wrapSnapshot } from '@concord/core/internal'
 import { canonicalOf } from '../support/canonical.js'
+import { errorCode } from '../support/errors.js'
 
 const rid = (s: string) => s as ReplicaId
 
-function code(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isConcordError(e), String(e))
-    return e.code
-  }
-  return 'no error'
-}
 
 function sample() {
   const a = yjsBackend.create(rid('a'))
@@ -52,15 +44,15 @@ test('unknown formats, and v2 bodies under the v1 format byte, fail with CORRUPT
   const saved = sample().save()
   const format3 = saved.slice()
   format3[3] = 3
-  assert.is(code(() => yjsBackend.load(format3, rid('x'))), 'CORRUPT_SNAPSHOT')
+  assert.is(errorCode(() => yjsBackend.load(format3, rid('x'))), 'CORRUPT_SNAPSHOT')
   const mislabelled = saved.slice()
   mislabelled[3] = 1
-  assert.is(code(() => yjsBackend.load(mislabelled, rid('x'))), 'CORRUPT_SNAPSHOT')
+  assert.is(errorCode(() => yjsBackend.load(mislabelled, rid('x'))), 'CORRUPT_SNAPSHOT')
   const am = automergeBackend.create(rid('m')).save()
   const am2 = am.slice()
   am2[3] = 2
-  assert.is(code(() => automergeBackend.load(am2, rid('x'))), 'CORRUPT_SNAPSHOT')
-  assert.is(code(() => wrapSnapshot('automerge', new Uint8Array(4), 2)), 'INVALID_ARGUMENT')
+  assert.is(errorCode(() => automergeBackend.load(am2, rid('x'))), 'CORRUPT_SNAPSHOT')
+  assert.is(errorCode(() => wrapSnapshot('automerge', new Uint8Array(4), 2)), 'INVALID_ARGUMENT')
 })
 
 test.run()

@@ -10,6 +10,7 @@ import { canonicalOf } from '../support/canonical.js'
 import { BACKENDS } from '../support/backends.js'
 import { SEED } from '../support/seed.js'
 import { makeReplica, newWorld } from '../support/replicas.js'
+import { errorCode } from '../support/errors.js'
 
 function world(backend: (typeof BACKENDS)[number], n = 2) {
   const w = newWorld(SEED, backend, n, { currency: 'EUR', supplier: 'ACME', receiptTolerance: '0' })
@@ -18,15 +19,6 @@ function world(backend: (typeof BACKENDS)[number], n = 2) {
   return { ...w, local }
 }
 
-function refusal(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    assert.ok(isConcordError(e), `expected a typed error, got ${String(e)}`)
-    return e.code
-  }
-  throw new Error('expected a refusal')
-}
 
 const stateOf = (r: PurchaseReplica) => canonicalOf(r.state())
 
@@ -66,7 +58,7 @@ for (const backend of BACKENDS) {
     const line = confirmedWithLine(a!, '10')
     // Alone, receiving 15 of 10 ordered would raise OVER_RECEIPT and be refused;
     // after raising the quantity in the same transaction it is fine.
-    assert.is(refusal(() => a!.recordReceipt({ line, qty: '15', deliveryNote: 'DN-0' })), 'COMMAND_REFUSED')
+    assert.is(errorCode(() => a!.recordReceipt({ line, qty: '15', deliveryNote: 'DN-0' })), 'COMMAND_REFUSED')
     const e = a!.transaction(() => {
       a!.updateLine(line, { qty: '20' })
       a!.recordReceipt({ line, qty: '15', deliveryNote: 'DN-1' })
@@ -87,7 +79,7 @@ for (const backend of BACKENDS) {
     const events = a!.log.events().length
     local[0]!.length = 0
     // Each command is valid where it runs; together the receipt exceeds the new quantity.
-    const code = refusal(() => a!.transaction(() => {
+    const code = errorCode(() => a!.transaction(() => {
       a!.editNotes(0, 0, 'partial delivery')
       a!.recordReceipt({ line, qty: '8', deliveryNote: 'DN-2' })
       a!.updateLine(line, { qty: '5' })
@@ -111,7 +103,7 @@ for (const backend of BACKENDS) {
     const { replicas: [a] } = world(backend, 1)
     const state = stateOf(a!)
     const events = a!.log.events().length
-    assert.is(refusal(() => a!.transaction(() => {
+    assert.is(errorCode(() => a!.transaction(() => {
       a!.editNotes(0, 0, 'lost')
       a!.setHeader('supplierRef', 'R-1')
       a!.editNotes(999, 0, 'out of range')
@@ -146,7 +138,7 @@ for (const backend of BACKENDS) {
     assert.is(a!.state().notes.slice(0, 2), 'xy')
     assert.is(a!.log.events().length, events + 1)
     const other = b!.editNotes(0, 0, 'b')
-    assert.is(refusal(() => a!.transaction(() => { a!.receive([other]) })), 'INVALID_ARGUMENT')
+    assert.is(errorCode(() => a!.transaction(() => { a!.receive([other]) })), 'INVALID_ARGUMENT')
     assert.is(a!.log.events().length, events + 1)
   })
 

@@ -7,6 +7,8 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
 import { REPO_ROOT, type RelayProcess, startRelayProcess } from '../support/relay-process.js'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -196,4 +198,26 @@ export async function assertPlainText(page: Page, where: string, minorAmounts: r
     const m = new RegExp(`(?<![\\d.,\\u00a0\\u202f ])${a}(?![\\d.,])`).exec(text)
     if (m !== null) throw new Error(`${where}: the page shows the minor-unit amount ${a} in …${text.slice(Math.max(0, m.index - 80), m.index + 80)}…`)
   }
+}
+
+/**
+ * A browser suite on one relay: the devices a test opens go in `ctx.devices`,
+ * are closed after it, and any uncaught error in their pages fails it.
+ */
+export function browserSuite(name: string) {
+  const t = suite<{ env: Env; devices: Device[] }>(name)
+  t.before(async (ctx) => {
+    ctx.env = await startEnv()
+    ctx.devices = []
+  })
+  t.after.each(async (ctx) => {
+    const errors = ctx.devices.flatMap((d) => d.errors)
+    for (const d of ctx.devices) await d.context.close()
+    ctx.devices = []
+    assert.equal(errors, [], 'no uncaught errors in the pages')
+  })
+  t.after(async (ctx) => {
+    await ctx.env?.close()
+  })
+  return t
 }

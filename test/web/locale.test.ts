@@ -7,30 +7,13 @@
  * page's text outside <details> holds no code, id, field key or minor units.
  */
 import { join } from 'node:path'
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  ARTIFACTS, type Device, type Env, addLine, assertPlainText, editLine, openDevice, setOfflineSwitch, startEnv, untilConflicts, untilDocState, submitForm, textOf, until, untilInputValue, untilText,
+  ARTIFACTS, type Device, type Env, addLine, browserSuite, assertPlainText, editLine, openDevice, setOfflineSwitch, untilConflicts, untilDocState, submitForm, textOf, until, untilInputValue, untilText,
 } from './driver.js'
 
 const NBSP = '\u00a0'
-const t = suite<{ env: Env; devices: Device[] }>('web app locales')
-
-t.before(async (ctx) => {
-  ctx.env = await startEnv()
-  ctx.devices = []
-})
-
-t.after.each(async (ctx) => {
-  const errors = ctx.devices.flatMap((d) => d.errors)
-  for (const d of ctx.devices) await d.context.close()
-  ctx.devices = []
-  assert.equal(errors, [], 'no uncaught errors in the pages')
-})
-
-t.after(async (ctx) => {
-  await ctx.env?.close()
-})
+const t = browserSuite('web app locales')
 
 async function device(ctx: { env: Env; devices: Device[] }, name: string, locale: string, path = '/') {
   const d = await openDevice(ctx.env, name, path, undefined, locale)

@@ -4,13 +4,9 @@
  * exactly as the browser gets it) and imported. Node's full ICU gives the
  * same Intl data as Chromium for these locales.
  */
-import { writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { REPO_ROOT } from '../support/relay-process.js'
+import { loadWebModule } from './web-module.js'
 
 import { type Conflict, type PurchaseReplica, type PurchaseState, PurchaseReplica as Replica, yjsBackend } from '@concord/core'
 import { seededRandom } from '@concord/core/internal'
@@ -36,21 +32,7 @@ interface Format {
   fieldValue(field: string, value: string | null, state: PurchaseState): string
 }
 
-async function loadFormat(): Promise<Format> {
-  const web = join(REPO_ROOT, 'packages/web')
-  const { build } = createRequire(join(web, 'package.json'))('esbuild') as {
-    build(o: Record<string, unknown>): Promise<{ outputFiles: { text: string }[] }>
-  }
-  // Core stays an import (the compiled package), so the bundle is the web module alone.
-  const out = await build({
-    entryPoints: [join(web, 'src/format.ts')], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'error',
-    absWorkingDir: web, external: ['@concord/core'],
-  })
-  // Next to the compiled tests, where '@concord/core' resolves.
-  const file = join(REPO_ROOT, 'test/dist/web/format.bundle.mjs')
-  writeFileSync(file, out.outputFiles[0]!.text)
-  return (await import(pathToFileURL(file).href)) as Format
-}
+const loadFormat = () => loadWebModule<Format>('src/format.ts')
 
 const t = suite<{ f: Format }>('web number format')
 t.before(async (ctx) => {

@@ -8,17 +8,13 @@
  * accepts it. The module is bundled with the web app's own esbuild, as the
  * browser gets it.
  */
-import { writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   type Conflict, type LineId, type PurchaseDerived, type PurchaseReplica, type PurchaseState, PurchaseReplica as Replica,
   compareDecimal, isConcordError, parseDecimal, yjsBackend,
 } from '@concord/core'
-import { REPO_ROOT } from '../support/relay-process.js'
+import { loadWebModule } from './web-module.js'
 import { type Sim, extraCommand, newWorld, randomCommand, replicaOptions } from '../support/replicas.js'
 
 interface Allowed { readonly allowed: boolean; readonly why?: string }
@@ -40,19 +36,7 @@ interface Rules {
   whatIsAllowed(o: { state: PurchaseState; derived: PurchaseDerived; conflicts: readonly Conflict[] }): OrderRules
 }
 
-async function loadRules(): Promise<Rules> {
-  const web = join(REPO_ROOT, 'packages/web')
-  const { build } = createRequire(join(web, 'package.json'))('esbuild') as {
-    build(o: Record<string, unknown>): Promise<{ outputFiles: { text: string }[] }>
-  }
-  const out = await build({
-    entryPoints: [join(web, 'src/what-is-allowed.ts')], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'error',
-    absWorkingDir: web, external: ['@concord/core'],
-  })
-  const file = join(REPO_ROOT, 'test/dist/web/what-is-allowed.bundle.mjs')
-  writeFileSync(file, out.outputFiles[0]!.text)
-  return (await import(pathToFileURL(file).href)) as Rules
-}
+const loadRules = () => loadWebModule<Rules>('src/what-is-allowed.ts')
 
 const ZERO = parseDecimal('0')
 /** Every lifecycle action a person can take (core keeps its list internal). */
