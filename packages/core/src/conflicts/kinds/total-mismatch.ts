@@ -69,7 +69,7 @@ function adjustTo(ctx: ResolveContext, stated: bigint): void {
     for (let d = 1n; d <= 3n && moved !== diff; d++) {
       for (const p of [guess - d, guess + d]) {
         const m = totalWith(ctx, p, taxes) - base
-        if (Math.abs(Number(diff - m)) < Math.abs(Number(diff - moved))) {
+        if (distance(diff, m) < distance(diff, moved)) {
           price = p
           moved = m
         }
@@ -83,6 +83,9 @@ function adjustTo(ctx: ResolveContext, stated: bigint): void {
 }
 
 /** Optional: without it the adjustment carries no tax. */
+/** |a - b| in minor units, exact at any size (amounts reach 30 digits, beyond a float). */
+const distance = (a: bigint, b: bigint): bigint => (a > b ? a - b : b - a)
+
 const TAX_PARAM = { name: 'tax', label: 'Tax on the adjustment', optional: true }
 
 export const totalMismatch = defineKind({
